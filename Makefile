@@ -1,0 +1,65 @@
+# streamrec — run `make help` for the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STREAMREC := $(BIN)/streamrec
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: system-deps
+system-deps: ## install Java, Maven and redis-server where missing (Debian)
+	@bash .ci/system-deps
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## create .venv with streamrec and its dev tools
+
+.PHONY: stack-up
+stack-up: system-deps venv ## start the local Kafka (KRaft) + Redis and wait until ready
+	$(STREAMREC) stack up
+
+.PHONY: stack-down
+stack-down: ## stop the local stack (only what it started)
+	@if [ -x $(STREAMREC) ]; then $(STREAMREC) stack down; fi
+
+.PHONY: stack-status
+stack-status: venv ## health of each local service
+	$(STREAMREC) stack status
+
+.PHONY: topics
+topics: stack-up ## create the topics (idempotent)
+	$(STREAMREC) topics create
+
+.PHONY: demo
+demo: topics ## the main job: stack, topics, MovieLens-100K into Kafka and counted back
+	$(STREAMREC) produce --dataset ml-100k --with-items --verify
+
+.PHONY: lint
+lint: venv ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check streams app tests bench
+	$(BIN)/ruff format --check streams app tests bench
+	$(BIN)/mypy
+
+.PHONY: format
+format: venv ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix streams app tests bench
+	$(BIN)/ruff format streams app tests bench
+
+.PHONY: test
+test: stack-up lint ## everything: install, start the stack, lint, run the whole suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: clean
+clean: stack-down ## stop the stack and remove local state (data, venv, caches)
+	rm -rf .state $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The thin reader: serves what the stream computed. Never imports Faust."""

@@ -1,0 +1,167 @@
+"""``streamrec``: the one command for operators and developers. Parsing only; work is elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from streams.settings import WorkerSettings, load_settings
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from streams.stack import manager
+    from streams.stack.config import StackSettings
+    from streams.stack.services import StackError
+
+    settings = load_settings(StackSettings)
+    try:
+        if args.action == "up":
+            statuses = manager.up(settings)
+        elif args.action == "down":
+            manager.down(settings)
+            return 0
+        else:
+            statuses = manager.status(settings)
+    except StackError as exc:
+        print(f"stack: {exc}", file=sys.stderr)
+        return 1
+    for status in statuses:
+        print(status.line())
+    return 0 if all(s.state in ("running", "external") for s in statuses) else 1
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from streams import topics
+
+    settings = load_settings(WorkerSettings)
+    specs = topics.topic_specs(settings.topics)
+    if args.action == "create":
+        for name, outcome in topics.create_topics(settings.kafka, specs).items():
+            print(f"{name}: {outcome}")
+        return 0
+    try:
+        topics.check_topics(settings.kafka, specs)
+    except topics.TopicMismatch as exc:
+        print(f"topics: {exc}", file=sys.stderr)
+        return 1
+    print("topics: " + ", ".join(f"{s.name} ({s.partitions} partitions)" for s in specs) + " OK")
+    return 0
+
+
+def _produce(args: argparse.Namespace) -> int:
+    from streams.commands import produce
+
+    if not (args.dataset or args.file):
+        print("produce: give --dataset ml-100k|synthetic or --file PATH", file=sys.stderr)
+        return 2
+    return produce.run(args, load_settings(WorkerSettings))
+
+
+def _count(args: argparse.Namespace) -> int:
+    from streams.topics import count_records
+
+    settings = load_settings(WorkerSettings)
+    topic = args.topic or settings.topics.ratings
+    print(f"{topic}: {count_records(settings.kafka, topic)} records")
+    return 0
+
+
+def _dataset(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from streams.datasets.movielens import ensure_ml100k
+
+    settings = load_settings(WorkerSettings)
+    print(ensure_ml100k(Path(settings.cache_dir) / "datasets"))
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from streams.commands.worker import run_worker
+
+    return run_worker(load_settings(WorkerSettings), loglevel=args.loglevel)
+
+
+def _reader(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+    from app.settings import ReaderSettings
+
+    settings = load_settings(ReaderSettings)
+    uvicorn.run(create_app(settings), host=settings.reader_host, port=settings.reader_port)
+    return 0
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from streams.commands.dlq import show
+
+    return show(load_settings(WorkerSettings), args.limit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamrec", description="Streaming, real-time recommender on Kafka and Redis."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    stack = sub.add_parser("stack", help="local Kafka (KRaft) + Redis: up, down, status")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.set_defaults(handler=_stack)
+
+    topics = sub.add_parser("topics", help="create or check the topics streamrec uses")
+    topics.add_argument("action", choices=["create", "check"])
+    topics.set_defaults(handler=_topics)
+
+    produce = sub.add_parser("produce", help="produce rating events from a dataset or a file")
+    source = produce.add_mutually_exclusive_group()
+    source.add_argument("--dataset", choices=["ml-100k", "synthetic"])
+    source.add_argument("--file", help="CSV, TSV or JSONL file of rating events")
+    produce.add_argument("--format", choices=["csv", "tsv", "jsonl"])
+    for column in ("user", "item", "rating", "ts", "op"):
+        default = f"{column}_id" if column in ("user", "item") else column
+        produce.add_argument(f"--{column}-col", default=default, help=f"column of {column}")
+    produce.add_argument("--events", type=int, default=100_000, help="synthetic: events")
+    produce.add_argument("--users", type=int, default=5_000, help="synthetic: users")
+    produce.add_argument("--items", type=int, default=2_000, help="synthetic: items")
+    produce.add_argument("--seed", type=int, default=42, help="synthetic: random seed")
+    produce.add_argument("--rerate-share", type=float, default=0.05, help="synthetic")
+    produce.add_argument("--delete-share", type=float, default=0.01, help="synthetic")
+    produce.add_argument("--rate", type=float, default=0, help="events/s, 0 = unthrottled")
+    produce.add_argument("--limit", type=int, default=0, help="produce at most N events")
+    produce.add_argument("--topic", help="override the ratings topic")
+    produce.add_argument("--with-items", action="store_true", help="ml-100k: movies too")
+    produce.add_argument("--verify", action="store_true", help="count the records back")
+    produce.add_argument("--quiet", action="store_true", help="no progress bar")
+    produce.set_defaults(handler=_produce)
+
+    count = sub.add_parser("count", help="count the records in a topic")
+    count.add_argument("--topic")
+    count.set_defaults(handler=_count)
+
+    dataset = sub.add_parser("dataset", help="fetch MovieLens-100K into the cache")
+    dataset.add_argument("name", choices=["ml-100k"])
+    dataset.set_defaults(handler=_dataset)
+
+    worker = sub.add_parser("worker", help="run the stream worker (Faust)")
+    worker.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info"])
+    worker.set_defaults(handler=_worker)
+
+    reader = sub.add_parser("reader", help="run the HTTP reader (FastAPI)")
+    reader.set_defaults(handler=_reader)
+
+    dlq = sub.add_parser("dlq", help="show dead-lettered events with their reasons")
+    dlq.add_argument("--limit", type=int, default=20)
+    dlq.set_defaults(handler=_dlq)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Implementations behind ``streamrec`` sub-commands; ``streams.cli`` only parses arguments."""

@@ -1,0 +1,22 @@
+"""The worker's Prometheus metrics, in one place so names and labels stay consistent."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, disable_created_metrics
+
+disable_created_metrics()
+
+EVENTS = Counter("streamrec_events_total", "Rating events consumed, by outcome.", ["outcome"])
+DEAD_LETTERS = Counter(
+    "streamrec_dead_letters_total", "Events sent to the dead-letter topic, by reason.", ["reason"]
+)
+BATCH_SIZE = Histogram(
+    "streamrec_batch_size_events",
+    "Events per micro-batch.",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+BATCH_SECONDS = Histogram(
+    "streamrec_batch_apply_seconds",
+    "Time to validate and apply one micro-batch.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

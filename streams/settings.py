@@ -1,0 +1,143 @@
+"""Configuration shared by every streamrec process, read from ``STREAMREC_*`` variables.
+
+Each process has exactly one settings class (worker here, reader in ``app.settings``,
+local stack in ``streams.stack.config``). They share the connection models below so
+that a Kafka or Redis endpoint is spelled the same way everywhere. Bad configuration
+is refused at start-up with a message naming the variable, never discovered later.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "STREAMREC_"
+
+
+class KafkaConnection(BaseModel):
+    """How to reach the Kafka cluster (plaintext by default, SASL/TLS optional)."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _host_port_list(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaConnection:
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError("SASL needs sasl_mechanism, sasl_username and sasl_password")
+        return self
+
+    def confluent_config(self) -> dict[str, str | int | float | bool]:
+        """librdkafka settings for confluent-kafka producers, consumers and admin."""
+        config: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol.lower(),
+        }
+        if self.sasl_mechanism and self.sasl_username and self.sasl_password:
+            config["sasl.mechanism"] = self.sasl_mechanism
+            config["sasl.username"] = self.sasl_username
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile:
+            config["ssl.ca.location"] = self.ssl_cafile
+        return config
+
+
+class RedisConnection(BaseModel):
+    """How to reach Redis; the password is kept out of the URL so it never gets logged."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    password: SecretStr | None = None
+    username: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
+        return value
+
+    def client_kwargs(self) -> dict[str, str]:
+        kwargs: dict[str, str] = {}
+        if self.password is not None:
+            kwargs["password"] = self.password.get_secret_value()
+        if self.username:
+            kwargs["username"] = self.username
+        return kwargs
+
+
+class TopicSettings(BaseModel):
+    """Names and partition counts of the topics streamrec reads and writes."""
+
+    ratings: str = "ratings"
+    items: str = "items"
+    dlq: str = "ratings.dlq"
+    ratings_partitions: int = Field(default=8, ge=1, le=1024)
+    items_partitions: int = Field(default=1, ge=1, le=1024)
+    dlq_partitions: int = Field(default=1, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+
+
+class EventLimits(BaseModel):
+    """What a valid rating event may contain; the stream and the HTTP ingest share it."""
+
+    rating_min: float = 0.5
+    rating_max: float = 5.0
+    max_id_length: int = Field(default=256, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> EventLimits:
+        if not self.rating_min < self.rating_max:
+            raise ValueError("rating_min must be below rating_max")
+        return self
+
+
+class WorkerSettings(BaseSettings):
+    """Settings of ``streamrec worker`` and of the command-line tools that talk to Kafka."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore"
+    )
+
+    app_id: str = "streamrec"
+    kafka: KafkaConnection = KafkaConnection()
+    redis: RedisConnection = RedisConnection()
+    topics: TopicSettings = TopicSettings()
+    limits: EventLimits = EventLimits()
+    metrics_port: int = Field(default=9108, ge=0, le=65535)
+    batch_max: int = Field(default=500, ge=1, le=100_000)
+    batch_within_s: float = Field(default=0.05, gt=0, le=10)
+    data_dir: str = ".state/worker"
+    cache_dir: str = "~/.cache/streamrec"
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """Build a settings object or exit with status 2 and a readable list of what is wrong."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        lines = [f"streamrec: refusing to start, bad configuration ({cls.__name__}):"]
+        for error in exc.errors():
+            name = ENV_PREFIX + "__".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"  {name}: {error['msg']}")
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None
