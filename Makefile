@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LINT_PATHS := streams app tests $(wildcard bench/*.py)
 STREAMREC := $(BIN)/streamrec
 PYTEST_ARGS ?=
 
@@ -47,14 +48,14 @@ demo: topics ## the main job: stack, topics, MovieLens-100K into Kafka and count
 
 .PHONY: lint
 lint: venv ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check streams app tests bench
-	$(BIN)/ruff format --check streams app tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 .PHONY: format
 format: venv ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix streams app tests bench
-	$(BIN)/ruff format streams app tests bench
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
 
 .PHONY: test
 test: stack-up lint ## everything: install, start the stack, lint, run the whole suite
