@@ -1,13 +1,16 @@
-"""The Faust application: configuration only; agents live in ``streams.agents``."""
+"""The Faust application: configuration and wiring only; agents live in ``streams.agents``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import faust
+import redis.asyncio as aioredis
 from faust.auth import SASLCredentials
 
+from streams.engine import Engine, EngineConfig
 from streams.settings import WorkerSettings
+from streams.storage import Store
 
 
 def _credentials(settings: WorkerSettings) -> SASLCredentials | None:
@@ -19,6 +22,17 @@ def _credentials(settings: WorkerSettings) -> SASLCredentials | None:
             mechanism=kafka.sasl_mechanism,
         )
     return None
+
+
+def engine_config(settings: WorkerSettings) -> EngineConfig:
+    return EngineConfig(
+        neighbourhood_size=settings.neighbourhood_size,
+        predict_k=settings.predict_k,
+        topn_size=settings.topn_size,
+        min_support=settings.min_support,
+        rating_bounds=(settings.limits.rating_min, settings.limits.rating_max),
+        popularity_half_life_s=settings.popularity_half_life_s,
+    )
 
 
 def create_faust_app(settings: WorkerSettings) -> faust.App:
@@ -38,7 +52,21 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )
-    from streams.agents import ingest
+    by_item = app.topic(
+        settings.by_item_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topics.ratings_partitions,
+        internal=True,
+    )
+    client = aioredis.Redis.from_url(
+        settings.redis.url, socket_timeout=30, **settings.redis.client_kwargs()
+    )
+    engine = Engine(Store(client), engine_config(settings))
 
-    ingest.register(app, settings)
+    from streams.agents import ingest, pairs, refresher
+
+    ingest.register(app, settings, by_item)
+    pairs.register(app, settings, by_item, engine)
+    refresher.register(app, settings, engine)
     return app

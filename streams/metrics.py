@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, disable_created_metrics
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 disable_created_metrics()
 
@@ -17,6 +17,14 @@ BATCH_SIZE = Histogram(
 )
 BATCH_SECONDS = Histogram(
     "streamrec_batch_apply_seconds",
-    "Time to validate and apply one micro-batch.",
+    "Time to process one micro-batch, by stage.",
+    ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+FRESHNESS = Histogram(
+    "streamrec_freshness_seconds",
+    "From an event's produce time to its user's top-N being written.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30, 60),
+)
+STALE_LISTS = Gauge("streamrec_stale_lists", "Users whose lists wait for the refresher.")
+REDIS_ERRORS = Counter("streamrec_redis_errors_total", "Redis calls that failed.", ["stage"])

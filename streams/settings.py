@@ -9,7 +9,7 @@ is refused at start-up with a message naming the variable, never discovered late
 from __future__ import annotations
 
 import sys
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,8 +73,8 @@ class RedisConnection(BaseModel):
             raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
         return value
 
-    def client_kwargs(self) -> dict[str, str]:
-        kwargs: dict[str, str] = {}
+    def client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
         if self.password is not None:
             kwargs["password"] = self.password.get_secret_value()
         if self.username:
@@ -123,8 +123,21 @@ class WorkerSettings(BaseSettings):
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     batch_max: int = Field(default=500, ge=1, le=100_000)
     batch_within_s: float = Field(default=0.05, gt=0, le=10)
+    neighbourhood_size: int = Field(default=50, ge=1, le=1000)
+    predict_k: int = Field(default=40, ge=1, le=1000)
+    topn_size: int = Field(default=50, ge=1, le=1000)
+    min_support: int = Field(default=1, ge=1)
+    popularity_half_life_s: float = Field(default=30 * 86_400, gt=0)
+    refresh_budget: int = Field(default=200, ge=0, le=100_000)
+    refresh_interval_s: float = Field(default=0.2, gt=0)
     data_dir: str = ".state/worker"
     cache_dir: str = "~/.cache/streamrec"
+
+    @property
+    def by_item_topic(self) -> str:
+        """Internal topic: validated ratings re-keyed by item, so that each item's pair
+        expansion happens in exactly one place."""
+        return f"{self.app_id}-ratings-by-item"
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -89,3 +89,66 @@ def topics(worker_settings: WorkerSettings) -> Iterator[TopicSettings]:
     create_topics(worker_settings.kafka, specs)
     yield worker_settings.topics
     delete_topics(worker_settings.kafka, [s.name for s in specs])
+
+
+def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str]:
+    """The environment that points a ``streamrec worker`` process at these settings."""
+    t = settings.topics
+    return {
+        **os.environ,
+        "STREAMREC_APP_ID": settings.app_id,
+        "STREAMREC_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "STREAMREC_REDIS__URL": settings.redis.url,
+        "STREAMREC_TOPICS__RATINGS": t.ratings,
+        "STREAMREC_TOPICS__ITEMS": t.items,
+        "STREAMREC_TOPICS__DLQ": t.dlq,
+        "STREAMREC_TOPICS__RATINGS_PARTITIONS": str(t.ratings_partitions),
+        "STREAMREC_METRICS_PORT": str(metrics_port),
+        "STREAMREC_DATA_DIR": settings.data_dir,
+    }
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def engine_settings(worker_settings: WorkerSettings, services: Endpoints) -> WorkerSettings:
+    """Worker settings on a Redis database of its own, emptied first (engine state)."""
+    import redis
+
+    url = services.redis.rsplit("/", 1)[0] + "/3"
+    redis.Redis.from_url(url).flushdb()
+    return worker_settings.model_copy(update={"redis": RedisConnection(url=url)})
+
+
+@pytest.fixture
+def start_worker():
+    """Start ``streamrec worker`` processes; all are stopped at the end of the test."""
+    import subprocess
+    import sys
+
+    procs: list[subprocess.Popen] = []
+
+    def start(settings: WorkerSettings, metrics_port: int = 0) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=worker_env(settings, metrics_port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,13 +1,15 @@
-"""The ingest agent: validates every ``ratings`` record; refused ones go to the DLQ.
+"""The ingest agent: validates every ``ratings`` record and re-keys it by item.
 
-It never raises on input: whatever the bytes are, the record is either accepted or
-dead-lettered with a reason, and the batch is acknowledged only after its dead letters
-are delivered, so nothing is lost if the worker dies half-way.
+It never raises on input: whatever the bytes are, the record is either forwarded or
+dead-lettered with a reason, and the batch is acknowledged only after its sends are
+delivered, so nothing is lost if the worker dies half-way (duplicates that a restart may
+forward are recognised downstream by their source offset).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -16,11 +18,11 @@ import faust
 from streams import metrics
 from streams.schemas.dlq import dead_letter_headers
 from streams.schemas.errors import InvalidEvent
-from streams.schemas.ratings import RatingEvent, parse_rating
+from streams.schemas.ratings import parse_rating
 from streams.settings import WorkerSettings
 
 
-def register(app: faust.App, settings: WorkerSettings) -> Any:
+def register(app: faust.App, settings: WorkerSettings, by_item: faust.TopicT) -> Any:
     topics = settings.topics
     ratings = app.topic(topics.ratings, key_serializer="raw", value_serializer="raw")
     dlq = app.topic(topics.dlq, key_serializer="raw", value_serializer="raw")
@@ -30,12 +32,12 @@ def register(app: faust.App, settings: WorkerSettings) -> Any:
         batches = stream.take_events(settings.batch_max, settings.batch_within_s)  # type: ignore[attr-defined]
         async for batch in batches:
             started = time.perf_counter()
-            valid: list[RatingEvent] = []
             deliveries = []
+            dead = 0
             for event in batch:
                 message = event.message
                 try:
-                    valid.append(parse_rating(message.value, settings.limits))
+                    rating = parse_rating(message.value, settings.limits)
                 except InvalidEvent as error:
                     headers = dead_letter_headers(
                         error, message.topic, message.partition, message.offset
@@ -44,11 +46,24 @@ def register(app: faust.App, settings: WorkerSettings) -> Any:
                         await dlq.send(key=message.key, value=message.value, headers=headers)
                     )
                     metrics.DEAD_LETTERS.labels(error.reason.value).inc()
+                    dead += 1
+                    continue
+                body = {
+                    "u": rating.user_id,
+                    "i": rating.item_id,
+                    "r": rating.rating,
+                    "o": message.offset,
+                    "ts": rating.ts,
+                    "pt": message.timestamp or time.time(),
+                }
+                deliveries.append(
+                    await by_item.send(key=rating.item_id.encode(), value=json.dumps(body).encode())
+                )
             if deliveries:
                 await asyncio.gather(*deliveries)
-            metrics.EVENTS.labels("valid").inc(len(valid))
-            metrics.EVENTS.labels("dead_lettered").inc(len(deliveries))
+            metrics.EVENTS.labels("valid").inc(len(batch) - dead)
+            metrics.EVENTS.labels("dead_lettered").inc(dead)
             metrics.BATCH_SIZE.observe(len(batch))
-            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+            metrics.BATCH_SECONDS.labels("ingest").observe(time.perf_counter() - started)
 
     return ingest

@@ -1,0 +1,92 @@
+"""Mean-independent co-rating sums and the Pearson similarity they give, exactly.
+
+For a pair (u, v) over their co-rated items I_uv we keep six sums that do not depend on
+either user's mean:
+
+    n = |I_uv|,  su = Σ r_u,  sv = Σ r_v,  suu = Σ r_u²,  svv = Σ r_v²,  suv = Σ r_u·r_v
+
+With the users' current overall means m_u and m_v (over *all* their ratings):
+
+    Σ (r_u - m_u)(r_v - m_v) = suv - m_v·su - m_u·sv + n·m_u·m_v
+    Σ (r_u - m_u)²           = suu - 2·m_u·su + n·m_u²
+    Σ (r_v - m_v)²           = svv - 2·m_v·sv + n·m_v²
+
+so a change of m_u never requires touching u's pairs: the similarity is evaluated from
+the sums on demand. Sums are stored from u's side (u's ratings first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+N, SU, SV, SUU, SVV, SUV = range(6)
+WIDTH = 6
+# Below this (relative to the sums' scale) a variance counts as zero: no similarity.
+ZERO_VARIANCE = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class UserStats:
+    """Count, sum and sum of squares of one user's current ratings."""
+
+    count: float = 0.0
+    total: float = 0.0
+    squares: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count > 0 else 0.0
+
+    def changed(self, old: float | None, new: float | None) -> UserStats:
+        d_count, d_sum, d_sq = stats_delta(old, new)
+        return UserStats(self.count + d_count, self.total + d_sum, self.squares + d_sq)
+
+
+def stats_delta(old: float | None, new: float | None) -> tuple[float, float, float]:
+    """Change of (count, sum, sum of squares) when a rating goes from ``old`` to ``new``.
+
+    ``None`` means "no rating": (None, r) is a new rating, (r, None) a retraction.
+    """
+    o, n_ = old or 0.0, new or 0.0
+    return (
+        float(new is not None) - float(old is not None),
+        n_ - o,
+        n_ * n_ - o * o,
+    )
+
+
+def pair_delta(old: float | None, new: float | None, other: float) -> np.ndarray:
+    """Change of u's side of the sums with v when u's rating of an item v rated as ``other``
+    goes from ``old`` to ``new``. v's side is the same vector with u and v swapped."""
+    d_n, d_su, d_suu = stats_delta(old, new)
+    o, n_ = old or 0.0, new or 0.0
+    return np.array([d_n, d_su, other * d_n, d_suu, other * other * d_n, other * (n_ - o)])
+
+
+def swap_sides(sums: np.ndarray) -> np.ndarray:
+    """u's view of the pair sums → v's view (works on one row or on a matrix of rows)."""
+    return sums[..., [N, SV, SU, SVV, SUU, SUV]]
+
+
+def pearson(
+    sums: np.ndarray, mean_u: float, means_v: np.ndarray | float, min_support: int = 1
+) -> np.ndarray:
+    """Pearson similarity of u with each v from rows of pair sums (shape (m, 6) or (6,)).
+
+    A zero variance on either side, or fewer than ``min_support`` co-rated items, gives 0.
+    """
+    s = np.asarray(sums, dtype=np.float64)
+    mv = np.asarray(means_v, dtype=np.float64)
+    n, su, sv = s[..., N], s[..., SU], s[..., SV]
+    cov = s[..., SUV] - mv * su - mean_u * sv + n * mean_u * mv
+    var_u = s[..., SUU] - 2 * mean_u * su + n * mean_u * mean_u
+    var_v = s[..., SVV] - 2 * mv * sv + n * mv * mv
+    scale_u = np.maximum(s[..., SUU], 1.0)
+    scale_v = np.maximum(s[..., SVV], 1.0)
+    ok = (n >= max(min_support, 1)) & (var_u > ZERO_VARIANCE * scale_u)
+    ok &= var_v > ZERO_VARIANCE * scale_v
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sim = np.where(ok, cov / np.sqrt(np.where(ok, var_u * var_v, 1.0)), 0.0)
+    return np.clip(sim, -1.0, 1.0)

@@ -1,0 +1,104 @@
+"""Neighbourhoods, predictions and top-N from pair sums and ratings: pure and vectorised.
+
+Prediction is KNN with means: among the users who rated item i, the k most similar with
+positive similarity,
+
+    pred(u, i) = m_u + Σ sim(u,v)·(r_vi − m_v) / Σ |sim(u,v)|,  clipped to the rating range.
+
+Fallbacks: an unknown user has no mean (None: callers serve popularity); a known user with
+no positively similar rater of i gets their own mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from streams.cf.pearson import N, pearson
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    user_id: str
+    similarity: float
+    support: int
+
+
+def neighbourhood(
+    partners: list[str],
+    sums: np.ndarray,
+    mean_u: float,
+    means_v: np.ndarray,
+    size: int,
+    min_support: int = 1,
+) -> list[Neighbour]:
+    """The ``size`` most similar partners with positive similarity, most similar first;
+    ties broken by id so that the result does not depend on storage order."""
+    if not partners:
+        return []
+    sims = pearson(sums, mean_u, means_v, min_support)
+    order = sorted(
+        (k for k in range(len(partners)) if sims[k] > 0),
+        key=lambda k: (-sims[k], partners[k]),
+    )[:size]
+    return [Neighbour(partners[k], float(sims[k]), round(float(sums[k, N]))) for k in order]
+
+
+def predict(
+    mean_u: float,
+    sims: np.ndarray,
+    ratings: np.ndarray,
+    means: np.ndarray,
+    k: int,
+    bounds: tuple[float, float],
+) -> float:
+    """KNN-with-means over the raters of one item (arrays aligned, any order)."""
+    positive = np.flatnonzero(sims > 0)
+    if len(positive) == 0:
+        return float(np.clip(mean_u, *bounds))
+    top = positive[np.argsort(-sims[positive], kind="stable")[:k]]
+    weight = np.abs(sims[top]).sum()
+    value = mean_u + float((sims[top] * (ratings[top] - means[top])).sum()) / weight
+    return float(np.clip(value, *bounds))
+
+
+def top_n(
+    mean_u: float,
+    neighbours: list[Neighbour],
+    neighbour_ratings: list[dict[str, float]],
+    neighbour_means: np.ndarray,
+    exclude: set[str],
+    k: int,
+    n: int,
+    bounds: tuple[float, float],
+) -> list[tuple[str, float]]:
+    """Score every item the neighbours rated and u did not; return the best ``n``.
+
+    Each item is scored with :func:`predict` over the (at most ``k``) most similar
+    neighbours who rated it. Ties go to the item more neighbours rated, then by id.
+    """
+    candidates = sorted({i for rated in neighbour_ratings for i in rated} - exclude)
+    if not candidates or not neighbours:
+        return []
+    column = {item: c for c, item in enumerate(candidates)}
+    sims = np.array([nb.similarity for nb in neighbours])
+    order = np.argsort(-sims, kind="stable")
+    dev = np.zeros((len(neighbours), len(candidates)))
+    rated = np.zeros((len(neighbours), len(candidates)), dtype=bool)
+    for row, (ratings, mean_v) in enumerate(zip(neighbour_ratings, neighbour_means, strict=True)):
+        for item, value in ratings.items():
+            c = column.get(item)
+            if c is not None:
+                dev[row, c] = value - mean_v
+                rated[row, c] = True
+    dev, rated, sims = dev[order], rated[order], sims[order]
+    use = rated & (np.cumsum(rated, axis=0) <= k) & (sims[:, None] > 0)
+    weight = (np.abs(sims)[:, None] * use).sum(axis=0)
+    support = use.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = mean_u + (sims[:, None] * dev * use).sum(axis=0) / weight
+    scores = np.clip(np.where(weight > 0, scores, -np.inf), *bounds)
+    valid = np.flatnonzero(weight > 0)
+    ranked = sorted(valid, key=lambda c: (-scores[c], -support[c], candidates[c]))[:n]
+    return [(candidates[c], float(scores[c])) for c in ranked]

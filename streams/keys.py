@@ -1,0 +1,107 @@
+"""Every Redis key streamrec writes, in one dependency-free module (a versioned contract).
+
+Frontends may read these keys directly; docs/redis-schema.md documents each one. All keys
+of one user share the hash tag ``{u:<id>}``, all keys of one item ``{i:<id>}``, so every
+script or transaction touches a single Redis Cluster slot. Ids are escaped so that no id
+(braces, colons and percent signs included) can leave its place in the layout.
+"""
+
+from __future__ import annotations
+
+LAYOUT_VERSION = "v1"
+NAMESPACE = f"sr:{LAYOUT_VERSION}"
+_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D", ":": "%3A"})
+
+
+def escape(identifier: str) -> str:
+    """Percent-encode the four characters that carry meaning in a key; reversible."""
+    return identifier.translate(_ESCAPES)
+
+
+def unescape(escaped: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(escaped)
+
+
+def _user(user_id: str, part: str) -> str:
+    return f"{NAMESPACE}:{{u:{escape(user_id)}}}:{part}"
+
+
+def _item(item_id: str, part: str) -> str:
+    return f"{NAMESPACE}:{{i:{escape(item_id)}}}:{part}"
+
+
+# --- per user --------------------------------------------------------------------------
+def user_state(user_id: str) -> str:
+    """Hash: count, sum, sumsq of the user's ratings; ver (bumped by every change);
+    f:<partition> fences; topn_at / topn_ver (when and from which ver the lists were made)."""
+    return _user(user_id, "state")
+
+
+def user_ratings(user_id: str) -> str:
+    """Hash: item id → the user's current rating (text)."""
+    return _user(user_id, "ratings")
+
+
+def user_pairs(user_id: str) -> str:
+    """Hash: partner id → 48 bytes, six little-endian float64 co-rating sums from this
+    user's side: n, Σr_u, Σr_v, Σr_u², Σr_v², Σr_u·r_v (see docs/algorithm.md)."""
+    return _user(user_id, "pairs")
+
+
+def user_neighbours(user_id: str) -> str:
+    """Sorted set: neighbour id → Pearson similarity (the K most similar, positive)."""
+    return _user(user_id, "nbrs")
+
+
+def user_topn(user_id: str) -> str:
+    """Sorted set: item id → predicted rating; the user's top-N, highest first."""
+    return _user(user_id, "topn")
+
+
+# --- per item --------------------------------------------------------------------------
+def item_raters(item_id: str) -> str:
+    """Hash: user id → 16 bytes: float64 rating (NaN = retracted), int64 source offset."""
+    return _item(item_id, "raters")
+
+
+def item_fence(item_id: str) -> str:
+    """Hash: <partition> → last by-item offset whose batch was applied to this item."""
+    return _item(item_id, "fence")
+
+
+def item_meta(item_id: str) -> str:
+    """Hash: title, attributes (JSON) from the items topic."""
+    return _item(item_id, "meta")
+
+
+# --- per partition of the by-item stream -----------------------------------------------
+def partition_progress(topic: str, partition: int) -> str:
+    """Hash: fence (last offset fully applied), intent_end (batch being applied)."""
+    return f"{NAMESPACE}:{{p:{escape(topic)}:{partition}}}:progress"
+
+
+# --- global ----------------------------------------------------------------------------
+def user_means() -> str:
+    """Hash: user id → current mean rating (derived from user_state; for fast lookups)."""
+    return f"{NAMESPACE}:{{g}}:means"
+
+
+def stale_users() -> str:
+    """Sorted set: user id → time marked stale; the refresher takes the oldest first."""
+    return f"{NAMESPACE}:{{g}}:stale"
+
+
+def popular() -> str:
+    """Sorted set: item id → time-decayed rating count (popularity fallback)."""
+    return f"{NAMESPACE}:{{g}}:popular"
+
+
+def user_fence_field(partition: int) -> str:
+    return f"f:{partition}"
+
+
+def all_keys_pattern() -> str:
+    """For ``streamrec rebuild``: everything under this layout version."""
+    return f"{NAMESPACE}:*"

@@ -1,0 +1,78 @@
+"""The real worker on the real broker and Redis equals the from-scratch reference."""
+
+import random
+
+import numpy as np
+import pytest
+import redis
+
+from streams import keys
+from streams.cf.pearson import pearson
+from streams.commands.wait_idle import wait_idle
+from streams.datasets.synthetic import SyntheticSpec, generate
+from streams.producer import EventProducer
+from streams.storage import decode_pairs
+from tests.reference import Reference, final_ratings
+
+pytestmark = pytest.mark.integration
+
+
+def _produce(settings, events) -> None:
+    with EventProducer(settings.kafka) as producer:
+        for event in events:
+            producer.send_rating(settings.topics.ratings, event)
+    assert producer.report.failed == 0
+
+
+def assert_state_equals_reference(settings, events, sample_users=None) -> Reference:
+    ref = Reference(final_ratings(events))
+    client = redis.Redis.from_url(settings.redis.url)
+    users = sample_users or ref.users
+    for user in users:
+        state = client.hgetall(keys.user_state(user))
+        count, total, squares = (float(state[f]) for f in (b"count", b"sum", b"sumsq"))
+        assert np.allclose([count, total, squares], ref.stats(user), atol=1e-9), user
+        assert abs(float(client.hget(keys.user_means(), user)) - ref.mean(user)) < 1e-9
+        partners, sums = decode_pairs(client.hgetall(keys.user_pairs(user)))
+        assert sorted(partners) == ref.co_raters(user), user
+        means = np.array([ref.mean(v) for v in partners])
+        sims = pearson(sums, ref.mean(user), means)
+        for partner, row, sim in zip(partners, sums, sims, strict=True):
+            assert np.allclose(row, ref.pair_sums(user, partner), atol=1e-9), (user, partner)
+            assert abs(sim - ref.similarity(user, partner)) < 1e-9
+        stored = {k.decode(): float(v) for k, v in client.hgetall(keys.user_ratings(user)).items()}
+        assert stored == {i: r for (u, i), r in final_ratings(events).items() if u == user}
+    return ref
+
+
+def test_stream_with_rerates_and_deletes_equals_reference(engine_settings, topics, start_worker):
+    spec = SyntheticSpec(events=3_000, users=120, items=60, rerate_share=0.15, delete_share=0.08)
+    events = list(generate(spec))
+    worker = start_worker(engine_settings)
+    _produce(engine_settings, events)
+    assert wait_idle(engine_settings, timeout=240), "worker did not drain the stream"
+    assert worker.poll() is None
+    assert_state_equals_reference(engine_settings, events)
+
+
+def test_top_n_lists_hold_only_unrated_items_scored_by_the_formula(
+    engine_settings, topics, start_worker
+):
+    spec = SyntheticSpec(events=2_000, users=60, items=80, rerate_share=0.05, delete_share=0.02)
+    events = list(generate(spec))
+    start_worker(engine_settings)
+    _produce(engine_settings, events)
+    assert wait_idle(engine_settings, timeout=240)
+    ref = Reference(final_ratings(events))
+    client = redis.Redis.from_url(engine_settings.redis.url)
+    checked = 0
+    for user in random.Random(1).sample(ref.users, 20):
+        top = client.zrevrange(keys.user_topn(user), 0, -1, withscores=True)
+        rated = {i for (u, i) in final_ratings(events) if u == user}
+        assert not rated & {item.decode() for item, _ in top}
+        neighbours = client.zrevrange(keys.user_neighbours(user), 0, -1, withscores=True)
+        for nb, sim in neighbours:
+            assert abs(sim - ref.similarity(user, nb.decode())) < 1e-9
+            assert sim > 0
+        checked += len(top)
+    assert checked > 0
