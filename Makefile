@@ -43,8 +43,9 @@ topics: stack-up ## create the topics (idempotent)
 	$(STREAMREC) topics create
 
 .PHONY: demo
-demo: topics ## the main job: stack, topics, MovieLens-100K into Kafka and counted back
-	$(STREAMREC) produce --dataset ml-100k --with-items --verify
+DEMO_ARGS ?=
+demo: stack-up ## the main job: stack, worker, MovieLens-100K replay, a user's top-10 (DEMO_ARGS=--exit)
+	$(STREAMREC) demo $(DEMO_ARGS)
 
 .PHONY: lint
 lint: venv ## ruff (lint + format check) and mypy

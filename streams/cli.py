@@ -94,6 +94,22 @@ def _reader(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wait_idle(args: argparse.Namespace) -> int:
+    from streams.commands.wait_idle import wait_idle
+
+    if wait_idle(load_settings(WorkerSettings), timeout=args.timeout):
+        print("idle: topics drained, no stale list")
+        return 0
+    print(f"not idle after {args.timeout}s", file=sys.stderr)
+    return 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from streams.commands.demo import run
+
+    return run(load_settings(WorkerSettings), args.user, args.exit)
+
+
 def _dlq(args: argparse.Namespace) -> int:
     from streams.commands.dlq import show
 
@@ -147,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run the stream worker (Faust)")
     worker.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info"])
     worker.set_defaults(handler=_worker)
+
+    idle = sub.add_parser("wait-idle", help="wait until the stream is drained, nothing stale")
+    idle.add_argument("--timeout", type=float, default=600)
+    idle.set_defaults(handler=_wait_idle)
+
+    demo = sub.add_parser("demo", help="worker + MovieLens-100K replay + a user's top-10")
+    demo.add_argument("--user", default="196")
+    demo.add_argument("--exit", action="store_true", help="exit after printing (scripts)")
+    demo.set_defaults(handler=_demo)
 
     reader = sub.add_parser("reader", help="run the HTTP reader (FastAPI)")
     reader.set_defaults(handler=_reader)

@@ -62,10 +62,12 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
     client = aioredis.Redis.from_url(
         settings.redis.url, socket_timeout=30, **settings.redis.client_kwargs()
     )
-    engine = Engine(Store(client), engine_config(settings))
+    store = Store(client)
+    engine = Engine(store, engine_config(settings))
 
-    from streams.agents import ingest, pairs, refresher
+    from streams.agents import catalogue, ingest, pairs, refresher
 
+    catalogue.register(app, settings, store)
     ingest.register(app, settings, by_item)
     pairs.register(app, settings, by_item, engine)
     refresher.register(app, settings, engine)

@@ -128,8 +128,8 @@ class WorkerSettings(BaseSettings):
     topn_size: int = Field(default=50, ge=1, le=1000)
     min_support: int = Field(default=1, ge=1)
     popularity_half_life_s: float = Field(default=30 * 86_400, gt=0)
-    refresh_budget: int = Field(default=200, ge=0, le=100_000)
-    refresh_interval_s: float = Field(default=0.2, gt=0)
+    refresh_budget: int = Field(default=100, ge=0, le=100_000)
+    refresh_interval_s: float = Field(default=1.0, gt=0)
     data_dir: str = ".state/worker"
     cache_dir: str = "~/.cache/streamrec"
 

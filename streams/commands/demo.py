@@ -1,0 +1,68 @@
+"""``streamrec demo``: the real thing on one machine — worker, MovieLens-100K replay, a top-10."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+from tqdm import tqdm
+
+from streams import keys
+from streams.commands.wait_idle import lag, wait_idle
+from streams.datasets import movielens
+from streams.producer import EventProducer
+from streams.settings import WorkerSettings
+from streams.topics import create_topics, topic_specs
+
+
+def print_top(client: redis.Redis, user: str, n: int = 10) -> None:
+    top = client.zrevrange(keys.user_topn(user), 0, n - 1, withscores=True)
+    print(f"\nTop-{n} for user {user} (predicted rating, title, genres):")
+    for rank, (item, score) in enumerate(top, start=1):
+        meta = client.hgetall(keys.item_meta(item.decode()))
+        title = meta.get(b"title", item).decode()
+        genres = ", ".join(json.loads(meta.get(b"attributes", b"{}")).get("genres", []))
+        print(f"  {rank:>2}. {score:4.2f}  {title}  ({genres})")
+
+
+def run(settings: WorkerSettings, user: str, exit_after: bool) -> int:
+    create_topics(settings.kafka, topic_specs(settings.topics))
+    folder = movielens.ensure_ml100k(Path(settings.cache_dir) / "datasets")
+    worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"])
+    try:
+        events = movielens.load_ratings(folder)
+        started = time.perf_counter()
+        with EventProducer(settings.kafka) as producer:
+            for item in movielens.load_items(folder):
+                producer.send_item(settings.topics.items, item)
+            for event in tqdm(events, unit="ev", desc="produce ML-100K"):
+                producer.send_rating(settings.topics.ratings, event)
+        bar = tqdm(total=len(events), unit="ev", desc="worker applies")
+        while (backlog := lag(settings)) > 0 or bar.n == 0:
+            bar.n = max(0, len(events) - backlog // 2)
+            bar.refresh()
+            if worker.poll() is not None:
+                print("worker exited", file=sys.stderr)
+                return 1
+            time.sleep(1)
+        bar.n = len(events)
+        bar.close()
+        wait_idle(settings, timeout=600)
+        seconds = time.perf_counter() - started
+        print(f"replayed {len(events):,} events end to end in {seconds:.1f}s")
+        print_top(redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs()), user)
+        if exit_after:
+            return 0
+        print("\nworker keeps serving; produce more events or press Ctrl-C to stop")
+        worker.wait()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait(timeout=30)
