@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 from tqdm import tqdm
@@ -20,10 +21,10 @@ from streams.topics import create_topics, topic_specs
 
 
 def print_top(client: redis.Redis, user: str, n: int = 10) -> None:
-    top = client.zrevrange(keys.user_topn(user), 0, n - 1, withscores=True)
+    top: Any = client.zrevrange(keys.user_topn(user), 0, n - 1, withscores=True)
     print(f"\nTop-{n} for user {user} (predicted rating, title, genres):")
     for rank, (item, score) in enumerate(top, start=1):
-        meta = client.hgetall(keys.item_meta(item.decode()))
+        meta: Any = client.hgetall(keys.item_meta(item.decode()))
         title = meta.get(b"title", item).decode()
         genres = ", ".join(json.loads(meta.get(b"attributes", b"{}")).get("genres", []))
         print(f"  {rank:>2}. {score:4.2f}  {title}  ({genres})")
