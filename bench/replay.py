@@ -1,0 +1,114 @@
+"""Replay throughput of the real pipeline: producer → Kafka → worker → Redis.
+
+Reports, for the same run, the time until the worker has drained its topics (the event
+path: every event applied, every acting user's list rewritten) and the time until the
+stale backlog is also empty (every affected list refreshed). Results go to
+bench/results/replay-<timestamp>.json.
+
+    .venv/bin/python bench/replay.py --dataset ml-100k [--limit N] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import redis
+
+from streams import keys
+from streams.commands.wait_idle import lag
+from streams.datasets import movielens, synthetic
+from streams.producer import EventProducer
+from streams.settings import RedisConnection, TopicSettings, WorkerSettings
+from streams.topics import create_topics, delete_topics, topic_specs
+from tests.conftest import worker_env
+
+
+def one_run(events: list, base: WorkerSettings) -> dict[str, float]:
+    tag = uuid.uuid4().hex[:8]
+    url = base.redis.url.rsplit("/", 1)[0] + "/5"
+    settings = base.model_copy(
+        update={
+            "app_id": f"bench-{tag}",
+            "redis": RedisConnection(url=url),
+            "topics": TopicSettings(ratings=f"bench{tag}.ratings", items=f"bench{tag}.items",
+                                    dlq=f"bench{tag}.dlq"),
+            "data_dir": f"/tmp/streamrec-bench-{tag}",
+        }
+    )  # fmt: skip
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    create_topics(settings.kafka, topic_specs(settings.topics))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=worker_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(8)  # let the worker join its group before the clock starts
+        with EventProducer(settings.kafka) as producer:
+            start = time.perf_counter()
+            for event in events:
+                producer.send_rating(settings.topics.ratings, event)
+        while lag(settings) > 0:
+            time.sleep(0.25)
+        drained = time.perf_counter() - start
+        while client.zcard(keys.stale_users()) > 0:
+            time.sleep(0.25)
+        settled = time.perf_counter() - start
+        memory = client.info("memory")["used_memory"]
+        commands = sum(v["calls"] for v in client.info("commandstats").values())
+        return {
+            "events": len(events),
+            "event_path_s": drained,
+            "events_per_s": len(events) / drained,
+            "with_stale_drain_s": settled,
+            "redis_used_memory_bytes": memory,
+            "redis_commands_per_event": commands / len(events),
+        }
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        delete_topics(settings.kafka, [s.name for s in topic_specs(settings.topics)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", choices=["ml-100k", "synthetic"], default="ml-100k")
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    base = WorkerSettings()
+    if args.dataset == "ml-100k":
+        events = movielens.load_ratings(movielens.ensure_ml100k(Path(base.cache_dir) / "datasets"))
+    else:
+        events = list(synthetic.generate(synthetic.SyntheticSpec(events=args.limit or 100_000)))
+    if args.limit:
+        events = events[: args.limit]
+    runs = []
+    for n in range(args.runs):
+        redis.Redis.from_url(base.redis.url.rsplit("/", 1)[0] + "/5").config_resetstat()
+        runs.append(one_run(events, base))
+        print(f"run {n + 1}/{args.runs}: {json.dumps(runs[-1])}", flush=True)
+    summary = {key: statistics.median(r[key] for r in runs) for key in runs[0]} | {
+        "runs": args.runs,
+        "dataset": args.dataset,
+        "limit": args.limit,
+    }
+    out = Path("bench/results")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"replay-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps({"summary": summary, "runs": runs}, indent=2))
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
