@@ -15,8 +15,8 @@ import numpy as np
 
 from streams import metrics
 from streams.cf import recommend
-from streams.cf.expansion import BatchDeltas, expand_item_events
-from streams.storage import Store, decode_pairs
+from streams.cf.expansion import BatchDeltas, ItemRaters, expand_item_events
+from streams.storage import Store, raw_pairs
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,22 @@ class ByItemEvent:
 
 
 @dataclass
-class UnitResult:
-    acted: list[str] = field(default_factory=list)
+class Portion:
+    """The events of one by-item partition in a batch, in offset order, and the offset
+    that ends them: the unit each user's and item's fence counts in."""
+
+    partition: int
+    end: int
+    events: list[ByItemEvent]
+
+
+@dataclass
+class BatchResult:
+    """Users who rated (their lists are due now) with their latest produce time, and how
+    many other users' lists were queued as stale."""
+
+    acted: dict[str, float] = field(default_factory=dict)
     marked_stale: int = 0
-    moved_on: int = 0
 
 
 class Engine:
@@ -58,39 +70,63 @@ class Engine:
         c = self.config
         return math.pow(2.0, (ts - c.popularity_epoch) / c.popularity_half_life_s)
 
-    async def apply_unit(
-        self, partition: int, batch_end: int, events: list[ByItemEvent]
-    ) -> UnitResult:
-        """Apply events (one partition, offset order) ending at ``batch_end``, at most once."""
-        per_item: dict[str, list[ByItemEvent]] = {}
-        for event in events:
-            per_item.setdefault(event.item_id, []).append(event)
-        raters = await self.store.load_raters(sorted(per_item))
-        deltas = BatchDeltas()
+    async def apply_batch(self, portions: list[Portion]) -> BatchResult:
+        """Apply a batch at most once per (user or item, partition); see docs/algorithm.md."""
+        items = sorted({e.item_id for portion in portions for e in portion.events})
+        raters = await self.store.load_raters(items)
         popularity: dict[str, float] = {}
-        for item, item_events in per_item.items():
-            state = raters[item]
-            for e in item_events:
+        expanded = []
+        for portion in portions:
+            deltas = BatchDeltas()
+            for e in portion.events:
+                state = raters[e.item_id]
                 before = state.rating(e.user_id)
-                expand_item_events(item, state, [(e.user_id, e.rating, e.source_offset)], deltas)
-                after = state.rating(e.user_id)
-                sign = (after is not None) - (before is not None)
+                expand_item_events(
+                    e.item_id, state, [(e.user_id, e.rating, e.source_offset)], deltas
+                )
+                sign = (state.rating(e.user_id) is not None) - (before is not None)
                 if sign:
-                    popularity[item] = popularity.get(item, 0.0) + sign * self._popularity_weight(
-                        e.ts
-                    )
-        user_stats = await self.store.apply_users(partition, batch_end, deltas)
-        await self.store.apply_items(partition, batch_end, raters)
-        acted = sorted(u for u in deltas.ratings)
-        stale = set(user_stats) - set(acted)
-        await self.store.publish_derived(user_stats, popularity, stale)
-        moved_on = await self.refresh(acted)
-        produced = {e.user_id: e.produced_at for e in events}
+                    weight = sign * self._popularity_weight(e.ts)
+                    popularity[e.item_id] = popularity.get(e.item_id, 0.0) + weight
+            expanded.append((portion.partition, portion.end, deltas))
+        acting = sorted(set().union(*(d.ratings for _p, _e, d in expanded)))
+        stored = await self.store.stats(acting)
+        means = {}
+        for user in acting:
+            count, total = stored[user]
+            for _p, _e, deltas in expanded:
+                d = deltas.stats.get(user)
+                if d is not None:
+                    count, total = count + d[0], total + d[1]
+            if count > 0:
+                means[user] = total / count
+        outcomes = await self.store.apply_users(expanded, means, self.config.neighbourhood_size)
+        by_partition: dict[int, dict[str, ItemRaters]] = {}
+        for portion in portions:
+            owned = by_partition.setdefault(portion.partition, {})
+            for e in portion.events:
+                owned[e.item_id] = raters[e.item_id]
+        await self.store.apply_items(
+            [(p.partition, p.end, by_partition[p.partition]) for p in portions]
+        )
+        stale = {u for u, o in outcomes.items() if o.stale}
+        await self.store.publish_derived(outcomes, popularity, stale)
+        acted = {
+            e.user_id: e.produced_at
+            for portion in portions
+            for e in portion.events
+            if e.user_id in acting
+        }
+        return BatchResult(acted, len(stale))
+
+    async def finish(self, result: BatchResult) -> int:
+        """Recompute the lists of everyone who rated in the batch; record freshness."""
+        moved_on = set(await self.refresh(sorted(result.acted)))
         now = time.time()
-        for user in acted:
+        for user, produced_at in result.acted.items():
             if user not in moved_on:
-                metrics.FRESHNESS.observe(max(0.0, now - produced[user]))
-        return UnitResult(acted, len(stale), len(moved_on))
+                metrics.FRESHNESS.observe(max(0.0, now - produced_at))
+        return len(result.acted)
 
     async def refresh(self, users: list[str]) -> list[str]:
         """Recompute neighbourhoods and top-N of ``users``; returns those that changed
@@ -99,27 +135,30 @@ class Engine:
             return []
         c = self.config
         views = await self.store.user_views(users)
-        decoded = [decode_pairs(pairs) for _ver, _ratings, pairs in views]
-        wanted = set(users).union(*(set(p) for p, _s in decoded))
-        means = await self.store.means(sorted(wanted))
+        decoded = [raw_pairs(pairs) for _ver, _ratings, pairs in views]
+        own = [u.encode() for u in users]
+        wanted = set(own).union(*(set(p) for p, _s in decoded))
+        means = await self.store.means(list(wanted))
         neighbourhoods = []
-        for user, (partners, sums) in zip(users, decoded, strict=True):
-            mean_u = means.get(user, 0.0)
+        for key, (partners, sums) in zip(own, decoded, strict=True):
+            mean_u = means.get(key, 0.0)
             means_v = np.array([means.get(v, 0.0) for v in partners])
-            neighbourhoods.append(
-                recommend.neighbourhood(
-                    partners, sums, mean_u, means_v, c.neighbourhood_size, c.min_support
-                )
+            hood = recommend.neighbourhood(
+                partners, sums, mean_u, means_v, c.neighbourhood_size, c.min_support
             )
+            neighbourhoods.append(
+                [recommend.Neighbour(nb.user_id.decode(), nb.similarity, nb.support) for nb in hood]
+            )
+        named = {k.decode(): v for k, v in means.items()}
         needed = sorted({nb.user_id for hood in neighbourhoods for nb in hood})
         their_ratings = await self.store.ratings_of(needed)
         lists = {}
         for user, (ver, ratings, _p), hood in zip(users, views, neighbourhoods, strict=True):
             top = recommend.top_n(
-                means.get(user, 0.0),
+                named.get(user, 0.0),
                 hood,
                 [their_ratings[nb.user_id] for nb in hood],
-                np.array([means.get(nb.user_id, 0.0) for nb in hood]),
+                np.array([named.get(nb.user_id, 0.0) for nb in hood]),
                 set(ratings),
                 c.predict_k,
                 c.topn_size,

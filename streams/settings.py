@@ -121,7 +121,7 @@ class WorkerSettings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     limits: EventLimits = EventLimits()
     metrics_port: int = Field(default=9108, ge=0, le=65535)
-    batch_max: int = Field(default=500, ge=1, le=100_000)
+    batch_max: int = Field(default=1000, ge=1, le=100_000)
     batch_within_s: float = Field(default=0.05, gt=0, le=10)
     neighbourhood_size: int = Field(default=50, ge=1, le=1000)
     predict_k: int = Field(default=40, ge=1, le=1000)

@@ -8,6 +8,7 @@ handful of round trips, never one per pair.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -31,11 +32,15 @@ def _text(value: bytes | str) -> str:
 
 def decode_pairs(raw: dict[Any, bytes]) -> tuple[list[str], np.ndarray]:
     """A user's pairs hash → (partner ids, (m, 6) sums)."""
+    partners, sums = raw_pairs(raw)
+    return [_text(k) for k in partners], sums
+
+
+def raw_pairs(raw: dict[Any, bytes]) -> tuple[list[bytes], np.ndarray]:
+    """Like :func:`decode_pairs` but ids stay bytes: the hot path decodes only neighbours."""
     if not raw:
         return [], np.zeros((0, WIDTH))
-    partners = [_text(k) for k in raw]
-    sums = np.frombuffer(b"".join(raw.values()), dtype="<f8").reshape(-1, WIDTH)
-    return partners, sums
+    return list(raw), np.frombuffer(b"".join(raw.values()), dtype="<f8").reshape(-1, WIDTH)
 
 
 def decode_raters(raw: dict[Any, bytes]) -> ItemRaters:
@@ -47,6 +52,25 @@ def decode_raters(raw: dict[Any, bytes]) -> ItemRaters:
 
 def _fmt(value: float) -> str:
     return repr(float(value))
+
+
+def pack_ids(ids: list[str]) -> tuple[bytes, bytes]:
+    """Many ids as two arguments (uint32 lengths, concatenated UTF-8) instead of one
+    argument each: the client's per-argument cost dominated big batches."""
+    encoded = [i.encode() for i in ids]
+    return np.array([len(b) for b in encoded], dtype="<u4").tobytes(), b"".join(encoded)
+
+
+@dataclass(frozen=True)
+class UserOutcome:
+    applied: int  # portions applied now (0 when all were already applied before)
+    count: float
+    total: float
+    stale: bool  # a non-rating user whose lists a partner's change can reach
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count > 0 else None
 
 
 class Store:
@@ -64,14 +88,19 @@ class Store:
         )
         return int(fence or -1), int(intent or -1)
 
-    async def begin(self, topic: str, partition: int, batch_end: int) -> None:
-        await self.redis.hset(keys.partition_progress(topic, partition), "intent_end", batch_end)
+    async def begin(self, topic: str, ends: dict[int, int]) -> None:
+        """Record each partition's batch end before anything of the batch is written."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, end in ends.items():
+                pipe.hset(keys.partition_progress(topic, partition), "intent_end", end)
+            await pipe.execute()
 
-    async def commit(self, topic: str, partition: int, batch_end: int) -> None:
-        key = keys.partition_progress(topic, partition)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, "fence", batch_end)
-            pipe.hdel(key, "intent_end")
+    async def commit(self, topic: str, ends: dict[int, int]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, end in ends.items():
+                key = keys.partition_progress(topic, partition)
+                pipe.hset(key, "fence", end)
+                pipe.hdel(key, "intent_end")
             await pipe.execute()
 
     # --- items ---------------------------------------------------------------------------
@@ -82,61 +111,97 @@ class Store:
             raw = await pipe.execute()
         return {item: decode_raters(r) for item, r in zip(item_ids, raw, strict=True)}
 
-    async def apply_items(
-        self, partition: int, batch_end: int, raters: dict[str, ItemRaters]
-    ) -> None:
+    async def apply_items(self, portions: list[tuple[int, int, dict[str, ItemRaters]]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
-            for item, state in raters.items():
-                if not state.changed:
-                    continue
-                args: list[Any] = [partition, batch_end]
-                for user in sorted(state.changed):
-                    args += [user, state.packed(user)]
-                await self._apply_item(
-                    keys=[keys.item_raters(item), keys.item_fence(item)], args=args, client=pipe
-                )
+            for partition, batch_end, raters in portions:
+                await self._apply_portion_items(pipe, partition, batch_end, raters)
             await pipe.execute()
+
+    async def _apply_portion_items(
+        self, pipe: Any, partition: int, batch_end: int, raters: dict[str, ItemRaters]
+    ) -> None:
+        for item, state in raters.items():
+            if not state.changed:
+                continue
+            changed = sorted(state.changed)
+            packed = b"".join(state.packed(user) for user in changed)
+            args: list[Any] = [partition, batch_end, *pack_ids(changed), packed]
+            await self._apply_item(
+                keys=[keys.item_raters(item), keys.item_fence(item)], args=args, client=pipe
+            )
 
     # --- users ---------------------------------------------------------------------------
     async def apply_users(
-        self, partition: int, batch_end: int, deltas: BatchDeltas
-    ) -> dict[str, tuple[bool, float, float]]:
-        """Apply each user's share of the batch; {user: (applied now, count, sum)}."""
-        pairs = deltas.coalesced()
-        users = sorted(set(pairs) | set(deltas.stats))
-        field = keys.user_fence_field(partition)
+        self,
+        portions: list[tuple[int, int, BatchDeltas]],
+        means: dict[str, float],
+        neighbourhood_size: int,
+    ) -> dict[str, UserOutcome]:
+        """Apply each user's share of every portion (partition, batch end, deltas) in one
+        script per user. Users who did not rate also learn whether a changed partner can
+        reach their lists (``means`` holds the raters' new means)."""
+        coalesced = [(p, end, d, d.coalesced()) for p, end, d in portions]
+        acting = set().union(*(d.ratings for _p, _e, d in portions))
+        users = sorted(set().union(*(set(c) | set(d.stats) for _p, _e, d, c in coalesced)))
+        empty_sums: tuple[list[str], np.ndarray] = ([], np.zeros((0, WIDTH)))
         async with self.redis.pipeline(transaction=False) as pipe:
             for user in users:
-                stats = deltas.stats.get(user, np.zeros(3))
-                args: list[Any] = [field, batch_end, *map(_fmt, stats)]
-                ratings = deltas.ratings.get(user, {})
-                args.append(len(ratings))
-                for item, value in ratings.items():
-                    args += [item, "" if value is None else _fmt(value)]
-                partners, sums = pairs.get(user, ([], np.zeros((0, WIDTH))))
-                args += [len(partners), *partners, sums.astype("<f8").tobytes()]
+                check = user not in acting
+                args: list[Any] = [0, neighbourhood_size if check else 0]
+                changed_partners: set[str] = set()
+                for partition, end, deltas, pairs in coalesced:
+                    partners, sums = pairs.get(user, empty_sums)
+                    ratings = deltas.ratings.get(user, {})
+                    if not partners and user not in deltas.stats:
+                        continue
+                    args[0] += 1
+                    stats = deltas.stats.get(user, np.zeros(3))
+                    values = np.array(
+                        [np.nan if v is None else v for v in ratings.values()], dtype="<f8"
+                    )
+                    args += [keys.user_fence_field(partition), end, *map(_fmt, stats)]
+                    args += [*pack_ids(list(ratings)), values.tobytes()]
+                    args += [*pack_ids(partners), sums.astype("<f8").tobytes()]
+                    changed_partners.update(partners)
+                if check:
+                    ordered = sorted(changed_partners)
+                    mean_blob = np.array([means.get(v, 0.0) for v in ordered], dtype="<f8")
+                    args += [*pack_ids(ordered), mean_blob.tobytes()]
                 await self._apply_user(
-                    keys=[keys.user_state(user), keys.user_ratings(user), keys.user_pairs(user)],
+                    keys=[
+                        keys.user_state(user),
+                        keys.user_ratings(user),
+                        keys.user_pairs(user),
+                        keys.user_neighbours(user),
+                    ],
                     args=args,
                     client=pipe,
                 )
             results = await pipe.execute()
         return {
-            user: (bool(int(r[0])), float(r[1]), float(r[2]))
+            user: UserOutcome(int(r[0]), float(r[1]), float(r[2]), bool(int(r[4])))
             for user, r in zip(users, results, strict=True)
         }
 
+    async def stats(self, users: list[str]) -> dict[str, tuple[float, float]]:
+        """(count, sum) per user, as stored now."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hmget(keys.user_state(user), ["count", "sum"])
+            raw = await pipe.execute()
+        return {u: (float(c or 0), float(t or 0)) for u, (c, t) in zip(users, raw, strict=True)}
+
     async def publish_derived(
         self,
-        user_stats: dict[str, tuple[bool, float, float]],
+        outcomes: dict[str, UserOutcome],
         popularity: dict[str, float],
         stale: set[str],
     ) -> None:
         """Means, popularity and stale marks: derived data, rewritten on every replay."""
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
-            means = {u: s / c for u, (_, c, s) in user_stats.items() if c > 0}
-            gone = [u for u, (_, c, _s) in user_stats.items() if c <= 0]
+            means = {u: o.mean for u, o in outcomes.items() if o.mean is not None}
+            gone = [u for u, o in outcomes.items() if o.mean is None]
             if means:
                 pipe.hset(keys.user_means(), mapping={u: _fmt(m) for u, m in means.items()})
             if gone:
@@ -162,7 +227,8 @@ class Store:
             out.append((int(ver or 0), {_text(i): float(r) for i, r in ratings.items()}, pairs))
         return out
 
-    async def means(self, users: list[str]) -> dict[str, float]:
+    async def means(self, users: list[Any]) -> dict[Any, float]:
+        """Current means of ``users`` (str or bytes ids; the result is keyed the same)."""
         if not users:
             return {}
         values = await self.redis.hmget(keys.user_means(), users)

@@ -16,7 +16,7 @@ from typing import Any
 import faust
 
 from streams import metrics
-from streams.engine import ByItemEvent, Engine
+from streams.engine import ByItemEvent, Engine, Portion
 from streams.settings import WorkerSettings
 
 
@@ -46,22 +46,14 @@ def register(
             if tp.topic == topic_name:
                 cursors.pop(tp.partition, None)
 
-    async def apply(stream: faust.StreamT, partition: int, units: list[Any], end: int) -> None:
-        started = time.perf_counter()
-        await engine.store.begin(topic_name, partition, end)
-        await engine.apply_unit(partition, end, [_decode(e) for e in units])
-        await engine.store.commit(topic_name, partition, end)
-        cursors[partition].fence, cursors[partition].intent = end, -1
-        for event in units:
-            await stream.ack(event)
-        metrics.BATCH_SECONDS.labels("pairs").observe(time.perf_counter() - started)
-
     @app.agent(by_item, name="pairs")
     async def pairs(stream: faust.StreamT) -> None:
         async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
+            started = time.perf_counter()
             by_partition: dict[int, list[Any]] = {}
             for event in batch:
                 by_partition.setdefault(event.message.partition, []).append(event)
+            portions: list[tuple[int, int, list[Any]]] = []
             for partition, events in by_partition.items():
                 cursor = cursors.get(partition)
                 if cursor is None:
@@ -75,14 +67,28 @@ def register(
                 if not cursor.pending:
                     continue
                 if cursor.intent >= 0:
-                    last = cursor.pending[-1].message.offset
-                    if last < cursor.intent:
+                    if cursor.pending[-1].message.offset < cursor.intent:
                         continue  # keep collecting: the redo must end where the crash did
                     cut = [e for e in cursor.pending if e.message.offset <= cursor.intent]
                     cursor.pending = cursor.pending[len(cut) :]
-                    await apply(stream, partition, cut, cursor.intent)
-                if cursor.pending:
-                    units, cursor.pending = cursor.pending, []
-                    await apply(stream, partition, units, units[-1].message.offset)
+                    portions.append((partition, cursor.intent, cut))
+                    continue  # the rest waits for the next batch, after the redo
+                units, cursor.pending = cursor.pending, []
+                portions.append((partition, units[-1].message.offset, units))
+            if not portions:
+                continue
+            ends = {partition: end for partition, end, _units in portions}
+            await engine.store.begin(topic_name, ends)
+            result = await engine.apply_batch(
+                [Portion(p, end, [_decode(e) for e in units]) for p, end, units in portions]
+            )
+            await engine.store.commit(topic_name, ends)
+            for partition, end in ends.items():
+                cursors[partition].fence, cursors[partition].intent = end, -1
+            await engine.finish(result)
+            for _p, _end, units in portions:
+                for event in units:
+                    await stream.ack(event)  # only now may Kafka's committed offset pass them
+            metrics.BATCH_SECONDS.labels("pairs").observe(time.perf_counter() - started)
 
     return pairs

@@ -11,7 +11,9 @@ no positively similar rater of i gets their own mean.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,13 +22,13 @@ from streams.cf.pearson import N, pearson
 
 @dataclass(frozen=True)
 class Neighbour:
-    user_id: str
+    user_id: Any  # str, or bytes on the hot path before decoding
     similarity: float
     support: int
 
 
 def neighbourhood(
-    partners: list[str],
+    partners: Sequence[Any],
     sums: np.ndarray,
     mean_u: float,
     means_v: np.ndarray,
@@ -38,10 +40,11 @@ def neighbourhood(
     if not partners:
         return []
     sims = pearson(sums, mean_u, means_v, min_support)
-    order = sorted(
-        (k for k in range(len(partners)) if sims[k] > 0),
-        key=lambda k: (-sims[k], partners[k]),
-    )[:size]
+    positive = np.flatnonzero(sims > 0)
+    if len(positive) > size:  # keep everything tied with the size-th best, then sort
+        cut = np.partition(sims[positive], len(positive) - size)[len(positive) - size]
+        positive = positive[sims[positive] >= cut]
+    order = sorted(positive.tolist(), key=lambda k: (-sims[k], partners[k]))[:size]
     return [Neighbour(partners[k], float(sims[k]), round(float(sums[k, N]))) for k in order]
 
 

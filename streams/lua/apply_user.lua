@@ -1,51 +1,108 @@
--- Apply one batch's changes to one user, atomically and at most once.
--- KEYS: state, ratings, pairs      (all tagged {u:<id>}: one cluster slot)
--- ARGV: fence_field, batch_end, d_count, d_sum, d_sumsq, n_ratings,
---       item_1, rating_1 ('' = delete), ..., n_partners, partner_1, ..., blob
---       blob = n_partners * 48 bytes: six little-endian doubles per partner
--- Returns {applied (0/1), count, sum, ver}
-local state, ratings, pairs = KEYS[1], KEYS[2], KEYS[3]
-local batch_end = tonumber(ARGV[2])
-local fence = tonumber(redis.call('HGET', state, ARGV[1]) or '-1')
-if fence >= batch_end then
-  local s = redis.call('HMGET', state, 'count', 'sum', 'ver')
-  return {0, s[1] or '0', s[2] or '0', s[3] or '0'}
-end
-local d_count, d_sum, d_sq = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-if d_count ~= 0 or d_sum ~= 0 or d_sq ~= 0 then
-  redis.call('HINCRBYFLOAT', state, 'count', ARGV[3])
-  redis.call('HINCRBYFLOAT', state, 'sum', ARGV[4])
-  redis.call('HINCRBYFLOAT', state, 'sumsq', ARGV[5])
-end
-local k = 6
-local n_ratings = tonumber(ARGV[k])
-for j = 1, n_ratings do
-  local item, value = ARGV[k + 2 * j - 1], ARGV[k + 2 * j]
-  if value == '' then
-    redis.call('HDEL', ratings, item)
-  else
-    redis.call('HSET', ratings, item, value)
+-- Apply one batch's changes to one user, atomically, each portion at most once.
+-- A portion is the share of one by-item partition; it carries that partition's batch end,
+-- checked against and recorded in the user's fence for that partition.
+-- KEYS: state, ratings, pairs, nbrs  (all tagged {u:<id>}: one cluster slot)
+-- ARGV: n_portions, K (0 = no stale check), then per portion:
+--         fence_field, batch_end, d_count, d_sum, d_sumsq,
+--         rating_ids_len, rating_ids, rating_values,   (values: float64, NaN = delete)
+--         partner_ids_len, partner_ids, sums          (sums: 6 float64 per partner)
+--       then, when K > 0: check_ids_len, check_ids, check_means (float64 per id)
+-- Id lists are packed as uint32 lengths (little-endian) and the concatenated bytes.
+-- Returns {applied portions, count, sum, ver, stale (0/1)}
+local state, ratings, pairs, nbrs = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+
+local function ids(lens, data)
+  local out, pos = {}, 1
+  for j = 1, #lens / 4 do
+    local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
+    out[j] = string.sub(data, pos, pos + len - 1)
+    pos = pos + len
   end
+  return out
 end
-k = k + 2 * n_ratings + 1
-local n_partners = tonumber(ARGV[k])
-local blob = ARGV[k + n_partners + 1]
-for j = 1, n_partners do
-  local partner = ARGV[k + j]
-  local dn, dsu, dsv, dsuu, dsvv, dsuv = struct.unpack('<dddddd', blob, 48 * (j - 1) + 1)
-  local old = redis.call('HGET', pairs, partner)
-  local n, su, sv, suu, svv, suv = dn, dsu, dsv, dsuu, dsvv, dsuv
-  if old then
-    local on, osu, osv, osuu, osvv, osuv = struct.unpack('<dddddd', old)
-    n, su, sv, suu, svv, suv = on + dn, osu + dsu, osv + dsv, osuu + dsuu, osvv + dsvv, osuv + dsuv
+
+local applied = 0
+local a = 3
+for _ = 1, tonumber(ARGV[1]) do
+  local field, batch_end = ARGV[a], tonumber(ARGV[a + 1])
+  local fence = tonumber(redis.call('HGET', state, field) or '-1')
+  if fence < batch_end then
+    applied = applied + 1
+    if tonumber(ARGV[a + 2]) ~= 0 or tonumber(ARGV[a + 3]) ~= 0 or tonumber(ARGV[a + 4]) ~= 0 then
+      redis.call('HINCRBYFLOAT', state, 'count', ARGV[a + 2])
+      redis.call('HINCRBYFLOAT', state, 'sum', ARGV[a + 3])
+      redis.call('HINCRBYFLOAT', state, 'sumsq', ARGV[a + 4])
+    end
+    local items, values = ids(ARGV[a + 5], ARGV[a + 6]), ARGV[a + 7]
+    for j = 1, #items do
+      local value = struct.unpack('<d', values, 8 * (j - 1) + 1)
+      if value ~= value then
+        redis.call('HDEL', ratings, items[j])
+      else
+        redis.call('HSET', ratings, items[j], string.format('%.17g', value))
+      end
+    end
+    local partners, blob = ids(ARGV[a + 8], ARGV[a + 9]), ARGV[a + 10]
+    for j = 1, #partners do
+      local partner = partners[j]
+      local dn, dsu, dsv, dsuu, dsvv, dsuv = struct.unpack('<dddddd', blob, 48 * (j - 1) + 1)
+      local old = redis.call('HGET', pairs, partner)
+      local n, su, sv, suu, svv, suv = dn, dsu, dsv, dsuu, dsvv, dsuv
+      if old then
+        local on, osu, osv, osuu, osvv, osuv = struct.unpack('<dddddd', old)
+        n, su, sv = on + dn, osu + dsu, osv + dsv
+        suu, svv, suv = osuu + dsuu, osvv + dsvv, osuv + dsuv
+      end
+      if n < 0.5 then
+        redis.call('HDEL', pairs, partner)  -- no co-rated item left: the pair is gone
+      else
+        redis.call('HSET', pairs, partner, struct.pack('<dddddd', n, su, sv, suu, svv, suv))
+      end
+    end
+    redis.call('HSET', state, field, ARGV[a + 1])
   end
-  if n < 0.5 then
-    redis.call('HDEL', pairs, partner)  -- no co-rated item left: the pair is gone
-  else
-    redis.call('HSET', pairs, partner, struct.pack('<dddddd', n, su, sv, suu, svv, suv))
-  end
+  a = a + 11
 end
-local ver = redis.call('HINCRBY', state, 'ver', 1)
-redis.call('HSET', state, ARGV[1], ARGV[2])
+
+local ver = redis.call('HGET', state, 'ver') or '0'
+if applied > 0 then
+  ver = redis.call('HINCRBY', state, 'ver', 1)
+end
 local s = redis.call('HMGET', state, 'count', 'sum')
-return {1, s[1] or '0', s[2] or '0', ver}
+local count, total = tonumber(s[1] or '0'), tonumber(s[2] or '0')
+
+-- Could the partners' changes reach this (non-rating) user's lists? A changed partner
+-- is a neighbour now, or its new similarity would put it among the K most similar.
+local stale = 0
+local K = tonumber(ARGV[2])
+if K > 0 and applied > 0 and count > 0 then
+  local mean = total / count
+  local floor = nil
+  if redis.call('ZCARD', nbrs) >= K then
+    floor = tonumber(redis.call('ZRANGE', nbrs, 0, 0, 'WITHSCORES')[2])
+  end
+  local check, means = ids(ARGV[a], ARGV[a + 1]), ARGV[a + 2]
+  for j = 1, #check do
+    local partner = check[j]
+    if redis.call('ZSCORE', nbrs, partner) then
+      stale = 1
+      break
+    end
+    local packed = redis.call('HGET', pairs, partner)
+    if packed then
+      local mp = struct.unpack('<d', means, 8 * (j - 1) + 1)
+      local n, sa, sb, saa, sbb, sab = struct.unpack('<dddddd', packed)
+      local cov = sab - mp * sa - mean * sb + n * mean * mp
+      local va = saa - 2 * mean * sa + n * mean * mean
+      local vb = sbb - 2 * mp * sb + n * mp * mp
+      if va > 1e-9 * math.max(saa, 1) and vb > 1e-9 * math.max(sbb, 1) then
+        local sim = cov / math.sqrt(va * vb)
+        if sim > 0 and (floor == nil or sim > floor) then
+          stale = 1
+          break
+        end
+      end
+    end
+  end
+end
+return {applied, s[1] or '0', s[2] or '0', tostring(ver), stale}
