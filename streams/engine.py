@@ -16,6 +16,7 @@ import numpy as np
 from streams import metrics
 from streams.cf import recommend
 from streams.cf.expansion import BatchDeltas, ItemRaters, expand_item_events
+from streams.cf.pearson import pearson
 from streams.storage import Store, raw_pairs
 
 
@@ -169,3 +170,32 @@ class Engine:
         if moved_on:
             await self.store.publish_derived({}, {}, set(moved_on))
         return moved_on
+
+    async def predict(self, user: str, item: str) -> Prediction | None:
+        """KNN-with-means prediction from the stored sums; None for an unknown user."""
+        c = self.config
+        view, raters = await self.store.prediction_inputs(user, item)
+        if view is None:
+            return None
+        partners, sums = raw_pairs(view)
+        rater_ids = [u.encode() for u in raters.users if u != user]
+        means = await self.store.means([user.encode(), *rater_ids])
+        mean_u = means[user.encode()]
+        row = {p: k for k, p in enumerate(partners)}
+        known = [v for v in rater_ids if v in row and raters.rating(v.decode()) is not None]
+        if not known:
+            return Prediction(float(np.clip(mean_u, *c.rating_bounds)), [])
+        picked = sums[[row[v] for v in known]]
+        means_v = np.array([means.get(v, 0.0) for v in known])
+        sims = pearson(picked, mean_u, means_v, c.min_support)
+        ratings = np.array([raters.rating(v.decode()) for v in known], dtype=np.float64)
+        value = recommend.predict(mean_u, sims, ratings, means_v, c.predict_k, c.rating_bounds)
+        order = [k for k in np.argsort(-sims, kind="stable")[: c.predict_k] if sims[k] > 0]
+        used = [(known[k].decode(), float(sims[k]), float(ratings[k])) for k in order]
+        return Prediction(value, used)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    value: float
+    neighbours: list[tuple[str, float, float]]  # (user, similarity, their rating)

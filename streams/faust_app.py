@@ -51,6 +51,8 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
         processing_guarantee="at_least_once",
         broker_commit_every=1000,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
     )
     by_item = app.topic(
         settings.by_item_topic,

@@ -130,6 +130,7 @@ class WorkerSettings(BaseSettings):
     popularity_half_life_s: float = Field(default=30 * 86_400, gt=0)
     refresh_budget: int = Field(default=100, ge=0, le=100_000)
     refresh_interval_s: float = Field(default=1.0, gt=0)
+    session_timeout_s: float = Field(default=10, ge=1, le=300)
     data_dir: str = ".state/worker"
     cache_dir: str = "~/.cache/streamrec"
 

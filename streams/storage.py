@@ -227,6 +227,17 @@ class Store:
             out.append((int(ver or 0), {_text(i): float(r) for i, r in ratings.items()}, pairs))
         return out
 
+    async def prediction_inputs(
+        self, user: str, item: str
+    ) -> tuple[dict[Any, bytes] | None, ItemRaters]:
+        """(the user's pairs hash, or None for an unknown user; the item's raters)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hexists(keys.user_means(), user)
+            pipe.hgetall(keys.user_pairs(user))
+            pipe.hgetall(keys.item_raters(item))
+            known, pairs, raters = await pipe.execute()
+        return (pairs if known else None), decode_raters(raters)
+
     async def means(self, users: list[Any]) -> dict[Any, float]:
         """Current means of ``users`` (str or bytes ids; the result is keyed the same)."""
         if not users:

@@ -1,0 +1,90 @@
+"""Exactly-once effect: kill -9 the worker at random points of an ML-100K replay."""
+
+import asyncio
+import random
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from streams import keys
+from streams.cf.pearson import pearson
+from streams.commands.wait_idle import lag, wait_idle
+from streams.datasets import movielens
+from streams.engine import Engine
+from streams.faust_app import engine_config
+from streams.producer import EventProducer
+from streams.storage import Store, decode_pairs
+from tests.reference import Reference, final_ratings
+
+pytestmark = pytest.mark.integration
+
+
+def _kill_at_random_points(settings, start_worker, kills: int, rng: random.Random) -> int:
+    """Start the worker; kill -9 it ``kills`` times while it is busy, restart each time."""
+    worker = start_worker(settings)
+    done = 0
+    while done < kills:
+        time.sleep(rng.uniform(6, 14))
+        if lag(settings) == 0:
+            break  # nothing left to interrupt
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        done += 1
+        worker = start_worker(settings)
+    return done
+
+
+def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
+    engine_settings, topics, start_worker
+):
+    folder = movielens.ensure_ml100k(Path(engine_settings.cache_dir) / "datasets")
+    events = movielens.load_ratings(folder)
+    with EventProducer(engine_settings.kafka) as producer:
+        for event in events:
+            producer.send_rating(topics.ratings, event)
+    rng = random.Random(20261126)
+    kills = _kill_at_random_points(engine_settings, start_worker, kills=3, rng=rng)
+    assert kills >= 2, "the replay finished before the worker could be killed twice"
+    assert wait_idle(engine_settings, timeout=900)
+
+    ref = Reference(final_ratings(events))
+    client = redis.Redis.from_url(engine_settings.redis.url)
+    for user in ref.users:  # every user's count, sum and sum of squares
+        state = client.hgetall(keys.user_state(user))
+        got = [float(state[f]) for f in (b"count", b"sum", b"sumsq")]
+        assert np.allclose(got, ref.stats(user), atol=1e-9), user
+    pairs = [(u, v) for u, v in (rng.sample(ref.users, 2) for _ in range(3000)) if u != v]
+    checked = 0
+    for u, v in pairs:
+        expected = ref.pair_sums(u, v)
+        if expected[0] == 0:
+            continue
+        partners, sums = decode_pairs({v.encode(): client.hget(keys.user_pairs(u), v)})
+        assert np.allclose(sums[0], expected, atol=1e-9), (u, v)
+        sim = pearson(sums[0], ref.mean(u), ref.mean(v))
+        assert abs(float(sim) - ref.similarity(u, v)) < 1e-9
+        checked += 1
+        if checked == 1000:
+            break
+    assert checked == 1000
+
+    async def predictions() -> list[tuple[float, float]]:
+        engine = Engine(
+            Store(aioredis.Redis.from_url(engine_settings.redis.url)),
+            engine_config(engine_settings),
+        )
+        out = []
+        for _ in range(200):
+            user, item = rng.choice(ref.users), rng.choice(ref.items)
+            got = await engine.predict(user, item)
+            out.append((got.value, ref.predict(user, item, 40, (0.5, 5.0))))
+        await engine.store.redis.aclose()
+        return out
+
+    for got, expected in asyncio.run(predictions()):
+        assert abs(got - expected) < 1e-9
