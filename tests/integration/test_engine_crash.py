@@ -64,7 +64,9 @@ def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
         expected = ref.pair_sums(u, v)
         if expected[0] == 0:
             continue
-        partners, sums = decode_pairs({v.encode(): client.hget(keys.user_pairs(u), v)})
+        stored = client.hget(keys.user_pairs(u), v)
+        assert stored is not None, f"pair {u}-{v} lost"
+        _partner, sums = decode_pairs({v.encode(): stored})
         assert np.allclose(sums[0], expected, atol=1e-9), (u, v)
         sim = pearson(sums[0], ref.mean(u), ref.mean(v))
         assert abs(float(sim) - ref.similarity(u, v)) < 1e-9
