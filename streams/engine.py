@@ -29,6 +29,7 @@ class EngineConfig:
     rating_bounds: tuple[float, float] = (0.5, 5.0)
     popularity_half_life_s: float = 30 * 86_400
     popularity_epoch: float = 1.5e9
+    fan_out_cap: int = 0  # 0 = exact; see expand_item_events
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,11 @@ class Engine:
                 state = raters[e.item_id]
                 before = state.rating(e.user_id)
                 expand_item_events(
-                    e.item_id, state, [(e.user_id, e.rating, e.source_offset)], deltas
+                    e.item_id,
+                    state,
+                    [(e.user_id, e.rating, e.source_offset)],
+                    deltas,
+                    self.config.fan_out_cap,
                 )
                 sign = (state.rating(e.user_id) is not None) - (before is not None)
                 if sign:

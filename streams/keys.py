@@ -62,7 +62,8 @@ def user_topn(user_id: str) -> str:
 
 # --- per item --------------------------------------------------------------------------
 def item_raters(item_id: str) -> str:
-    """Hash: user id → 16 bytes: float64 rating (NaN = retracted), int64 source offset."""
+    """Hash: user id → 24 bytes, little-endian: float64 rating (NaN = retracted), int64
+    source offset of the event that set it, int64 join sequence (fan-out cap)."""
     return _item(item_id, "raters")
 
 

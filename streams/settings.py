@@ -127,6 +127,7 @@ class WorkerSettings(BaseSettings):
     predict_k: int = Field(default=40, ge=1, le=1000)
     topn_size: int = Field(default=50, ge=1, le=1000)
     min_support: int = Field(default=1, ge=1)
+    fan_out_cap: int = Field(default=0, ge=0, le=100_000)
     popularity_half_life_s: float = Field(default=30 * 86_400, gt=0)
     refresh_budget: int = Field(default=100, ge=0, le=100_000)
     refresh_interval_s: float = Field(default=1.0, gt=0)

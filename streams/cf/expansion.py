@@ -17,18 +17,22 @@ import numpy as np
 
 from streams.cf.pearson import WIDTH, stats_delta
 
-RATER_DTYPE = np.dtype([("rating", "<f8"), ("offset", "<i8")])  # NaN rating = retracted
+# NaN rating = retracted; seq = the order in which raters (re)joined the item.
+RATER_DTYPE = np.dtype([("rating", "<f8"), ("offset", "<i8"), ("seq", "<i8")])
 
 
 class ItemRaters:
-    """One item's raters: their current rating (NaN after a delete) and the source offset
-    of the event that set it, so replayed duplicates (no newer offset) are skipped."""
+    """One item's raters: their current rating (NaN after a delete), the source offset of
+    the event that set it (replayed duplicates, with no newer offset, are skipped) and the
+    sequence number with which they joined the item's raters (for the fan-out cap)."""
 
     def __init__(self, users: list[str], state: np.ndarray) -> None:
         self.users = list(users)
         self.position = {u: k for k, u in enumerate(self.users)}
         self.ratings = np.array(state["rating"], dtype=np.float64)
         self.offsets = np.array(state["offset"], dtype=np.int64)
+        self.seqs = np.array(state["seq"], dtype=np.int64)
+        self.next_seq = int(self.seqs.max()) + 1 if len(self.seqs) else 0
         self.changed: set[str] = set()
 
     @classmethod
@@ -43,6 +47,7 @@ class ItemRaters:
             self.position[user] = k
             self.ratings = np.append(self.ratings, np.nan)
             self.offsets = np.append(self.offsets, -1)
+            self.seqs = np.append(self.seqs, -1)
         return k
 
     def rating(self, user: str) -> float | None:
@@ -53,7 +58,8 @@ class ItemRaters:
 
     def packed(self, user: str) -> bytes:
         k = self.position[user]
-        return np.array([(self.ratings[k], self.offsets[k])], dtype=RATER_DTYPE).tobytes()
+        row = (self.ratings[k], self.offsets[k], self.seqs[k])
+        return np.array([row], dtype=RATER_DTYPE).tobytes()
 
 
 @dataclass
@@ -106,8 +112,16 @@ def expand_item_events(
     raters: ItemRaters,
     events: list[tuple[str, float | None, int]],
     out: BatchDeltas,
+    fan_out: int = 0,
 ) -> None:
-    """Apply ``(user, new rating or None, source offset)`` events of one item, in order."""
+    """Apply ``(user, new rating or None, source offset)`` events of one item, in order.
+
+    With ``fan_out`` > 0 a pair (u, v) counts on this item only while both rate it and
+    their join sequence numbers differ by at most ``fan_out``: a new rater pairs with the
+    ``fan_out`` most recent raters before it (and later ones pair with it in turn). The
+    relation depends only on stored sequence numbers, so a re-rating or a delete retracts
+    exactly the pairs that were formed. 0 means every co-rater (exact Pearson).
+    """
     for user, new, source_offset in events:
         k = raters._slot(user)
         if source_offset <= raters.offsets[k]:
@@ -115,6 +129,9 @@ def expand_item_events(
         old = raters.rating(user)
         raters.offsets[k] = source_offset
         raters.ratings[k] = np.nan if new is None else new
+        if old is None and new is not None:
+            raters.seqs[k] = raters.next_seq  # (re)joins as the most recent rater
+            raters.next_seq += 1
         raters.changed.add(user)
         if old == new:
             continue
@@ -123,6 +140,8 @@ def expand_item_events(
         out.ratings.setdefault(user, {})[item_id] = new
         mask = ~np.isnan(raters.ratings)
         mask[k] = False
+        if fan_out > 0:
+            mask &= np.abs(raters.seqs - raters.seqs[k]) <= fan_out
         if not mask.any():
             continue
         others = [raters.users[j] for j in np.flatnonzero(mask)]

@@ -1,8 +1,8 @@
 -- Write one item's new rater states for a batch portion, at most once.
 -- KEYS: raters, fence                (both tagged {i:<id>})
 -- ARGV: partition, batch_end, user_ids_len, user_ids, packed
---       (ids as uint32 lengths + concatenated bytes; packed = 16 bytes per user:
---        float64 rating, NaN = retracted, and int64 source offset)
+--       (ids as uint32 lengths + concatenated bytes; packed = 24 bytes per user:
+--        float64 rating, NaN = retracted, int64 source offset, int64 join sequence)
 local fence = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 if fence >= tonumber(ARGV[2]) then
   return 0
@@ -13,7 +13,7 @@ for j = 1, #lens / 4 do
   local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
   local user = string.sub(data, pos, pos + len - 1)
   pos = pos + len
-  redis.call('HSET', KEYS[1], user, string.sub(packed, 16 * (j - 1) + 1, 16 * j))
+  redis.call('HSET', KEYS[1], user, string.sub(packed, 24 * (j - 1) + 1, 24 * j))
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1

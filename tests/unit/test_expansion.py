@@ -90,3 +90,53 @@ def test_replayed_duplicates_change_nothing(events):
     twice.apply(deltas)
     check(once, events)
     check(twice, events)
+
+
+def capped_reference(events, cap: int) -> dict[tuple[str, str], np.ndarray]:
+    """Pair sums where (u, v) count on an item only while |join seq u − join seq v| ≤ cap,
+    a rater's join seq being assigned when they (re)start rating the item."""
+    ratings: dict[tuple[str, str], float] = {}
+    seq: dict[tuple[str, str], int] = {}
+    next_seq: dict[str, int] = defaultdict(int)
+    for e in events:
+        key = (e.user_id, e.item_id)
+        if e.op == "delete":
+            ratings.pop(key, None)
+            continue
+        if key not in ratings:
+            seq[key] = next_seq[e.item_id]
+            next_seq[e.item_id] += 1
+        ratings[key] = e.rating
+    sums: dict[tuple[str, str], np.ndarray] = defaultdict(lambda: np.zeros(6))
+    for (u, i), ru in ratings.items():
+        for (v, j), rv in ratings.items():
+            if j == i and v != u and abs(seq[(u, i)] - seq[(v, j)]) <= cap:
+                sums[(u, v)] += [1, ru, rv, ru * ru, rv * rv, ru * rv]
+    return sums
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(event, min_size=1, max_size=60), st.integers(1, 3), st.integers(1, 5))
+def test_fan_out_cap_forms_and_retracts_exactly_the_capped_pairs(events, cap, batch):
+    users = InMemoryUsers()
+    items = {i: ItemRaters.empty() for i in ITEMS}
+    for start in range(0, len(events), batch):
+        deltas = BatchDeltas()
+        for offset, e in enumerate(events[start : start + batch], start=start):
+            triple = [(e.user_id, e.rating, offset)]
+            expand_item_events(e.item_id, items[e.item_id], triple, deltas, fan_out=cap)
+        users.apply(deltas)
+    expected = {pair: s for pair, s in capped_reference(events, cap).items() if s[0] > 0}
+    got = {(u, v): s for u in users.pairs for v, s in users.pairs[u].items()}
+    assert sorted(got) == sorted(expected)
+    for pair, sums in got.items():
+        assert np.allclose(sums, expected[pair], atol=1e-9)
+
+
+def test_fan_out_cap_bounds_the_pairs_one_event_forms():
+    raters = ItemRaters.empty()
+    deltas = BatchDeltas()
+    for n in range(100):
+        expand_item_events("i", raters, [(f"u{n}", 4.0, n)], deltas, fan_out=10)
+    before = len(deltas.coalesced().get("u99", ([], None))[0])
+    assert before == 10  # the newest rater pairs with the 10 raters before it only
