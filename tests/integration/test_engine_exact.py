@@ -1,6 +1,7 @@
 """The real worker on the real broker and Redis equals the from-scratch reference."""
 
 import random
+import urllib.request
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
 from streams.storage import decode_pairs
+from tests.conftest import free_port
 from tests.reference import Reference, final_ratings
 
 pytestmark = pytest.mark.integration
@@ -76,3 +78,31 @@ def test_top_n_lists_hold_only_unrated_items_scored_by_the_formula(
             assert sim > 0
         checked += len(top)
     assert checked > 0
+
+
+def test_two_worker_processes_lose_and_double_nothing(engine_settings, topics, start_worker):
+    """Users rate the same popular items at the same moments; two workers share the load."""
+    spec = SyntheticSpec(
+        events=4_000, users=150, items=25, zipf_items=1.3, rerate_share=0.1, delete_share=0.05
+    )
+    events = list(generate(spec))
+    ports = [free_port(), free_port()]
+    workers = [start_worker(engine_settings, port) for port in ports]
+    _produce(engine_settings, events)
+    assert wait_idle(engine_settings, timeout=300)
+    assert all(w.poll() is None for w in workers)
+    for port in ports:  # both processes applied batches: the load really was shared
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        line = next(
+            x
+            for x in body.decode().splitlines()
+            if x.startswith('streamrec_batch_apply_seconds_count{stage="pairs"}')
+        )
+        assert float(line.rsplit(" ", 1)[1]) > 0
+    client = redis.Redis.from_url(engine_settings.redis.url)
+    fences = [
+        client.hgetall(keys.partition_progress(engine_settings.by_item_topic, p))
+        for p in range(engine_settings.topics.ratings_partitions)
+    ]
+    assert all(f.get(b"fence") for f in fences)  # every partition was worked on
+    assert_state_equals_reference(engine_settings, events)
