@@ -5,7 +5,9 @@ path: every event applied, every acting user's list rewritten) and the time unti
 stale backlog is also empty (every affected list refreshed). Results go to
 bench/results/replay-<timestamp>.json.
 
-    .venv/bin/python bench/replay.py --dataset ml-100k [--limit N] [--runs 3]
+    .venv/bin/python -m bench.replay --dataset ml-100k [--limit N] [--runs 3]
+    .venv/bin/python -m bench.replay --dataset synthetic --events 1000000 --fan-out 50
+    .venv/bin/python -m bench.replay --dataset ml-100k --limit 60000 --rate 1000  # freshness
 """
 
 from __future__ import annotations
@@ -16,21 +18,45 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import redis
+from tqdm import tqdm
 
 from streams import keys
 from streams.commands.wait_idle import lag
 from streams.datasets import movielens, synthetic
-from streams.producer import EventProducer
+from streams.producer import EventProducer, paced
 from streams.settings import RedisConnection, TopicSettings, WorkerSettings
 from streams.topics import create_topics, delete_topics, topic_specs
-from tests.conftest import worker_env
+from tests.conftest import free_port, worker_env
 
 
-def one_run(events: list, base: WorkerSettings) -> dict[str, float]:
+def freshness_quantiles(port: int, quantiles=(0.5, 0.95, 0.99)) -> dict[str, float]:
+    """Quantiles of the worker's freshness histogram, interpolated within buckets."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    buckets = []
+    for line in body.splitlines():
+        if line.startswith("streamrec_freshness_seconds_bucket"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0
+    out = {"freshness_samples": total}
+    for q in quantiles:
+        target, lower, below = q * total, 0.0, 0.0
+        for bound, count in buckets:
+            if count >= target and total:
+                share = (target - below) / max(count - below, 1e-12)
+                top = bound if bound != float("inf") else lower
+                out[f"freshness_p{round(q * 100)}_s"] = lower + share * (top - lower)
+                break
+            lower, below = bound, count
+    return out
+
+
+def one_run(events: list, base: WorkerSettings, fan_out: int, rate: float) -> dict[str, float]:
     tag = uuid.uuid4().hex[:8]
     url = base.redis.url.rsplit("/", 1)[0] + "/5"
     settings = base.model_copy(
@@ -45,9 +71,10 @@ def one_run(events: list, base: WorkerSettings) -> dict[str, float]:
     client = redis.Redis.from_url(url)
     client.flushdb()
     create_topics(settings.kafka, topic_specs(settings.topics))
+    port = free_port()
     worker = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"],
-        env=worker_env(settings),
+        env={**worker_env(settings, port), "STREAMREC_FAN_OUT_CAP": str(fan_out)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -55,7 +82,7 @@ def one_run(events: list, base: WorkerSettings) -> dict[str, float]:
         time.sleep(8)  # let the worker join its group before the clock starts
         with EventProducer(settings.kafka) as producer:
             start = time.perf_counter()
-            for event in events:
+            for event in tqdm(paced(events, rate), total=len(events), unit="ev", leave=False):
                 producer.send_rating(settings.topics.ratings, event)
         while lag(settings) > 0:
             time.sleep(0.25)
@@ -65,7 +92,7 @@ def one_run(events: list, base: WorkerSettings) -> dict[str, float]:
         settled = time.perf_counter() - start
         memory = client.info("memory")["used_memory"]
         commands = sum(v["calls"] for v in client.info("commandstats").values())
-        return {
+        return freshness_quantiles(port) | {
             "events": len(events),
             "event_path_s": drained,
             "events_per_s": len(events) / drained,
@@ -84,18 +111,22 @@ def main() -> None:
     parser.add_argument("--dataset", choices=["ml-100k", "synthetic"], default="ml-100k")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--events", type=int, default=100_000, help="synthetic stream size")
+    parser.add_argument("--fan-out", type=int, default=0, help="fMax, 0 = exact")
+    parser.add_argument("--rate", type=float, default=0, help="events/s, 0 = unthrottled")
     args = parser.parse_args()
     base = WorkerSettings()
     if args.dataset == "ml-100k":
         events = movielens.load_ratings(movielens.ensure_ml100k(Path(base.cache_dir) / "datasets"))
     else:
-        events = list(synthetic.generate(synthetic.SyntheticSpec(events=args.limit or 100_000)))
+        spec = synthetic.SyntheticSpec(events=args.events, users=50_000, items=10_000)
+        events = list(synthetic.generate(spec))
     if args.limit:
         events = events[: args.limit]
     runs = []
     for n in range(args.runs):
         redis.Redis.from_url(base.redis.url.rsplit("/", 1)[0] + "/5").config_resetstat()
-        runs.append(one_run(events, base))
+        runs.append(one_run(events, base, args.fan_out, args.rate))
         print(f"run {n + 1}/{args.runs}: {json.dumps(runs[-1])}", flush=True)
     summary = {key: statistics.median(r[key] for r in runs) for key in runs[0]} | {
         "runs": args.runs,

@@ -110,6 +110,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run(load_settings(WorkerSettings), args.user, args.exit)
 
 
+def _rebuild(args: argparse.Namespace) -> int:
+    from streams.commands.rebuild import run
+
+    return run(load_settings(WorkerSettings), args.yes)
+
+
 def _dlq(args: argparse.Namespace) -> int:
     from streams.commands.dlq import show
 
@@ -172,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--user", default="196")
     demo.add_argument("--exit", action="store_true", help="exit after printing (scripts)")
     demo.set_defaults(handler=_demo)
+
+    rebuild = sub.add_parser("rebuild", help="drop Redis state, replay ratings from the start")
+    rebuild.add_argument("--yes", action="store_true", help="really drop the state")
+    rebuild.set_defaults(handler=_rebuild)
 
     reader = sub.add_parser("reader", help="run the HTTP reader (FastAPI)")
     reader.set_defaults(handler=_reader)

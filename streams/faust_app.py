@@ -7,6 +7,8 @@ from pathlib import Path
 import faust
 import redis.asyncio as aioredis
 from faust.auth import SASLCredentials
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from prometheus_client import REGISTRY
 
 from streams.engine import Engine, EngineConfig
 from streams.settings import WorkerSettings
@@ -55,6 +57,8 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
     )
+    # Faust's own sensor (messages, events, commit latency, …) on the worker's /metrics.
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
     by_item = app.topic(
         settings.by_item_topic,
         key_serializer="raw",

@@ -24,7 +24,36 @@ BATCH_SECONDS = Histogram(
 FRESHNESS = Histogram(
     "streamrec_freshness_seconds",
     "From an event's produce time to its user's top-N being written.",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30, 60),
+    buckets=(
+        0.005,
+        0.01,
+        0.02,
+        0.03,
+        0.05,
+        0.075,
+        0.1,
+        0.15,
+        0.2,
+        0.25,
+        0.3,
+        0.4,
+        0.5,
+        0.75,
+        1,
+        2,
+        5,
+        10,
+        30,
+        60,
+    ),
 )
 STALE_LISTS = Gauge("streamrec_stale_lists", "Users whose lists wait for the refresher.")
 REDIS_ERRORS = Counter("streamrec_redis_errors_total", "Redis calls that failed.", ["stage"])
+CONSUMER_LAG = Gauge(
+    "streamrec_consumer_lag_records",
+    "Records between a partition's end and what this worker has processed.",
+    ["topic", "partition"],
+)
+
+# (topic, partition) -> last offset processed by this worker; agents update it.
+processed: dict[tuple[str, int], int] = {}

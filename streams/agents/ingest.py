@@ -61,6 +61,9 @@ def register(app: faust.App, settings: WorkerSettings, by_item: faust.TopicT) ->
                 )
             if deliveries:
                 await asyncio.gather(*deliveries)
+            for event in batch:
+                message = event.message
+                metrics.processed[(message.topic, message.partition)] = message.offset
             metrics.EVENTS.labels("valid").inc(len(batch) - dead)
             metrics.EVENTS.labels("dead_lettered").inc(dead)
             metrics.BATCH_SIZE.observe(len(batch))

@@ -9,15 +9,20 @@ Kafka only after they are applied.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from typing import Any
 
 import faust
+from redis.exceptions import RedisError
 
 from streams import metrics
-from streams.engine import ByItemEvent, Engine, Portion
+from streams.engine import BatchResult, ByItemEvent, Engine, Portion
 from streams.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
 
 
 class PartitionCursor:
@@ -32,6 +37,26 @@ class PartitionCursor:
 def _decode(event: Any) -> ByItemEvent:
     body = json.loads(event.message.value)
     return ByItemEvent(body["u"], body["i"], body["r"], body["o"], body["ts"], body["pt"])
+
+
+async def _until_applied(
+    engine: Engine, topic: str, ends: dict[int, int], portions: list[Portion]
+) -> BatchResult:
+    """Apply the batch, retrying through Redis outages: the fences make a retry harmless,
+    so an unreachable Redis stalls the worker (and raises the error counter and the lag)
+    instead of killing it or losing the batch."""
+    delay = 0.1
+    while True:
+        try:
+            await engine.store.begin(topic, ends)
+            result = await engine.apply_batch(portions)
+            await engine.store.commit(topic, ends)
+            return result
+        except RedisError as exc:
+            metrics.REDIS_ERRORS.labels("pairs").inc()
+            log.warning("redis error, retrying the batch in %.1fs: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def register(
@@ -78,14 +103,15 @@ def register(
             if not portions:
                 continue
             ends = {partition: end for partition, end, _units in portions}
-            await engine.store.begin(topic_name, ends)
-            result = await engine.apply_batch(
-                [Portion(p, end, [_decode(e) for e in units]) for p, end, units in portions]
-            )
-            await engine.store.commit(topic_name, ends)
+            decoded = [Portion(p, end, [_decode(e) for e in units]) for p, end, units in portions]
+            result = await _until_applied(engine, topic_name, ends, decoded)
             for partition, end in ends.items():
                 cursors[partition].fence, cursors[partition].intent = end, -1
-            await engine.finish(result)
+                metrics.processed[(topic_name, partition)] = end
+            try:
+                await engine.finish(result)
+            except RedisError:  # lists are derived: queue nothing, the refresher retries
+                metrics.REDIS_ERRORS.labels("lists").inc()
             for _p, _end, units in portions:
                 for event in units:
                     await stream.ack(event)  # only now may Kafka's committed offset pass them
