@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streams.cf.pearson import WIDTH, stats_delta
+from streams.cf.pearson import WIDTH, pair_deltas, stats_delta, swap_sides
 
 # NaN rating = retracted; seq = the order in which raters (re)joined the item.
 RATER_DTYPE = np.dtype([("rating", "<f8"), ("offset", "<i8"), ("seq", "<i8")])
@@ -146,13 +146,6 @@ def expand_item_events(
             continue
         others = [raters.users[j] for j in np.flatnonzero(mask)]
         partner_idx = np.fromiter((out.index(v) for v in others), dtype=np.int64)
-        r_v = raters.ratings[mask]
-        d_n, d_su, d_suu = stats_delta(old, new)
-        d_prod = (new or 0.0) - (old or 0.0)
-        m = len(others)
-        mine = np.empty((m, WIDTH))
-        mine[:, 0], mine[:, 1], mine[:, 3] = d_n, d_su, d_suu
-        mine[:, 2], mine[:, 4], mine[:, 5] = r_v * d_n, r_v * r_v * d_n, r_v * d_prod
-        theirs = mine[:, [0, 2, 1, 4, 3, 5]]
-        out.add_rows(np.full(m, me), partner_idx, mine)
-        out.add_rows(partner_idx, np.full(m, me), theirs)
+        mine = pair_deltas(old, new, raters.ratings[mask])
+        out.add_rows(np.full(len(others), me), partner_idx, mine)
+        out.add_rows(partner_idx, np.full(len(others), me), swap_sides(mine))

@@ -17,31 +17,12 @@ the sums on demand. Sums are stored from u's side (u's ratings first).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 N, SU, SV, SUU, SVV, SUV = range(6)
 WIDTH = 6
 # Below this (relative to the sums' scale) a variance counts as zero: no similarity.
 ZERO_VARIANCE = 1e-9
-
-
-@dataclass(frozen=True, slots=True)
-class UserStats:
-    """Count, sum and sum of squares of one user's current ratings."""
-
-    count: float = 0.0
-    total: float = 0.0
-    squares: float = 0.0
-
-    @property
-    def mean(self) -> float:
-        return self.total / self.count if self.count > 0 else 0.0
-
-    def changed(self, old: float | None, new: float | None) -> UserStats:
-        d_count, d_sum, d_sq = stats_delta(old, new)
-        return UserStats(self.count + d_count, self.total + d_sum, self.squares + d_sq)
 
 
 def stats_delta(old: float | None, new: float | None) -> tuple[float, float, float]:
@@ -57,12 +38,16 @@ def stats_delta(old: float | None, new: float | None) -> tuple[float, float, flo
     )
 
 
-def pair_delta(old: float | None, new: float | None, other: float) -> np.ndarray:
-    """Change of u's side of the sums with v when u's rating of an item v rated as ``other``
-    goes from ``old`` to ``new``. v's side is the same vector with u and v swapped."""
+def pair_deltas(old: float | None, new: float | None, others: np.ndarray) -> np.ndarray:
+    """Change of u's side of the sums with each v, rows aligned with ``others`` (v's
+    ratings of the item), when u's rating of that item goes from ``old`` to ``new``.
+    v's side is the same row with u and v swapped (:func:`swap_sides`)."""
     d_n, d_su, d_suu = stats_delta(old, new)
-    o, n_ = old or 0.0, new or 0.0
-    return np.array([d_n, d_su, other * d_n, d_suu, other * other * d_n, other * (n_ - o)])
+    d_prod = (new or 0.0) - (old or 0.0)
+    rows = np.empty((len(others), WIDTH))
+    rows[:, N], rows[:, SU], rows[:, SUU] = d_n, d_su, d_suu
+    rows[:, SV], rows[:, SVV], rows[:, SUV] = others * d_n, others * others * d_n, others * d_prod
+    return rows
 
 
 def swap_sides(sums: np.ndarray) -> np.ndarray:
