@@ -103,7 +103,8 @@ def one_run(events: list, base: WorkerSettings, fan_out: int, rate: float) -> di
     finally:
         worker.terminate()
         worker.wait(timeout=60)
-        delete_topics(settings.kafka, [s.name for s in topic_specs(settings.topics)])
+        internal = [settings.by_item_topic, f"{settings.app_id}-__assignor-__leader"]
+        delete_topics(settings.kafka, [s.name for s in topic_specs(settings.topics)] + internal)
 
 
 def main() -> None:

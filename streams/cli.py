@@ -59,10 +59,13 @@ def _produce(args: argparse.Namespace) -> int:
 
 
 def _count(args: argparse.Namespace) -> int:
-    from streams.topics import count_records
+    from streams.topics import count_records, end_offsets
 
     settings = load_settings(WorkerSettings)
     topic = args.topic or settings.topics.ratings
+    if not end_offsets(settings.kafka, topic):
+        print(f"count: topic {topic!r} does not exist", file=sys.stderr)
+        return 1
     print(f"{topic}: {count_records(settings.kafka, topic)} records")
     return 0
 

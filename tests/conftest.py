@@ -88,7 +88,9 @@ def topics(worker_settings: WorkerSettings) -> Iterator[TopicSettings]:
     specs = topic_specs(worker_settings.topics)
     create_topics(worker_settings.kafka, specs)
     yield worker_settings.topics
-    delete_topics(worker_settings.kafka, [s.name for s in specs])
+    app_id = worker_settings.app_id  # the worker's internal topics go too
+    internal = [worker_settings.by_item_topic, f"{app_id}-__assignor-__leader"]
+    delete_topics(worker_settings.kafka, [s.name for s in specs] + internal)
 
 
 def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str]:
