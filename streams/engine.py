@@ -157,7 +157,9 @@ class Engine:
             )
         named = {k.decode(): v for k, v in means.items()}
         needed = sorted({nb.user_id for hood in neighbourhoods for nb in hood})
-        their_ratings = await self.store.ratings_of(needed)
+        their_ratings = {
+            u: recommend.RatedItems.of(r) for u, r in (await self.store.ratings_of(needed)).items()
+        }
         lists = {}
         for user, (ver, ratings, _p), hood in zip(users, views, neighbourhoods, strict=True):
             top = recommend.top_n(

@@ -21,6 +21,19 @@ from streams.cf.pearson import N, pearson
 
 
 @dataclass(frozen=True)
+class RatedItems:
+    """One user's ratings as parallel arrays (item ids as str, ratings as float64)."""
+
+    items: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, ratings: dict[str, float]) -> RatedItems:
+        items = np.array(list(ratings), dtype=str) if ratings else np.zeros(0, dtype=str)
+        return cls(items, np.fromiter(ratings.values(), float, len(ratings)))
+
+
+@dataclass(frozen=True)
 class Neighbour:
     user_id: Any  # str, or bytes on the hot path before decoding
     similarity: float
@@ -69,7 +82,7 @@ def predict(
 def top_n(
     mean_u: float,
     neighbours: list[Neighbour],
-    neighbour_ratings: list[dict[str, float]],
+    neighbour_ratings: list[RatedItems],
     neighbour_means: np.ndarray,
     exclude: set[str],
     k: int,
@@ -81,27 +94,32 @@ def top_n(
     Each item is scored with :func:`predict` over the (at most ``k``) most similar
     neighbours who rated it. Ties go to the item more neighbours rated, then by id.
     """
-    candidates = sorted({i for rated in neighbour_ratings for i in rated} - exclude)
-    if not candidates or not neighbours:
+    if not neighbours:
         return []
-    column = {item: c for c, item in enumerate(candidates)}
+    lengths = [len(r.values) for r in neighbour_ratings]
+    if not sum(lengths):
+        return []
+    items = np.concatenate([r.items for r in neighbour_ratings])
+    values = np.concatenate([r.values for r in neighbour_ratings])
+    rows = np.repeat(np.arange(len(neighbours)), lengths)
+    candidates, column = np.unique(items, return_inverse=True)
+    keep = ~np.isin(candidates, list(exclude)) if exclude else np.ones(len(candidates), bool)
     sims = np.array([nb.similarity for nb in neighbours])
-    order = np.argsort(-sims, kind="stable")
+    rank = np.empty(len(neighbours), dtype=np.int64)  # position by similarity, stable
+    rank[np.argsort(-sims, kind="stable")] = np.arange(len(neighbours))
     dev = np.zeros((len(neighbours), len(candidates)))
     rated = np.zeros((len(neighbours), len(candidates)), dtype=bool)
-    for row, (ratings, mean_v) in enumerate(zip(neighbour_ratings, neighbour_means, strict=True)):
-        for item, value in ratings.items():
-            c = column.get(item)
-            if c is not None:
-                dev[row, c] = value - mean_v
-                rated[row, c] = True
-    dev, rated, sims = dev[order], rated[order], sims[order]
+    dev[rank[rows], column] = values - neighbour_means[rows]
+    rated[rank[rows], column] = True
+    sims = sims[np.argsort(-sims, kind="stable")]
     use = rated & (np.cumsum(rated, axis=0) <= k) & (sims[:, None] > 0)
     weight = (np.abs(sims)[:, None] * use).sum(axis=0)
     support = use.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        scores = mean_u + (sims[:, None] * dev * use).sum(axis=0) / weight
-    scores = np.clip(np.where(weight > 0, scores, -np.inf), *bounds)
-    valid = np.flatnonzero(weight > 0)
-    ranked = sorted(valid, key=lambda c: (-scores[c], -support[c], candidates[c]))[:n]
-    return [(candidates[c], float(scores[c])) for c in ranked]
+        scores = np.clip(mean_u + (sims[:, None] * dev * use).sum(axis=0) / weight, *bounds)
+    valid = np.flatnonzero((weight > 0) & keep)
+    if len(valid) > n:  # keep everything tied with the n-th best, then order those few
+        cut = np.partition(-scores[valid], n - 1)[n - 1]
+        valid = valid[-scores[valid] <= cut]
+    ranked = sorted(valid.tolist(), key=lambda c: (-scores[c], -support[c], candidates[c]))[:n]
+    return [(str(candidates[c]), float(scores[c])) for c in ranked]
