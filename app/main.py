@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from redis.exceptions import RedisError
+from starlette.requests import Request
 
-from app.routers import health
+from app import metrics
+from app.ingest import AsyncProducer
+from app.routers import health, items, ratings, users
 from app.settings import ReaderSettings
+from app.store import ReaderStore
+from streams.engine import Engine, EngineConfig
+from streams.storage import Store
 
 
 def create_app(settings: ReaderSettings) -> FastAPI:
@@ -21,13 +31,40 @@ def create_app(settings: ReaderSettings) -> FastAPI:
             socket_timeout=2,
             **settings.redis.client_kwargs(),
         )
-        app.state.redis = aioredis.Redis(connection_pool=pool)
+        client = aioredis.Redis(connection_pool=pool)
+        app.state.redis = client
+        app.state.store = ReaderStore(client)
+        bounds = (settings.limits.rating_min, settings.limits.rating_max)
+        config = EngineConfig(predict_k=settings.predict_k, rating_bounds=bounds)
+        app.state.engine = Engine(Store(client), config)
+        app.state.producer = AsyncProducer(settings.kafka)
         try:
             yield
         finally:
-            await app.state.redis.aclose()
+            app.state.producer.close()
+            await client.aclose()
 
     app = FastAPI(title="streamrec reader", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.include_router(health.router)
+    app.middleware("http")(metrics.record)
+    for router in (health.router, metrics.router, users.router, items.router, ratings.router):
+        app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "invalid request", "errors": errors}, status_code=422)
+
+    @app.exception_handler(RedisError)
+    async def redis_down(_request: Request, exc: RedisError) -> JSONResponse:
+        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503)
+
+    page = resources.files("app").joinpath("static/index.html").read_text()
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
     return app

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.settings import ENV_PREFIX, EventLimits, KafkaConnection, RedisConnection
+from streams.settings import (
+    ENV_PREFIX,
+    EventLimits,
+    KafkaConnection,
+    RedisConnection,
+    TopicSettings,
+)
 
 
 class ReaderSettings(BaseSettings):
@@ -15,7 +21,13 @@ class ReaderSettings(BaseSettings):
 
     kafka: KafkaConnection = KafkaConnection()
     redis: RedisConnection = RedisConnection()
+    topics: TopicSettings = TopicSettings()
     limits: EventLimits = EventLimits()
     reader_host: str = "127.0.0.1"
     reader_port: int = Field(default=8080, ge=1, le=65535)
     redis_pool_size: int = Field(default=32, ge=1, le=1024)
+    api_key: SecretStr | None = None  # when set, POST /v1/ratings needs X-API-Key
+    max_n: int = Field(default=50, ge=1, le=1000)  # at most the worker's topn_size
+    max_k: int = Field(default=50, ge=1, le=1000)  # at most the neighbourhood size
+    predict_k: int = Field(default=40, ge=1, le=1000)
+    max_batch: int = Field(default=1000, ge=1, le=100_000)

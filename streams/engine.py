@@ -116,7 +116,8 @@ class Engine:
             [(p.partition, p.end, by_partition[p.partition]) for p in portions]
         )
         stale = {u for u, o in outcomes.items() if o.stale}
-        await self.store.publish_derived(outcomes, popularity, stale)
+        fresh = sum(len(p.events) for p in portions)
+        await self.store.publish_derived(outcomes, popularity, stale, fresh)
         acted = {
             e.user_id: e.produced_at
             for portion in portions

@@ -99,6 +99,11 @@ def popular() -> str:
     return f"{NAMESPACE}:{{g}}:popular"
 
 
+def stream_stats() -> str:
+    """Hash: events (ratings applied so far), lists (lists written); for health panels."""
+    return f"{NAMESPACE}:{{g}}:stats"
+
+
 def user_fence_field(partition: int) -> str:
     return f"f:{partition}"
 

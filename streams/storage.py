@@ -196,6 +196,7 @@ class Store:
         outcomes: dict[str, UserOutcome],
         popularity: dict[str, float],
         stale: set[str],
+        applied_events: int = 0,
     ) -> None:
         """Means, popularity and stale marks: derived data, rewritten on every replay."""
         now = time.time()
@@ -210,6 +211,8 @@ class Store:
                 pipe.zincrby(keys.popular(), weight, item)
             if stale:
                 pipe.zadd(keys.stale_users(), dict.fromkeys(stale, now), nx=True)
+            if applied_events:
+                pipe.hincrby(keys.stream_stats(), "events", applied_events)
             await pipe.execute()
 
     # --- reading a user's model ---------------------------------------------------------

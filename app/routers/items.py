@@ -1,0 +1,36 @@
+"""The catalogue and the popularity fallback."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from app import schemas
+from app.deps import checked_id, settings_of, store_of
+
+router = APIRouter(prefix="/v1", tags=["items"])
+
+
+@router.get("/popular", response_model=list[schemas.PopularItem])
+async def popular(request: Request, n: int = Query(10, ge=1, le=1000)) -> list[schemas.PopularItem]:
+    store = store_of(request)
+    top = await store.popular(min(n, settings_of(request).max_n))
+    meta = await store.items([item for item, _ in top])
+    return [
+        schemas.PopularItem(item_id=i, score=s, title=meta[i].title if i in meta else None)
+        for i, s in top
+    ]
+
+
+@router.get("/items/{item_id}", response_model=schemas.Item)
+async def item(request: Request, item_id: str) -> schemas.Item:
+    checked_id(item_id, "item_id", request)
+    found = (await store_of(request).items([item_id])).get(item_id)
+    if found is None:
+        raise HTTPException(404, f"no item {item_id!r} in the catalogue")
+    return schemas.Item(item_id=item_id, title=found.title, attributes=found.attributes)
+
+
+@router.get("/stats", response_model=schemas.StreamStats)
+async def stats(request: Request) -> schemas.StreamStats:
+    """Counters for health panels: events applied, users known, lists waiting for refresh."""
+    return schemas.StreamStats(**await store_of(request).stats())

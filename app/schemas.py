@@ -1,0 +1,87 @@
+"""Response bodies of the reader's API (they also document the OpenAPI spec)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float
+    source: str  # "cf" (user-based CF) or "popular"
+    title: str | None = None
+    genres: list[str] = []
+
+
+class Recommendations(BaseModel):
+    user_id: str
+    items: list[RecommendedItem]
+    computed_at: float | None  # epoch seconds when the list was written (None: fallback)
+    source: str
+
+
+class Neighbour(BaseModel):
+    user_id: str
+    similarity: float
+    support: int
+
+
+class Similarity(BaseModel):
+    user_id: str
+    other_id: str
+    similarity: float
+    support: int
+
+
+class UsedNeighbour(BaseModel):
+    user_id: str
+    similarity: float
+    rating: float
+
+
+class PredictionOut(BaseModel):
+    user_id: str
+    item_id: str
+    prediction: float | None  # None: unknown user (no ratings yet)
+    neighbours: list[UsedNeighbour]
+
+
+class Contribution(BaseModel):
+    user_id: str
+    similarity: float
+    rating: float
+    mean: float
+    contribution: float  # similarity × (rating − their mean)
+
+
+class Because(BaseModel):
+    user_id: str
+    item_id: str
+    on_list: bool
+    score: float | None
+    neighbours: list[Contribution]
+
+
+class Item(BaseModel):
+    item_id: str
+    title: str | None
+    attributes: dict[str, Any]
+
+
+class PopularItem(BaseModel):
+    item_id: str
+    score: float
+    title: str | None = None
+
+
+class Accepted(BaseModel):
+    accepted: int
+    event_ids: list[str]
+
+
+class StreamStats(BaseModel):
+    events: float
+    users: float
+    stale_lists: float

@@ -1,0 +1,108 @@
+"""The reader's view of the Redis layout: each method is one or two pipelined round trips."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from streams import keys
+from streams.cf.expansion import RATER_DTYPE
+from streams.cf.pearson import WIDTH, N, pearson
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class ItemMeta:
+    item_id: str
+    title: str | None
+    attributes: dict[str, Any]
+
+
+class ReaderStore:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.redis: Any = client  # redis-py's reply types are too loose to be useful here
+
+    async def top_n(self, user: str, n: int) -> tuple[list[tuple[str, float]], float | None, bool]:
+        """(items with scores, when computed, whether the user is known)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(keys.user_topn(user), 0, n - 1, withscores=True)
+            pipe.hmget(keys.user_state(user), ["topn_at", "count"])
+            top, (at, count) = await pipe.execute()
+        items = [(_s(i), float(score)) for i, score in top]
+        known = count is not None and float(count) > 0
+        return items, (float(at) if at else None), known
+
+    async def popular(self, n: int) -> list[tuple[str, float]]:
+        top = await self.redis.zrevrange(keys.popular(), 0, n - 1, withscores=True)
+        return [(_s(i), float(score)) for i, score in top]
+
+    async def items(self, item_ids: list[str]) -> dict[str, ItemMeta]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in item_ids:
+                pipe.hmget(keys.item_meta(item), ["title", "attributes"])
+            rows = await pipe.execute()
+        out = {}
+        for item, (title, attributes) in zip(item_ids, rows, strict=True):
+            if title is not None or attributes is not None:
+                attrs = json.loads(attributes) if attributes else {}
+                out[item] = ItemMeta(item, _s(title) if title is not None else None, attrs)
+        return out
+
+    async def neighbours(self, user: str, k: int) -> list[tuple[str, float, int]]:
+        """(neighbour, similarity, support), most similar first."""
+        top = await self.redis.zrevrange(keys.user_neighbours(user), 0, k - 1, withscores=True)
+        if not top:
+            return []
+        ids = [_s(v) for v, _ in top]
+        packed = await self.redis.hmget(keys.user_pairs(user), ids)
+        support = [int(np.frombuffer(p, dtype="<f8")[N]) if p is not None else 0 for p in packed]
+        return [
+            (v, float(sim), s)
+            for (v, (_b, sim)), s in zip(zip(ids, top, strict=True), support, strict=True)
+        ]
+
+    async def similarity(self, user: str, other: str) -> tuple[float, int]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.user_pairs(user), other)
+            pipe.hmget(keys.user_means(), [user, other])
+            packed, (mean_u, mean_v) = await pipe.execute()
+        if packed is None or mean_u is None or mean_v is None:
+            return 0.0, 0
+        sums = np.frombuffer(packed, dtype="<f8").reshape(WIDTH)
+        return float(pearson(sums, float(mean_u), float(mean_v))), int(sums[N])
+
+    async def because(self, user: str, item: str, k: int) -> list[tuple[str, float, float, float]]:
+        """Neighbours of ``user`` who rated ``item``: (id, similarity, rating, their mean)."""
+        nbrs = await self.redis.zrevrange(keys.user_neighbours(user), 0, k - 1, withscores=True)
+        ids = [_s(v) for v, _ in nbrs]
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.item_raters(item), ids)
+            pipe.hmget(keys.user_means(), ids)
+            raters, means = await pipe.execute()
+        out = []
+        for (v, (_b, sim)), packed, mean in zip(
+            zip(ids, nbrs, strict=True), raters, means, strict=True
+        ):
+            if packed is None or mean is None:
+                continue
+            rating = float(np.frombuffer(packed, dtype=RATER_DTYPE)["rating"][0])
+            if not np.isnan(rating) and sim > 0:
+                out.append((v, float(sim), rating, float(mean)))
+        return out
+
+    async def stats(self) -> dict[str, float]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.stream_stats(), "events")
+            pipe.hlen(keys.user_means())
+            pipe.zcard(keys.stale_users())
+            events, users, stale = await pipe.execute()
+        return {"events": float(events or 0), "users": float(users), "stale_lists": float(stale)}

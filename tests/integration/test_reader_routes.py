@@ -1,0 +1,177 @@
+"""The reader's routes against real Redis filled by the real worker from the real broker."""
+
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import ReaderSettings
+from streams import keys
+from streams.commands.wait_idle import wait_idle
+from streams.datasets.synthetic import SyntheticSpec, generate
+from streams.producer import EventProducer
+from streams.schemas.items import ItemEvent
+from streams.settings import KafkaConnection, RedisConnection, TopicSettings, WorkerSettings
+from streams.topics import create_topics, delete_topics, topic_specs
+from tests.conftest import worker_env
+from tests.reference import Reference, final_ratings
+
+pytestmark = pytest.mark.integration
+SPEC = SyntheticSpec(events=2_500, users=60, items=50, rerate_share=0.05, delete_share=0.02)
+
+
+@pytest.fixture(scope="module")
+def filled(services):
+    tag = uuid.uuid4().hex[:10]
+    url = services.redis.rsplit("/", 1)[0] + "/4"
+    redis.Redis.from_url(url).flushdb()
+    settings = WorkerSettings(
+        app_id=f"streamrec-reader-{tag}",
+        kafka=KafkaConnection(bootstrap_servers=services.kafka),
+        redis=RedisConnection(url=url),
+        topics=TopicSettings(ratings=f"r{tag}.ratings", items=f"r{tag}.items", dlq=f"r{tag}.dlq"),
+        metrics_port=0,
+        data_dir=f"/tmp/streamrec-test-{tag}",
+    )
+    specs = topic_specs(settings.topics)
+    create_topics(settings.kafka, specs)
+    events = list(generate(SPEC))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=worker_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        with EventProducer(settings.kafka) as producer:
+            for n in range(SPEC.items):
+                item = ItemEvent(f"i{n}", f"Movie {n}", {"genres": ["Drama"], "year": 1990 + n})
+                producer.send_item(settings.topics.items, item)
+            for event in events:
+                producer.send_rating(settings.topics.ratings, event)
+        assert wait_idle(settings, timeout=240)
+        reader = ReaderSettings(kafka=settings.kafka, redis=settings.redis, topics=settings.topics)
+        with TestClient(create_app(reader)) as client:
+            yield client, settings, events, worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        internal = [settings.by_item_topic, f"{settings.app_id}-__assignor-__leader"]
+        delete_topics(settings.kafka, [s.name for s in specs] + internal)
+
+
+def test_recommendations_of_a_known_user(filled):
+    client, _settings, events, _w = filled
+    user = events[0].user_id
+    body = client.get(f"/v1/users/{user}/recommendations", params={"n": 5}).json()
+    assert body["source"] == "cf" and body["computed_at"] > 0
+    scores = [item["score"] for item in body["items"]]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+    rated = {i for (u, i) in final_ratings(events) if u == user}
+    assert not rated & {item["item_id"] for item in body["items"]}
+    assert all(item["title"].startswith("Movie ") for item in body["items"])
+
+
+def test_an_unknown_user_gets_the_popular_list(filled):
+    client, *_ = filled
+    body = client.get("/v1/users/nobody-at-all/recommendations").json()
+    assert body["source"] == "popular" and body["items"]
+    assert all(item["source"] == "popular" for item in body["items"])
+
+
+def test_similarity_neighbours_and_predictions_match_the_reference(filled):
+    client, _settings, events, _w = filled
+    ref = Reference(final_ratings(events))
+    user = ref.users[3]
+    neighbours = client.get(f"/v1/users/{user}/neighbors", params={"k": 10}).json()
+    assert neighbours and len(neighbours) <= 10
+    for row in neighbours:
+        assert abs(row["similarity"] - ref.similarity(user, row["user_id"])) < 1e-9
+        assert row["support"] == ref.pair_sums(user, row["user_id"])[0]
+        pair = client.get(f"/v1/users/{user}/similarity/{row['user_id']}").json()
+        assert abs(pair["similarity"] - row["similarity"]) < 1e-9
+    for item in ref.items[:10]:
+        got = client.get(f"/v1/users/{user}/predict/{item}").json()
+        assert abs(got["prediction"] - ref.predict(user, item, 40, (0.5, 5.0))) < 1e-9
+    assert client.get(f"/v1/users/{user}/similarity/stranger").json()["support"] == 0
+
+
+def test_because_explains_an_item_on_the_list(filled):
+    client, _settings, events, _w = filled
+    user = events[0].user_id
+    top = client.get(f"/v1/users/{user}/recommendations", params={"n": 1}).json()["items"][0]
+    why = client.get(f"/v1/users/{user}/recommendations/{top['item_id']}/because").json()
+    assert why["on_list"] and abs(why["score"] - top["score"]) < 1e-9
+    assert why["neighbours"] and all(n["similarity"] > 0 for n in why["neighbours"])
+
+
+def test_items_and_popular(filled):
+    client, *_ = filled
+    assert client.get("/v1/items/i3").json()["attributes"]["year"] == 1993
+    assert client.get("/v1/items/not-there").status_code == 404
+    popular = client.get("/v1/popular", params={"n": 3}).json()
+    assert len(popular) == 3 and popular[0]["score"] >= popular[-1]["score"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v1/users/u1/recommendations?n=0", 422),
+        ("/v1/users/u1/recommendations?n=100000", 422),
+        ("/v1/users/u1/recommendations?n=abc", 422),
+        ("/v1/users/u1/neighbors?k=-1", 422),
+        ("/v1/users/" + "x" * 300 + "/recommendations", 422),
+        ("/v1/users/%20/recommendations", 422),
+        ("/v1/users/%7Bu1%7D/recommendations", 200),  # braces cannot reach another key
+        ("/v1/users/a%7D%3Ab/neighbors", 200),
+        ("/v1/items/%7Bi1%7D", 404),
+    ],
+)
+def test_bad_or_hostile_input_is_a_4xx_or_harmless(filled, path, status):
+    client, *_ = filled
+    response = client.get(path)
+    assert response.status_code == status, response.text
+    if status == 422:
+        assert response.json()["detail"]
+
+
+def test_posting_ratings_reaches_the_stream(filled):
+    client, settings, _events, _w = filled
+    accepted = client.post(
+        "/v1/ratings", json=[{"user_id": "http-user", "item_id": "i1", "rating": 4}]
+    )
+    assert accepted.status_code == 202 and len(accepted.json()["event_ids"]) == 1
+    refused = client.post("/v1/ratings", json={"user_id": "x", "item_id": "i1", "rating": 99})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["reason"] == "rating_out_of_range"
+    assert wait_idle(settings, timeout=120)
+    stored = redis.Redis.from_url(settings.redis.url).hgetall(keys.user_ratings("http-user"))
+    assert stored == {b"i1": b"4"}
+
+
+def test_writes_need_the_key_when_one_is_configured(filled):
+    _client, settings, _events, _w = filled
+    reader = ReaderSettings(
+        kafka=settings.kafka, redis=settings.redis, topics=settings.topics, api_key="s3cret"
+    )
+    body = {"user_id": "k", "item_id": "i1", "rating": 3}
+    with TestClient(create_app(reader)) as client:
+        assert client.post("/v1/ratings", json=body).status_code == 401
+        wrong = client.post("/v1/ratings", json=body, headers={"X-API-Key": "nope"})
+        assert wrong.status_code == 401
+        right = client.post("/v1/ratings", json=body, headers={"X-API-Key": "s3cret"})
+        assert right.status_code == 202
+
+
+def test_page_metrics_and_stats(filled):
+    client, *_ = filled
+    assert "<title>streamrec</title>" in client.get("/").text
+    client.get("/v1/users/u1/recommendations")
+    metrics = client.get("/metrics").text
+    assert (
+        'streamrec_reader_requests_total{method="GET",route="/v1/users/{user_id}/recommendations",status="200"}'
+        in metrics
+    )
+    assert client.get("/v1/stats").json()["events"] >= SPEC.events
