@@ -175,3 +175,67 @@ def test_page_metrics_and_stats(filled):
         in metrics
     )
     assert client.get("/v1/stats").json()["events"] >= SPEC.events
+
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def test_browser_rates_a_movie_and_sees_the_list_change(filled, tmp_path):
+    """Playwright drives Debian's Chromium: open the page, rate the top movie, watch it go."""
+    import threading
+    import time
+    from pathlib import Path
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import free_port
+
+    _client, settings, events, _w = filled
+    reader = ReaderSettings(kafka=settings.kafka, redis=settings.redis, topics=settings.topics)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(reader), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    user = events[5].user_id
+    artifacts = Path("tests/artifacts")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 820})
+            page.goto(f"http://127.0.0.1:{port}/?user={user}")
+            first = page.locator("#recs tbody tr").first
+            first.wait_for(timeout=10_000)
+            item = first.get_attribute("data-item")
+            before = page.locator("#recs tbody tr").evaluate_all(
+                "rows => rows.map(r => r.dataset.item)"
+            )
+            page.fill("#item", item)
+            page.select_option("#stars", "5")
+            page.click("#rate")
+            page.wait_for_function(
+                "item => ![...document.querySelectorAll('#recs tbody tr')]"
+                ".some(r => r.dataset.item === item)",
+                arg=item,
+                timeout=15_000,
+            )  # rated items leave the list: the stream applied it and the page noticed
+            after = page.locator("#recs tbody tr").evaluate_all(
+                "rows => rows.map(r => r.dataset.item)"
+            )
+            page.locator("#nbrs tbody tr").first.wait_for(timeout=10_000)
+            page.screenshot(path=str(artifacts / "reader-page.png"), full_page=True)
+            browser.close()
+        assert item in before and item not in after
+        stored = redis.Redis.from_url(settings.redis.url).hget(keys.user_ratings(user), item)
+        assert stored == b"5"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
