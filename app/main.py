@@ -46,7 +46,7 @@ def create_app(settings: ReaderSettings) -> FastAPI:
 
     app = FastAPI(title="streamrec reader", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.middleware("http")(metrics.record)
+    app.add_middleware(metrics.RequestMetrics)
     for router in (health.router, metrics.router, users.router, items.router, ratings.router):
         app.include_router(router)
 

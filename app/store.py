@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,10 @@ class ItemMeta:
 
 
 class ReaderStore:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, meta_ttl_s: float = 30.0) -> None:
         self.redis: Any = client  # redis-py's reply types are too loose to be useful here
+        self.meta_ttl_s = meta_ttl_s
+        self._meta: dict[str, tuple[float, ItemMeta | None]] = {}
 
     async def top_n(self, user: str, n: int) -> tuple[list[tuple[str, float]], float | None, bool]:
         """(items with scores, when computed, whether the user is known)."""
@@ -44,16 +47,25 @@ class ReaderStore:
         return [(_s(i), float(score)) for i, score in top]
 
     async def items(self, item_ids: list[str]) -> dict[str, ItemMeta]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in item_ids:
-                pipe.hmget(keys.item_meta(item), ["title", "attributes"])
-            rows = await pipe.execute()
-        out = {}
-        for item, (title, attributes) in zip(item_ids, rows, strict=True):
-            if title is not None or attributes is not None:
-                attrs = json.loads(attributes) if attributes else {}
-                out[item] = ItemMeta(item, _s(title) if title is not None else None, attrs)
-        return out
+        """Catalogue entries, cached for ``meta_ttl_s``: titles change rarely, and the
+        cache saves the recommendation route its second round trip."""
+        now = time.monotonic()
+        missing = [i for i in item_ids if self._meta.get(i, (0.0, None))[0] <= now]
+        if missing:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for item in missing:
+                    pipe.hmget(keys.item_meta(item), ["title", "attributes"])
+                rows = await pipe.execute()
+            if len(self._meta) > 100_000:
+                self._meta.clear()
+            for item, (title, attributes) in zip(missing, rows, strict=True):
+                meta = None
+                if title is not None or attributes is not None:
+                    attrs = json.loads(attributes) if attributes else {}
+                    meta = ItemMeta(item, _s(title) if title is not None else None, attrs)
+                self._meta[item] = (now + self.meta_ttl_s, meta)
+        found = {i: self._meta[i][1] for i in item_ids}
+        return {i: m for i, m in found.items() if m is not None}
 
     async def neighbours(self, user: str, k: int) -> list[tuple[str, float, int]]:
         """(neighbour, similarity, support), most similar first."""
