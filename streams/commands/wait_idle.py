@@ -5,15 +5,29 @@ from __future__ import annotations
 import time
 
 import redis
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streams import keys
 from streams.settings import WorkerSettings
 from streams.topics import end_offsets
 
 
-def lag(settings: WorkerSettings) -> int:
-    """Records not yet committed by the worker's consumer group, over its input topics."""
+def lag(settings: WorkerSettings, attempts: int = 20) -> int:
+    """Records not yet committed by the worker's consumer group, over its input topics.
+
+    Retries transient broker answers (a topic the worker has just created may have no
+    leader for a moment) before giving up."""
+    for attempt in range(attempts):
+        try:
+            return _lag(settings)
+        except KafkaException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+def _lag(settings: WorkerSettings) -> int:
     consumer = Consumer({**settings.kafka.confluent_config(), "group.id": settings.app_id})
     total = 0
     try:
@@ -36,7 +50,11 @@ def wait_idle(settings: WorkerSettings, timeout: float = 600, poll: float = 0.5)
     deadline = time.monotonic() + timeout
     quiet = 0
     while time.monotonic() < deadline:
-        if lag(settings) == 0 and client.zcard(keys.stale_users()) == 0:
+        try:
+            backlog = lag(settings)
+        except KafkaException:  # e.g. a just-created internal topic without a leader yet
+            backlog = -1
+        if backlog == 0 and client.zcard(keys.stale_users()) == 0:
             quiet += 1
             if quiet >= 2:  # twice in a row: nothing was in flight between the checks
                 return True
