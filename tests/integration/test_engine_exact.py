@@ -1,6 +1,7 @@
 """The real worker on the real broker and Redis equals the from-scratch reference."""
 
 import random
+import time
 import urllib.request
 
 import numpy as np
@@ -88,6 +89,7 @@ def test_two_worker_processes_lose_and_double_nothing(engine_settings, topics, s
     events = list(generate(spec))
     ports = [free_port(), free_port()]
     workers = [start_worker(engine_settings, port) for port in ports]
+    time.sleep(10)  # both join the group and split the partitions before the data arrives
     _produce(engine_settings, events)
     assert wait_idle(engine_settings, timeout=300)
     assert all(w.poll() is None for w in workers)
