@@ -75,10 +75,8 @@ class ReaderStore:
         ids = [_s(v) for v, _ in top]
         packed = await self.redis.hmget(keys.user_pairs(user), ids)
         support = [int(np.frombuffer(p, dtype="<f8")[N]) if p is not None else 0 for p in packed]
-        return [
-            (v, float(sim), s)
-            for (v, (_b, sim)), s in zip(zip(ids, top, strict=True), support, strict=True)
-        ]
+        sims = [float(sim) for _v, sim in top]
+        return list(zip(ids, sims, support, strict=True))
 
     async def similarity(self, user: str, other: str) -> tuple[float, int]:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -101,14 +99,13 @@ class ReaderStore:
             pipe.hmget(keys.user_means(), ids)
             raters, means = await pipe.execute()
         out = []
-        for (v, (_b, sim)), packed, mean in zip(
-            zip(ids, nbrs, strict=True), raters, means, strict=True
-        ):
+        sims = [float(sim) for _v, sim in nbrs]
+        for v, sim, packed, mean in zip(ids, sims, raters, means, strict=True):
             if packed is None or mean is None:
                 continue
             rating = float(np.frombuffer(packed, dtype=RATER_DTYPE)["rating"][0])
             if not np.isnan(rating) and sim > 0:
-                out.append((v, float(sim), rating, float(mean)))
+                out.append((v, sim, rating, float(mean)))
         return out
 
     async def stats(self) -> dict[str, float]:

@@ -56,11 +56,9 @@ class Portion:
 
 @dataclass
 class BatchResult:
-    """Users who rated (their lists are due now) with their latest produce time, and how
-    many other users' lists were queued as stale."""
+    """Users who rated (their lists are due now) with their latest produce time."""
 
     acted: dict[str, float] = field(default_factory=dict)
-    marked_stale: int = 0
 
 
 class Engine:
@@ -124,7 +122,7 @@ class Engine:
             for e in portion.events
             if e.user_id in acting
         }
-        return BatchResult(acted, len(stale))
+        return BatchResult(acted)
 
     async def finish(self, result: BatchResult) -> int:
         """Recompute the lists of everyone who rated in the batch; record freshness."""
@@ -190,13 +188,14 @@ class Engine:
         means = await self.store.means([user.encode(), *rater_ids])
         mean_u = means[user.encode()]
         row = {p: k for k, p in enumerate(partners)}
-        known = [v for v in rater_ids if v in row and raters.rating(v.decode()) is not None]
+        rated = {v: raters.rating(v.decode()) for v in rater_ids if v in row}
+        known = [v for v, r in rated.items() if r is not None]
         if not known:
             return Prediction(float(np.clip(mean_u, *c.rating_bounds)), [])
         picked = sums[[row[v] for v in known]]
         means_v = np.array([means.get(v, 0.0) for v in known])
         sims = pearson(picked, mean_u, means_v, c.min_support)
-        ratings = np.array([raters.rating(v.decode()) for v in known], dtype=np.float64)
+        ratings = np.array([rated[v] for v in known], dtype=np.float64)
         value = recommend.predict(mean_u, sims, ratings, means_v, c.predict_k, c.rating_bounds)
         order = [k for k in np.argsort(-sims, kind="stable")[: c.predict_k] if sims[k] > 0]
         used = [(known[k].decode(), float(sims[k]), float(ratings[k])) for k in order]

@@ -19,8 +19,6 @@ from streams import keys
 from streams.cf.expansion import RATER_DTYPE, BatchDeltas, ItemRaters
 from streams.cf.pearson import WIDTH
 
-PAIR_BYTES = WIDTH * 8
-
 
 def _script(name: str) -> str:
     return resources.files("streams.lua").joinpath(name).read_text()
@@ -63,7 +61,6 @@ def pack_ids(ids: list[str]) -> tuple[bytes, bytes]:
 
 @dataclass(frozen=True)
 class UserOutcome:
-    applied: int  # portions applied now (0 when all were already applied before)
     count: float
     total: float
     stale: bool  # a non-rating user whose lists a partner's change can reach
@@ -179,7 +176,7 @@ class Store:
                 )
             results = await pipe.execute()
         return {
-            user: UserOutcome(int(r[0]), float(r[1]), float(r[2]), bool(int(r[4])))
+            user: UserOutcome(float(r[1]), float(r[2]), bool(int(r[4])))
             for user, r in zip(users, results, strict=True)
         }
 
