@@ -9,8 +9,11 @@ from pydantic import BaseModel
 
 class RecommendedItem(BaseModel):
     item_id: str
-    score: float
-    source: str  # "cf" (user-based CF) or "popular"
+    score: float  # the blend's fused score, or the one source's own score
+    source: str  # the strongest source: "item-cf", "user-cf" or "popular"
+    sources: list[str] = []  # every source that listed it, strongest first
+    because_item: str | None = None  # item-cf: the recent rating that put it here
+    because_title: str | None = None
     title: str | None = None
     genres: list[str] = []
 
@@ -18,8 +21,14 @@ class RecommendedItem(BaseModel):
 class Recommendations(BaseModel):
     user_id: str
     items: list[RecommendedItem]
-    computed_at: float | None  # epoch seconds when the list was written (None: fallback)
-    source: str
+    computed_at: float | None  # epoch seconds of the newest source list (None: fallback)
+    source: str  # "blend", or the one source asked for
+
+
+class SimilarItem(BaseModel):
+    item_id: str
+    similarity: float
+    title: str | None = None
 
 
 class Neighbour(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.blend import DEFAULT_WEIGHTS
 from streams.settings import (
     ENV_PREFIX,
     EventLimits,
@@ -31,3 +32,14 @@ class ReaderSettings(BaseSettings):
     max_k: int = Field(default=50, ge=1, le=1000)  # at most the neighbourhood size
     predict_k: int = Field(default=40, ge=1, le=1000)
     max_batch: int = Field(default=1000, ge=1, le=100_000)
+    # weights of the served blend (streams.blend); 0 leaves a source out
+    blend_item_cf: float = Field(default=DEFAULT_WEIGHTS["item-cf"], ge=0)
+    blend_user_cf: float = Field(default=DEFAULT_WEIGHTS["user-cf"], ge=0)
+    blend_popular: float = Field(default=DEFAULT_WEIGHTS["popular"], ge=0)
+
+    def blend_weights(self) -> dict[str, float]:
+        return {
+            "item-cf": self.blend_item_cf,
+            "user-cf": self.blend_user_cf,
+            "popular": self.blend_popular,
+        }

@@ -26,21 +26,50 @@ class ItemMeta:
     attributes: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Sources:
+    lists: dict[str, list[tuple[str, float]]]  # source → (item, score), best first
+    reasons: dict[str, str]  # item-cf: item → the recent item that put it there
+    computed_at: float | None
+    known: bool
+
+
 class ReaderStore:
     def __init__(self, client: aioredis.Redis, meta_ttl_s: float = 30.0) -> None:
         self.redis: Any = client  # redis-py's reply types are too loose to be useful here
         self.meta_ttl_s = meta_ttl_s
         self._meta: dict[str, tuple[float, ItemMeta | None]] = {}
 
-    async def top_n(self, user: str, n: int) -> tuple[list[tuple[str, float]], float | None, bool]:
-        """(items with scores, when computed, whether the user is known)."""
+    async def sources(self, user: str, depth: int) -> Sources:
+        """Every source's list for ``user`` in two round trips (the second drops the
+        popular items the user has rated)."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrange(keys.user_topn(user), 0, n - 1, withscores=True)
-            pipe.hmget(keys.user_state(user), ["topn_at", "count"])
-            top, (at, count) = await pipe.execute()
-        items = [(_s(i), float(score)) for i, score in top]
-        known = count is not None and float(count) > 0
-        return items, (float(at) if at else None), known
+            pipe.zrevrange(keys.user_topn(user), 0, depth - 1, withscores=True)
+            pipe.zrevrange(keys.user_item_topn(user), 0, depth - 1, withscores=True)
+            pipe.hgetall(keys.user_item_reasons(user))
+            pipe.zrevrange(keys.popular(), 0, 2 * depth - 1, withscores=True)
+            pipe.hmget(keys.user_state(user), ["topn_at", "item_topn_at", "count"])
+            user_cf, item_cf, reasons, popular, (at, item_at, count) = await pipe.execute()
+        popular = [(_s(i), float(score)) for i, score in popular]
+        unrated = popular
+        if popular:
+            rated = await self.redis.hmget(keys.user_ratings(user), [i for i, _s in popular])
+            unrated = [entry for entry, r in zip(popular, rated, strict=True) if r is None]
+        times = [float(t) for t in (at, item_at) if t]
+        return Sources(
+            lists={
+                "user-cf": [(_s(i), float(score)) for i, score in user_cf],
+                "item-cf": [(_s(i), float(score)) for i, score in item_cf],
+                "popular": unrated[:depth],
+            },
+            reasons={_s(k): _s(v) for k, v in reasons.items()},
+            computed_at=max(times) if times else None,
+            known=count is not None and float(count) > 0,
+        )
+
+    async def similar_items(self, item: str, n: int) -> list[tuple[str, float]]:
+        top = await self.redis.zrevrange(keys.item_similar(item), 0, n - 1, withscores=True)
+        return [(_s(j), float(s)) for j, s in top]
 
     async def popular(self, n: int) -> list[tuple[str, float]]:
         top = await self.redis.zrevrange(keys.popular(), 0, n - 1, withscores=True)

@@ -56,7 +56,9 @@ def freshness_quantiles(port: int, quantiles=(0.5, 0.95, 0.99)) -> dict[str, flo
     return out
 
 
-def one_run(events: list, base: WorkerSettings, fan_out: int, rate: float) -> dict[str, float]:
+def one_run(
+    events: list, base: WorkerSettings, fan_out: int, rate: float, item_cf: bool = True
+) -> dict[str, float]:
     tag = uuid.uuid4().hex[:8]
     url = base.redis.url.rsplit("/", 1)[0] + "/5"
     settings = base.model_copy(
@@ -66,6 +68,8 @@ def one_run(events: list, base: WorkerSettings, fan_out: int, rate: float) -> di
             "topics": TopicSettings(ratings=f"bench{tag}.ratings", items=f"bench{tag}.items",
                                     dlq=f"bench{tag}.dlq"),
             "data_dir": f"/tmp/streamrec-bench-{tag}",
+            "fan_out_cap": fan_out,
+            "item_cf": item_cf,
         }
     )  # fmt: skip
     client = redis.Redis.from_url(url)
@@ -74,7 +78,7 @@ def one_run(events: list, base: WorkerSettings, fan_out: int, rate: float) -> di
     port = free_port()
     worker = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"],
-        env={**worker_env(settings, port), "STREAMREC_FAN_OUT_CAP": str(fan_out)},
+        env=worker_env(settings, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -99,6 +103,7 @@ def one_run(events: list, base: WorkerSettings, fan_out: int, rate: float) -> di
             "with_stale_drain_s": settled,
             "redis_used_memory_bytes": memory,
             "redis_commands_per_event": commands / len(events),
+            "item_cf": float(item_cf),
         }
     finally:
         worker.terminate()
@@ -115,6 +120,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="synthetic stream size")
     parser.add_argument("--fan-out", type=int, default=0, help="fMax, 0 = exact")
     parser.add_argument("--rate", type=float, default=0, help="events/s, 0 = unthrottled")
+    parser.add_argument(
+        "--item-cf",
+        choices=["on", "off", "both"],
+        default="on",
+        help="the item-to-item path; both = alternate on/off runs, reported side by side",
+    )
     args = parser.parse_args()
     base = WorkerSettings()
     if args.dataset == "ml-100k":
@@ -124,16 +135,18 @@ def main() -> None:
         events = list(synthetic.generate(spec))
     if args.limit:
         events = events[: args.limit]
+    modes = {"on": [True], "off": [False], "both": [True, False]}[args.item_cf]
     runs = []
     for n in range(args.runs):
-        redis.Redis.from_url(base.redis.url.rsplit("/", 1)[0] + "/5").config_resetstat()
-        runs.append(one_run(events, base, args.fan_out, args.rate))
-        print(f"run {n + 1}/{args.runs}: {json.dumps(runs[-1])}", flush=True)
-    summary = {key: statistics.median(r[key] for r in runs) for key in runs[0]} | {
-        "runs": args.runs,
-        "dataset": args.dataset,
-        "limit": args.limit,
-    }
+        for mode in modes:
+            redis.Redis.from_url(base.redis.url.rsplit("/", 1)[0] + "/5").config_resetstat()
+            runs.append(one_run(events, base, args.fan_out, args.rate, mode))
+            print(f"run {n + 1}/{args.runs}: {json.dumps(runs[-1])}", flush=True)
+    summary: dict[str, object] = {"runs": args.runs, "dataset": args.dataset, "limit": args.limit}
+    for mode in modes:
+        mine = [r for r in runs if r["item_cf"] == float(mode)]
+        label = "item_cf_on" if mode else "item_cf_off"
+        summary[label] = {key: statistics.median(r[key] for r in mine) for key in mine[0]}
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"replay-{time.strftime('%Y%m%d-%H%M%S')}.json"

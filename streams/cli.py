@@ -49,6 +49,12 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from streams.commands import evaluate
+
+    return evaluate.run(args, load_settings(WorkerSettings))
+
+
 def _produce(args: argparse.Namespace) -> int:
     from streams.commands import produce
 
@@ -188,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     reader = sub.add_parser("reader", help="run the HTTP reader (FastAPI)")
     reader.set_defaults(handler=_reader)
+
+    evaluate = sub.add_parser("eval", help="prequential evaluation beside River and Surprise")
+    evaluate.add_argument("--dataset", choices=["ml-100k", "synthetic"], default="ml-100k")
+    evaluate.add_argument("--limit", type=int, default=0, help="only the first N events")
+    evaluate.add_argument("--events", type=int, default=50_000, help="synthetic stream size")
+    evaluate.add_argument("--split", choices=["prequential", "temporal", "both"], default="both")
+    evaluate.add_argument("--no-peers", action="store_true", help="streamrec's models only")
+    evaluate.add_argument("--window", type=int, default=5000, help="sliding window, tests")
+    evaluate.add_argument("--metrics-port", type=int, default=0, help="Prometheus exporter")
+    evaluate.add_argument("--out", default="bench/results", help="report folder (JSON, md, PNG)")
+    evaluate.set_defaults(handler=_eval)
 
     dlq = sub.add_parser("dlq", help="show dead-lettered events with their reasons")
     dlq.add_argument("--limit", type=int, default=20)

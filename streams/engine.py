@@ -171,7 +171,8 @@ class Engine:
                 c.topn_size,
                 c.rating_bounds,
             )
-            lists[user] = (ver, [(nb.user_id, nb.similarity) for nb in hood], top)
+            nbrs = recommend.stored_scores([(nb.user_id, nb.similarity) for nb in hood])
+            lists[user] = (ver, nbrs, recommend.stored_scores(top))
         moved_on = await self.store.write_lists(lists)
         if moved_on:
             await self.store.publish_derived({}, {}, set(moved_on))

@@ -11,6 +11,9 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
 from streams.engine import Engine, EngineConfig
+from streams.item_engine import ItemEngine
+from streams.item_storage import ItemStore
+from streams.itemcf import ItemCFConfig
 from streams.settings import WorkerSettings
 from streams.storage import Store
 
@@ -35,6 +38,17 @@ def engine_config(settings: WorkerSettings) -> EngineConfig:
         rating_bounds=(settings.limits.rating_min, settings.limits.rating_max),
         popularity_half_life_s=settings.popularity_half_life_s,
         fan_out_cap=settings.fan_out_cap,
+    )
+
+
+def item_cf_config(settings: WorkerSettings) -> ItemCFConfig:
+    return ItemCFConfig(
+        kmax=settings.item_cf_kmax,
+        fmax=settings.item_cf_fmax,
+        similar_size=settings.item_cf_similar_size,
+        recent=settings.item_cf_recent,
+        decay=settings.item_cf_decay,
+        topn_size=settings.topn_size,
     )
 
 
@@ -72,10 +86,13 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
     store = Store(client)
     engine = Engine(store, engine_config(settings))
 
-    from streams.agents import catalogue, ingest, pairs, refresher
+    from streams.agents import catalogue, cooccur, ingest, pairs, refresher
 
     catalogue.register(app, settings, store)
     ingest.register(app, settings, by_item)
     pairs.register(app, settings, by_item, engine)
     refresher.register(app, settings, engine)
+    if settings.item_cf:
+        item_engine = ItemEngine(ItemStore(client), store, item_cf_config(settings))
+        cooccur.register(app, settings, item_engine)
     return app

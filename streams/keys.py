@@ -60,6 +60,22 @@ def user_topn(user_id: str) -> str:
     return _user(user_id, "topn")
 
 
+def user_history(user_id: str) -> str:
+    """Hash: item id → 24 bytes, little-endian: float64 rating (NaN = retracted), int64
+    source offset (ratings topic), int64 counted (1 while in the co-occurrence counts)."""
+    return _user(user_id, "history")
+
+
+def user_item_topn(user_id: str) -> str:
+    """Sorted set: item id → item-to-item score from the user's recent items."""
+    return _user(user_id, "topn:item")
+
+
+def user_item_reasons(user_id: str) -> str:
+    """Hash: item id on the item-to-item list → the recent item that put it there."""
+    return _user(user_id, "topn:item:why")
+
+
 # --- per item --------------------------------------------------------------------------
 def item_raters(item_id: str) -> str:
     """Hash: user id → 24 bytes, little-endian: float64 rating (NaN = retracted), int64
@@ -68,8 +84,20 @@ def item_raters(item_id: str) -> str:
 
 
 def item_fence(item_id: str) -> str:
-    """Hash: <partition> → last by-item offset whose batch was applied to this item."""
+    """Hash: <partition> → last by-item offset whose batch was applied to this item;
+    c:<partition> → the same for the item-to-item path (ratings topic offsets); n → n(i),
+    the item's counted interactions (see docs/algorithm.md)."""
     return _item(item_id, "fence")
+
+
+def item_cooccurrence(item_id: str) -> str:
+    """Hash: partner item id → c(i, j), users whose counted interactions hold both."""
+    return _item(item_id, "cooc")
+
+
+def item_similar(item_id: str) -> str:
+    """Sorted set: item id → cosine, the most similar items (re-scored when i is rated)."""
+    return _item(item_id, "similar")
 
 
 def item_meta(item_id: str) -> str:
@@ -104,8 +132,19 @@ def stream_stats() -> str:
     return f"{NAMESPACE}:{{g}}:stats"
 
 
+def item_counts() -> str:
+    """Hash: item id → n(i), copied from each item's fence hash after a batch (one HMGET
+    gives the counts a cosine row needs)."""
+    return f"{NAMESPACE}:{{g}}:icounts"
+
+
 def user_fence_field(partition: int) -> str:
     return f"f:{partition}"
+
+
+def cooccurrence_fence_field(partition: int) -> str:
+    """Fence of a ratings-topic partition on a user or item (the item-to-item path)."""
+    return f"c:{partition}"
 
 
 def all_keys_pattern() -> str:

@@ -21,31 +21,19 @@ BATCH_SECONDS = Histogram(
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+FRESHNESS_BUCKETS = (
+    *(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75),
+    *(1, 2, 5, 10, 30, 60),
+)
 FRESHNESS = Histogram(
     "streamrec_freshness_seconds",
-    "From an event's produce time to its user's top-N being written.",
-    buckets=(
-        0.005,
-        0.01,
-        0.02,
-        0.03,
-        0.05,
-        0.075,
-        0.1,
-        0.15,
-        0.2,
-        0.25,
-        0.3,
-        0.4,
-        0.5,
-        0.75,
-        1,
-        2,
-        5,
-        10,
-        30,
-        60,
-    ),
+    "From an event's produce time to its user's user-based top-N being written.",
+    buckets=FRESHNESS_BUCKETS,
+)
+ITEM_FRESHNESS = Histogram(
+    "streamrec_item_freshness_seconds",
+    "From an event's produce time to its user's item-to-item top-N being written.",
+    buckets=FRESHNESS_BUCKETS,
 )
 STALE_LISTS = Gauge("streamrec_stale_lists", "Users whose lists wait for the refresher.")
 REDIS_ERRORS = Counter("streamrec_redis_errors_total", "Redis calls that failed.", ["stage"])
@@ -55,5 +43,7 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
 )
 
-# (topic, partition) -> last offset processed by this worker; agents update it.
+# (topic, partition) -> last offset processed by this worker; agents update it. A topic
+# read by two agents counts the slower one (``item_processed`` is the item-to-item path).
 processed: dict[tuple[str, int], int] = {}
+item_processed: dict[tuple[str, int], int] = {}

@@ -85,19 +85,29 @@ class Store:
         )
         return int(fence or -1), int(intent or -1)
 
-    async def begin(self, topic: str, ends: dict[int, int]) -> None:
-        """Record each partition's batch end before anything of the batch is written."""
+    async def begin(
+        self, topic: str, ends: dict[int, int], plans: dict[int, str] | None = None
+    ) -> None:
+        """Record each partition's batch end (and, where decisions depend on state that a
+        half-applied batch moves, the decisions) before anything of the batch is written."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end in ends.items():
-                pipe.hset(keys.partition_progress(topic, partition), "intent_end", end)
+                key = keys.partition_progress(topic, partition)
+                pipe.hset(key, "intent_end", end)
+                if plans is not None and partition in plans:
+                    pipe.hset(key, "intent_plan", plans[partition])
             await pipe.execute()
+
+    async def plan(self, topic: str, partition: int) -> str | None:
+        raw = await self.redis.hget(keys.partition_progress(topic, partition), "intent_plan")
+        return _text(raw) if raw is not None else None
 
     async def commit(self, topic: str, ends: dict[int, int]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end in ends.items():
                 key = keys.partition_progress(topic, partition)
                 pipe.hset(key, "fence", end)
-                pipe.hdel(key, "intent_end")
+                pipe.hdel(key, "intent_end", "intent_plan")
             await pipe.execute()
 
     # --- items ---------------------------------------------------------------------------

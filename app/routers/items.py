@@ -30,6 +30,26 @@ async def item(request: Request, item_id: str) -> schemas.Item:
     return schemas.Item(item_id=item_id, title=found.title, attributes=found.attributes)
 
 
+@router.get("/items/{item_id}/similar", response_model=list[schemas.SimilarItem])
+async def similar(
+    request: Request,
+    item_id: str,
+    kind: str = Query("cf", description="cf: item-to-item co-occurrence cosine"),
+    n: int = Query(10, ge=1, le=1000),
+) -> list[schemas.SimilarItem]:
+    """The items most similar to ``item_id``, re-scored whenever it is rated."""
+    checked_id(item_id, "item_id", request)
+    if kind != "cf":
+        raise HTTPException(422, "kind must be cf (content and embedding kinds are not built yet)")
+    store = store_of(request)
+    top = await store.similar_items(item_id, min(n, settings_of(request).max_n))
+    meta = await store.items([j for j, _s in top])
+    return [
+        schemas.SimilarItem(item_id=j, similarity=s, title=meta[j].title if j in meta else None)
+        for j, s in top
+    ]
+
+
 @router.get("/stats", response_model=schemas.StreamStats)
 async def stats(request: Request) -> schemas.StreamStats:
     """Counters for health panels: events applied, users known, lists waiting for refresh."""

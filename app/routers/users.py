@@ -2,39 +2,63 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from app import schemas
 from app.deps import checked_id, settings_of, store_of
+from streams import blend
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
 
+SOURCES = ("blend", *blend.SOURCES)
+
+
 @router.get("/{user_id}/recommendations", response_model=schemas.Recommendations)
 async def recommendations(
-    request: Request, user_id: str, n: int = Query(10, ge=1, le=1000)
+    request: Request,
+    user_id: str,
+    n: int = Query(10, ge=1, le=1000),
+    source: str = Query("blend", description="blend, item-cf, user-cf or popular"),
 ) -> schemas.Recommendations:
-    """The user's top-N; an unknown user (or one with no list yet) gets the popular list."""
+    """The served top-N: the sources fused by weighted reciprocal rank (``source=blend``),
+    or one source alone. A user no source knows yet gets the popular items."""
     checked_id(user_id, "user_id", request)
-    n = min(n, settings_of(request).max_n)
+    if source not in SOURCES:
+        raise HTTPException(422, f"source must be one of {', '.join(SOURCES)}")
+    settings = settings_of(request)
+    n = min(n, settings.max_n)
     store = store_of(request)
-    top, computed_at, _known = await store.top_n(user_id, n)
-    source = "cf"
-    if not top:
-        top, computed_at, source = await store.popular(n), None, "popular"
-    meta = await store.items([item for item, _ in top])
-    items = [
-        schemas.RecommendedItem(
-            item_id=item,
-            score=score,
-            source=source,
-            title=meta[item].title if item in meta else None,
-            genres=meta[item].attributes.get("genres", []) if item in meta else [],
+    found = await store.sources(user_id, max(n, blend.DEPTH))
+    if source == "blend":
+        weights = settings.blend_weights()
+        if not any(found.lists[s] for s in weights if s != "popular"):
+            weights = {"popular": 1.0}  # nothing personal yet
+        fused = blend.fuse(found.lists, weights, n)
+    else:
+        fused = [(i, score, [source]) for i, score in found.lists[source][:n]]
+    personal = any(srcs[0] != "popular" for _i, _s, srcs in fused)
+    label = source if source != "blend" or personal else "popular"
+    because = {i: found.reasons.get(i) for i, _s, srcs in fused if "item-cf" in srcs}
+    meta = await store.items([i for i, _s, _x in fused] + [b for b in because.values() if b])
+    items = []
+    for item, score, srcs in fused:
+        why = because.get(item)
+        items.append(
+            schemas.RecommendedItem(
+                item_id=item,
+                score=score,
+                source=srcs[0],
+                sources=srcs,
+                because_item=why,
+                because_title=meta[why].title if why in meta else None,
+                title=meta[item].title if item in meta else None,
+                genres=meta[item].attributes.get("genres", []) if item in meta else [],
+            )
         )
-        for item, score in top
-    ]
+    computed_at = found.computed_at if personal else None
     return schemas.Recommendations(
-        user_id=user_id, items=items, computed_at=computed_at, source=source
+        user_id=user_id, items=items, computed_at=computed_at, source=label
     )
 
 
@@ -80,8 +104,8 @@ async def because(request: Request, user_id: str, item_id: str) -> schemas.Becau
     checked_id(item_id, "item_id", request)
     settings = settings_of(request)
     store = store_of(request)
-    top, _at, _known = await store.top_n(user_id, settings.max_n)
-    scores = dict(top)
+    found = await store.sources(user_id, settings.max_n)
+    scores = dict(found.lists["user-cf"])
     rows = await store.because(user_id, item_id, settings.max_k)
     rows = rows[: settings.predict_k]
     return schemas.Because(

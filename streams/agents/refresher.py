@@ -30,6 +30,9 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
                 await engine.store.publish_derived({}, {}, set(users))
         for tp in app.consumer.assignment():
             done = metrics.processed.get((tp.topic, tp.partition))
+            slower = metrics.item_processed.get((tp.topic, tp.partition))
+            if done is not None and slower is not None:
+                done = min(done, slower)
             if done is not None:
                 end = app.consumer.highwater(tp)
                 lag = max(0, end - done - 1) if end is not None else 0

@@ -123,3 +123,21 @@ def top_n(
         valid = valid[-scores[valid] <= cut]
     ranked = sorted(valid.tolist(), key=lambda c: (-scores[c], -support[c], candidates[c]))[:n]
     return [(str(candidates[c]), float(scores[c])) for c in ranked]
+
+
+TIE_STEP = 1e-12
+
+
+def stored_scores(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Scores to store in a sorted set so that ZREVRANGE gives exactly ``ranked``'s order.
+
+    A sorted set orders equal scores by member, not by our tie-breaks (support, id), so
+    within a run of equal scores each next score is lowered by ``TIE_STEP``; a score that
+    is not tied is stored exactly.
+    """
+    out: list[tuple[str, float]] = []
+    for item, score in ranked:
+        if out and score >= out[-1][1]:
+            score = out[-1][1] - TIE_STEP
+        out.append((item, score))
+    return out

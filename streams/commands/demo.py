@@ -12,7 +12,7 @@ from typing import Any
 import redis
 from tqdm import tqdm
 
-from streams import keys
+from streams import blend, keys
 from streams.commands.wait_idle import lag, wait_idle
 from streams.datasets import movielens
 from streams.producer import EventProducer
@@ -20,14 +20,32 @@ from streams.settings import WorkerSettings
 from streams.topics import create_topics, topic_specs
 
 
+def _title(client: redis.Redis, item: str) -> tuple[str, str]:
+    meta: Any = client.hgetall(keys.item_meta(item))
+    genres = ", ".join(json.loads(meta.get(b"attributes", b"{}")).get("genres", []))
+    return meta.get(b"title", item.encode()).decode(), genres
+
+
 def print_top(client: redis.Redis, user: str, n: int = 10) -> None:
-    top: Any = client.zrevrange(keys.user_topn(user), 0, n - 1, withscores=True)
-    print(f"\nTop-{n} for user {user} (predicted rating, title, genres):")
-    for rank, (item, score) in enumerate(top, start=1):
-        meta: Any = client.hgetall(keys.item_meta(item.decode()))
-        title = meta.get(b"title", item).decode()
-        genres = ", ".join(json.loads(meta.get(b"attributes", b"{}")).get("genres", []))
-        print(f"  {rank:>2}. {score:4.2f}  {title}  ({genres})")
+    """The served list, fused as the reader fuses it, with each item's reason."""
+    depth = blend.DEPTH
+    user_cf: Any = client.zrevrange(keys.user_topn(user), 0, depth - 1, withscores=True)
+    item_cf: Any = client.zrevrange(keys.user_item_topn(user), 0, depth - 1, withscores=True)
+    reasons: Any = client.hgetall(keys.user_item_reasons(user))
+    lists = {
+        "user-cf": [(i.decode(), s) for i, s in user_cf],
+        "item-cf": [(i.decode(), s) for i, s in item_cf],
+    }
+    print(f"\nTop-{n} for user {user} (title, genres, why):")
+    for rank, (item, _score, sources) in enumerate(
+        blend.fuse(lists, blend.DEFAULT_WEIGHTS, n), start=1
+    ):
+        title, genres = _title(client, item)
+        if sources[0] == "item-cf":
+            why = f"because you rated {_title(client, reasons[item.encode()].decode())[0]}"
+        else:
+            why = "users like you rated it highly"
+        print(f"  {rank:>2}. {title}  ({genres})  — {why}")
 
 
 def run(settings: WorkerSettings, user: str, exit_after: bool) -> int:

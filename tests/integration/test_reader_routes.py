@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import ReaderSettings
-from streams import keys
+from streams import blend, keys
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
@@ -66,12 +66,48 @@ def test_recommendations_of_a_known_user(filled):
     client, _settings, events, _w = filled
     user = events[0].user_id
     body = client.get(f"/v1/users/{user}/recommendations", params={"n": 5}).json()
-    assert body["source"] == "cf" and body["computed_at"] > 0
+    assert body["source"] == "blend" and body["computed_at"] > 0
     scores = [item["score"] for item in body["items"]]
     assert len(scores) == 5 and scores == sorted(scores, reverse=True)
     rated = {i for (u, i) in final_ratings(events) if u == user}
     assert not rated & {item["item_id"] for item in body["items"]}
     assert all(item["title"].startswith("Movie ") for item in body["items"])
+    assert all(item["source"] == item["sources"][0] for item in body["items"])
+
+
+def test_each_source_alone_and_the_blend_built_from_them(filled):
+    client, _settings, events, _w = filled
+    user = events[-1].user_id
+    rated = {i for (u, i) in final_ratings(events) if u == user}
+    lists = {}
+    for source in ("item-cf", "user-cf", "popular"):
+        body = client.get(f"/v1/users/{user}/recommendations", params={"n": 50, "source": source})
+        assert body.status_code == 200 and body.json()["source"] == source
+        lists[source] = [(i["item_id"], i["score"]) for i in body.json()["items"]]
+        assert lists[source] and not rated & {i for i, _s in lists[source]}
+    by_item = client.get(f"/v1/users/{user}/recommendations", params={"n": 50, "source": "item-cf"})
+    for item in by_item.json()["items"]:
+        assert item["because_item"] in rated and item["because_title"].startswith("Movie ")
+    weights = {"item-cf": 1.0, "user-cf": 0.3, "popular": 0.3}
+    want = [i for i, _s, _x in blend.fuse(lists, weights, 10)]
+    got = client.get(f"/v1/users/{user}/recommendations", params={"n": 10}).json()["items"]
+    assert [i["item_id"] for i in got] == want
+    bad = client.get(f"/v1/users/{user}/recommendations", params={"source": "magic"})
+    assert bad.status_code == 422 and "source must be one of" in bad.json()["detail"]
+
+
+def test_similar_items_are_the_stored_cosines(filled):
+    client, settings, events, _w = filled
+    item = events[-1].item_id
+    rows = client.get(f"/v1/items/{item}/similar", params={"n": 5}).json()
+    assert rows and len(rows) <= 5
+    sims = [r["similarity"] for r in rows]
+    assert sims == sorted(sims, reverse=True) and all(0 < s <= 1 for s in sims)
+    stored = redis.Redis.from_url(settings.redis.url).zscore(
+        keys.item_similar(item), rows[0]["item_id"]
+    )
+    assert abs(stored - sims[0]) < 1e-12
+    assert client.get(f"/v1/items/{item}/similar", params={"kind": "content"}).status_code == 422
 
 
 def test_an_unknown_user_gets_the_popular_list(filled):

@@ -1,0 +1,270 @@
+"""streamrec's recommenders held in memory, built from the same pure functions the worker
+runs (``streams.cf``, ``streams.itemcf``, ``streams.blend``), so the evaluation replays a
+stream in minutes without a broker. ``tests/integration/test_eval_parity.py`` checks that
+they give the same numbers as the real stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from streams import blend
+from streams.cf import recommend
+from streams.cf.expansion import BatchDeltas, ItemRaters, expand_item_events
+from streams.cf.pearson import WIDTH, N, pearson
+from streams.engine import EngineConfig
+from streams.itemcf import ItemCFConfig
+from streams.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
+from streams.itemcf.similarity import cosine_row, most_similar, score_recent
+
+
+class Recommender(Protocol):
+    name: str
+    ranks: bool  # False: rating predictions only, no top-N
+
+    def predict(self, user: str, item: str) -> float | None: ...
+    def recommend(self, user: str, n: int) -> list[str]: ...
+    def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None: ...
+
+
+@dataclass
+class Ratings:
+    """Who rated what (shared by the models: exclusions and popularity)."""
+
+    by_user: dict[str, dict[str, float]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def learn(self, user: str, item: str, rating: float | None) -> None:
+        mine = self.by_user.setdefault(user, {})
+        had = item in mine
+        if rating is None:
+            mine.pop(item, None)
+        else:
+            mine[item] = rating
+        delta = (rating is not None) - had
+        if delta:
+            self.counts[item] = self.counts.get(item, 0) + delta
+
+
+class MostPopular:
+    """Most rated items the user has not rated (all-time counts)."""
+
+    name = "popular"
+    ranks = True
+
+    def __init__(self, ratings: Ratings) -> None:
+        self.ratings = ratings
+
+    def predict(self, user: str, item: str) -> float | None:
+        return None
+
+    def ranked(self, user: str, n: int) -> list[tuple[str, float]]:
+        seen = self.ratings.by_user.get(user, {})
+        counts = self.ratings.counts
+        best = sorted(counts, key=lambda i: (-counts[i], i))[: n + len(seen)]
+        return [(i, float(counts[i])) for i in best if i not in seen][:n]
+
+    def recommend(self, user: str, n: int) -> list[str]:
+        return [i for i, _s in self.ranked(user, n)]
+
+    def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None:
+        pass  # the shared Ratings already learned it
+
+
+class UserKNN:
+    """User-based Pearson KNN with means: the engine's sums, neighbourhoods and top-N."""
+
+    name = "user-cf"
+    ranks = True
+
+    def __init__(self, config: EngineConfig, ratings: Ratings) -> None:
+        self.config = config
+        self.ratings = ratings
+        self.index: dict[str, int] = {}
+        self.names: list[str] = []
+        self.sums = np.zeros((64, 64, WIDTH))
+        self.stats = np.zeros((64, 2))
+        self.raters: dict[str, ItemRaters] = {}
+        self._rated_items: dict[str, recommend.RatedItems] = {}
+        self._memo: tuple[int, str, int, list[tuple[str, float]]] | None = None
+        self.version = 0
+
+    def _id(self, user: str) -> int:
+        k = self.index.get(user)
+        if k is None:
+            k = self.index[user] = len(self.names)
+            self.names.append(user)
+            if k >= len(self.stats):
+                grow = 2 * len(self.stats)
+                sums = np.zeros((grow, grow, WIDTH))
+                sums[:k, :k] = self.sums
+                self.sums = sums
+                self.stats = np.vstack([self.stats, np.zeros((grow - k, 2))])
+        return k
+
+    def mean(self, k: int) -> float | None:
+        count, total = self.stats[k]
+        return float(total / count) if count > 0 else None
+
+    def _means(self) -> np.ndarray:
+        count, total = self.stats[: len(self.names), 0], self.stats[: len(self.names), 1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+    def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None:
+        deltas = BatchDeltas()
+        state = self.raters.setdefault(item, ItemRaters.empty())
+        expand_item_events(item, state, [(user, rating, offset)], deltas, self.config.fan_out_cap)
+        for name in deltas.names:
+            self._id(name)
+        for who, (partners, rows) in deltas.coalesced().items():
+            idx = np.array([self.index[p] for p in partners])
+            np.add.at(self.sums[self.index[who]], idx, rows)
+        for who, stats in deltas.stats.items():
+            self.stats[self.index[who]] += stats[:2]
+        self._rated_items.pop(user, None)
+        self.version += 1
+
+    def _row(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        partners = np.flatnonzero(self.sums[k, : len(self.names), N] > 0)
+        return partners, self.sums[k, partners]
+
+    def predict(self, user: str, item: str) -> float | None:
+        k = self.index.get(user)
+        mean_u = None if k is None else self.mean(k)
+        if k is None or mean_u is None:
+            return None
+        c = self.config
+        state = self.raters.get(item)
+        known = [] if state is None else [v for v in state.users if v != user]
+        known = [v for v in known if state is not None and state.rating(v) is not None]
+        idx = np.array([self.index[v] for v in known], dtype=np.int64)
+        idx = idx[self.sums[k, idx, N] > 0] if len(idx) else idx
+        if not len(idx):
+            return float(np.clip(mean_u, *c.rating_bounds))
+        means = self._means()[idx]
+        sims = pearson(self.sums[k, idx], mean_u, means, c.min_support)
+        assert state is not None
+        values = np.array([state.rating(self.names[j]) for j in idx], dtype=np.float64)
+        return recommend.predict(mean_u, sims, values, means, c.predict_k, c.rating_bounds)
+
+    def ranked(self, user: str, n: int) -> list[tuple[str, float]]:
+        """The user's top-``n`` (memoised until the next event: the blend asks again)."""
+        memo = self._memo
+        if memo is not None and memo[:3] == (self.version, user, n):
+            return memo[3]
+        result = self._ranked(user, n)
+        self._memo = (self.version, user, n, result)
+        return result
+
+    def _ranked(self, user: str, n: int) -> list[tuple[str, float]]:
+        k = self.index.get(user)
+        mean_u = None if k is None else self.mean(k)
+        if k is None or mean_u is None:
+            return []
+        c = self.config
+        partners, sums = self._row(k)
+        means = self._means()
+        names = [self.names[j] for j in partners]
+        hood = recommend.neighbourhood(
+            names, sums, mean_u, means[partners], c.neighbourhood_size, c.min_support
+        )
+        rated = []
+        for nb in hood:
+            items = self._rated_items.get(nb.user_id)
+            if items is None:
+                items = recommend.RatedItems.of(self.ratings.by_user.get(nb.user_id, {}))
+                self._rated_items[nb.user_id] = items
+            rated.append(items)
+        nb_means = np.array([means[self.index[nb.user_id]] for nb in hood])
+        exclude = set(self.ratings.by_user.get(user, {}))
+        return recommend.top_n(
+            mean_u, hood, rated, nb_means, exclude, c.predict_k, n, c.rating_bounds
+        )
+
+    def recommend(self, user: str, n: int) -> list[str]:
+        return [i for i, _s in self.ranked(user, n)]
+
+
+class ItemCF:
+    """Item-to-item co-occurrence (cosine), scored from the user's most recent items."""
+
+    name = "item-cf"
+    ranks = True
+
+    def __init__(self, config: ItemCFConfig) -> None:
+        self.config = config
+        self.histories: dict[str, UserHistory] = {}
+        self.rows: dict[str, dict[str, int]] = {}
+        self.counts: dict[str, int] = {}
+        self.similar: dict[str, list[tuple[str, float]]] = {}
+
+    def predict(self, user: str, item: str) -> float | None:
+        return None
+
+    def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None:
+        c = self.config
+        history = self.histories.setdefault(user, UserHistory.empty())
+        out = CooccurrenceDeltas()
+        expand_user_events(history, [(item, rating, offset)], out, self.counts, c.kmax, c.fmax)
+        for i, row in out.pairs.items():
+            mine = self.rows.setdefault(i, {})
+            for j, d in row.items():
+                value = mine.get(j, 0) + d
+                if value:
+                    mine[j] = value
+                else:
+                    mine.pop(j, None)
+        self.rescore(item)
+
+    def rescore(self, item: str) -> None:
+        row = self.rows.get(item, {})
+        partners = list(row)
+        sims = cosine_row(
+            np.fromiter(row.values(), float, len(row)),
+            self.counts.get(item, 0),
+            np.array([self.counts.get(j, 0) for j in partners], dtype=np.float64),
+        )
+        top = most_similar(partners, sims, self.config.similar_size)
+        self.similar[item] = recommend.stored_scores(top)  # as the worker stores them
+
+    def ranked(self, user: str, n: int) -> list[tuple[str, float, str]]:
+        history = self.histories.get(user)
+        if history is None:
+            return []
+        recent = history.recent(self.config.recent)
+        lists = [self.similar.get(i, []) for i, _r in recent]
+        return score_recent(recent, lists, history.rated(), self.config.decay, n)
+
+    def recommend(self, user: str, n: int) -> list[str]:
+        return [i for i, _s, _b in self.ranked(user, n)]
+
+
+class Blend:
+    """The served list: the sources fused by weighted reciprocal rank (``streams.blend``),
+    popularity filling in for users the other sources cannot serve yet."""
+
+    name = "blend"
+    ranks = True
+
+    def __init__(
+        self, user: UserKNN, item: ItemCF, popular: MostPopular, weights: dict[str, float]
+    ) -> None:
+        self.user, self.item, self.popular, self.weights = user, item, popular, weights
+
+    def predict(self, user: str, item: str) -> float | None:
+        return self.user.predict(user, item)
+
+    def recommend(self, user: str, n: int) -> list[str]:
+        size = max(n, blend.DEPTH)
+        lists = {
+            "user-cf": self.user.ranked(user, size) if self.weights.get("user-cf") else [],
+            "item-cf": [(i, s) for i, s, _b in self.item.ranked(user, size)],
+            "popular": self.popular.ranked(user, size),
+        }
+        return [i for i, _s, _src in blend.fuse(lists, self.weights, n)]
+
+    def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None:
+        pass  # the sources learn on their own

@@ -1,0 +1,130 @@
+"""One micro-batch of the item-to-item path: count co-occurrences, re-score, list.
+
+No Kafka here: the agent hands in the events of one ratings partition (keyed by user) in
+offset order and the offset that ends them, as for ``streams.engine``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from streams import metrics
+from streams.cf.recommend import stored_scores
+from streams.item_storage import ItemStore
+from streams.itemcf import ItemCFConfig
+from streams.itemcf.cooccurrence import CooccurrenceDeltas, expand_user_events
+from streams.itemcf.similarity import cosine_row, most_similar, score_recent
+from streams.storage import Store
+
+
+@dataclass(frozen=True)
+class UserEvent:
+    user_id: str
+    item_id: str
+    rating: float | None
+    offset: int
+    produced_at: float
+
+
+@dataclass
+class UserPortion:
+    partition: int
+    end: int
+    events: list[UserEvent]
+
+
+@dataclass
+class ItemBatchResult:
+    acted: dict[str, float]  # user → latest produce time
+    rated: set[str]  # items whose similar lists are due
+
+
+class ItemEngine:
+    def __init__(self, store: ItemStore, progress: Store, config: ItemCFConfig) -> None:
+        self.store = store
+        self.progress = progress
+        self.config = config
+
+    async def apply_batch(
+        self, progress_name: str, portions: list[UserPortion], redo: dict[int, set[int]]
+    ) -> ItemBatchResult:
+        """Expand, record the decisions, apply (items, then users), commit. ``redo`` holds
+        the recorded decisions of partitions whose half-applied batch is being redone."""
+        c = self.config
+        users = sorted({e.user_id for p in portions for e in p.events})
+        histories = await self.store.histories(users)
+        counts = await self.store.counts(sorted({e.item_id for p in portions for e in p.events}))
+        expanded = []
+        plans: dict[int, str] = {}
+        for portion in portions:
+            deltas = CooccurrenceDeltas()
+            decided = redo.get(portion.partition)
+            by_user: dict[str, list[tuple[str, float | None, int]]] = {}
+            for e in portion.events:
+                by_user.setdefault(e.user_id, []).append((e.item_id, e.rating, e.offset))
+            for user, events in by_user.items():
+                expand_user_events(
+                    histories[user],
+                    events,
+                    deltas,
+                    counts,
+                    c.kmax,
+                    c.fmax,
+                    None if decided is None else decided.__contains__,
+                )
+            plans[portion.partition] = json.dumps(deltas.counted_offsets)
+            mine = {u: histories[u] for u in by_user}
+            expanded.append((portion.partition, portion.end, deltas, mine))
+        ends = {p.partition: p.end for p in portions}
+        await self.progress.begin(progress_name, ends, plans)
+        await self.store.apply(expanded)
+        await self.progress.commit(progress_name, ends)
+        acted = {e.user_id: e.produced_at for p in portions for e in p.events}
+        rated = {e.item_id for p in portions for e in p.events}
+        return ItemBatchResult(acted, rated)
+
+    async def finish(self, result: ItemBatchResult) -> None:
+        """Re-score the rated items' similar lists, then the acting users' lists."""
+        await self.rescore(sorted(result.rated))
+        await self.refresh(sorted(result.acted))
+        now = time.time()
+        for produced_at in result.acted.values():
+            metrics.ITEM_FRESHNESS.observe(max(0.0, now - produced_at))
+
+    async def rescore(self, items: list[str]) -> None:
+        if not items:
+            return
+        rows = await self.store.rows(items)
+        own = [i.encode() for i in items]
+        counts = await self.store.counts(
+            list({j for ps, _c in rows.values() for j in ps} | set(own))
+        )
+        lists = {}
+        for (item, (ps, co)), key in zip(rows.items(), own, strict=True):
+            n_partners = np.fromiter((counts.get(j, 0) for j in ps), float, len(ps))
+            sims = cosine_row(co, counts.get(key, 0), n_partners)
+            top = most_similar(ps, sims, self.config.similar_size)  # bytes order = str order
+            lists[item] = [(j.decode(), s) for j, s in top]
+        await self.store.write_similar(lists)
+
+    async def ranked(self, users: list[str]) -> dict[str, list[tuple[str, float, str]]]:
+        c = self.config
+        histories = await self.store.histories(users)
+        recent = {u: h.recent(c.recent) for u, h in histories.items()}
+        needed = sorted({i for r in recent.values() for i, _r in r})
+        similar = await self.store.similar(needed, c.similar_size)
+        out = {}
+        for u in users:
+            lists = [similar[i] for i, _r in recent[u]]
+            top = score_recent(recent[u], lists, histories[u].rated(), c.decay, c.topn_size)
+            kept = stored_scores([(i, s) for i, s, _b in top])
+            out[u] = [(i, s, b) for (i, s), (_i, _s, b) in zip(kept, top, strict=True)]
+        return out
+
+    async def refresh(self, users: list[str]) -> None:
+        if users:
+            await self.store.write_user_lists(await self.ranked(users))

@@ -1,0 +1,132 @@
+"""Reads and writes of the item-to-item state in Redis (keys from ``streams.keys``).
+
+Like ``streams.storage``: every write that must happen at most once is a Lua script that
+checks a fence; derived data (counts copy, similar lists, users' lists) is rewritten.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from streams import keys
+from streams.cf.recommend import stored_scores
+from streams.itemcf.cooccurrence import HISTORY_DTYPE, CooccurrenceDeltas, UserHistory
+from streams.storage import _fmt, _script, _text, pack_ids
+
+
+def decode_history(raw: dict[Any, bytes]) -> UserHistory:
+    if not raw:
+        return UserHistory.empty()
+    items = [_text(k) for k in raw]
+    return UserHistory(items, np.frombuffer(b"".join(raw.values()), dtype=HISTORY_DTYPE))
+
+
+class ItemStore:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.redis = client
+        self._apply_cooc = client.register_script(_script("apply_cooccurrence.lua"))
+        self._apply_history = client.register_script(_script("apply_history.lua"))
+        self._replace = client.register_script(_script("replace_ranking.lua"))
+
+    async def histories(self, users: list[str]) -> dict[str, UserHistory]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hgetall(keys.user_history(user))
+            raw = await pipe.execute()
+        return {u: decode_history(r) for u, r in zip(users, raw, strict=True)}
+
+    async def counts(self, items: list[Any]) -> dict[Any, int]:
+        """n(i) of ``items`` (str or bytes ids; the result is keyed the same)."""
+        if not items:
+            return {}
+        values = await self.redis.hmget(keys.item_counts(), items)
+        return {i: int(v) for i, v in zip(items, values, strict=True) if v is not None}
+
+    async def apply(
+        self, portions: list[tuple[int, int, CooccurrenceDeltas, dict[str, UserHistory]]]
+    ) -> None:
+        """Items first, each user's history last: if a crash interrupts, the users whose
+        history was written already had every item delta applied (see docs/algorithm.md)."""
+        touched: list[str] = []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, end, deltas, _h in portions:
+                field = keys.cooccurrence_fence_field(partition)
+                for item in sorted(set(deltas.pairs) | set(deltas.counts)):
+                    row = deltas.pairs.get(item, {})
+                    partners = sorted(row)
+                    values = np.array([row[j] for j in partners], dtype="<i4").tobytes()
+                    args: list[Any] = [field, end, deltas.counts.get(item, 0)]
+                    args += [*pack_ids(partners), values]
+                    await self._apply_cooc(
+                        keys=[keys.item_cooccurrence(item), keys.item_fence(item)],
+                        args=args,
+                        client=pipe,
+                    )
+                    touched.append(item)
+            counts = await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, end, _d, histories in portions:
+                field = keys.cooccurrence_fence_field(partition)
+                for user, history in histories.items():
+                    if not history.changed:
+                        continue
+                    changed = sorted(history.changed)
+                    packed = b"".join(history.packed(item) for item in changed)
+                    await self._apply_history(
+                        keys=[keys.user_state(user), keys.user_history(user)],
+                        args=[field, end, *pack_ids(changed), packed],
+                        client=pipe,
+                    )
+            if touched:
+                pipe.hset(keys.item_counts(), mapping=dict(zip(touched, counts, strict=True)))
+            await pipe.execute()
+
+    async def rows(self, items: list[str]) -> dict[str, tuple[list[bytes], np.ndarray]]:
+        """Each item's co-occurrence row: (partner ids as bytes, c(i, j)); the hot path
+        decodes only the partners that make an item's list."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.hgetall(keys.item_cooccurrence(item))
+            raw = await pipe.execute()
+        return {
+            item: (list(row), np.fromiter(map(int, row.values()), float, len(row)))
+            for item, row in zip(items, raw, strict=True)
+        }
+
+    async def write_similar(self, lists: dict[str, list[tuple[str, float]]]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item, listed in lists.items():
+                ranked = stored_scores(listed)
+                scores = np.array([s for _j, s in ranked], dtype="<f8").tobytes()
+                args = [*pack_ids([j for j, _s in ranked]), scores]
+                await self._replace(keys=[keys.item_similar(item)], args=args, client=pipe)
+            await pipe.execute()
+
+    async def similar(self, items: list[str], size: int) -> dict[str, list[tuple[str, float]]]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.zrevrange(keys.item_similar(item), 0, size - 1, withscores=True)
+            raw = await pipe.execute()
+        return {
+            item: [(_text(j), float(s)) for j, s in row]
+            for item, row in zip(items, raw, strict=True)
+        }
+
+    async def write_user_lists(self, lists: dict[str, list[tuple[str, float, str]]]) -> None:
+        now = _fmt(time.time())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user, ranked in lists.items():
+                scores = np.array([s for _i, s, _b in ranked], dtype="<f8").tobytes()
+                args = [*pack_ids([i for i, _s, _b in ranked]), scores]
+                args += pack_ids([b for _i, _s, b in ranked])
+                await self._replace(
+                    keys=[keys.user_item_topn(user), keys.user_item_reasons(user)],
+                    args=args,
+                    client=pipe,
+                )
+                pipe.hset(keys.user_state(user), "item_topn_at", now)
+            await pipe.execute()

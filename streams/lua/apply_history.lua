@@ -1,0 +1,19 @@
+-- Write one user's new history entries for a batch, at most once per ratings partition.
+-- KEYS: state, history               (both tagged {u:<id>})
+-- ARGV: fence_field, batch_end, ids_len, ids, packed
+--       (packed = 24 bytes per item: float64 rating, NaN = retracted, int64 source
+--        offset, int64 counted)
+local fence = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if fence >= tonumber(ARGV[2]) then
+  return 0
+end
+local lens, data, packed = ARGV[3], ARGV[4], ARGV[5]
+local pos = 1
+for j = 1, #lens / 4 do
+  local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
+  local item = string.sub(data, pos, pos + len - 1)
+  pos = pos + len
+  redis.call('HSET', KEYS[2], item, string.sub(packed, 24 * (j - 1) + 1, 24 * j))
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
