@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 LINT_PATHS := streams app tests $(wildcard bench/*.py)
 STREAMREC := $(BIN)/streamrec
 PYTEST_ARGS ?=
+TOOLS := $(HOME)/.cache/streamrec/bin
+HELM_VERSION := v3.22.0
+HELM := $(TOOLS)/helm
 
 .DEFAULT_GOAL := help
 
@@ -14,7 +17,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: system-deps
-system-deps: ## install Java, Maven and redis-server where missing (Debian)
+system-deps: ## install Java, Maven, redis-server, Chromium, Prometheus, docker-compose where missing (Debian)
 	@bash .ci/system-deps
 
 $(VENV)/.installed: pyproject.toml
@@ -22,6 +25,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $@
+
+$(HELM):
+	@command -v go >/dev/null || { echo "go is needed to build helm ($(HELM_VERSION)) from the Go module proxy"; exit 1; }
+	GOBIN=$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+.PHONY: tools
+tools: $(HELM) ## build the pinned helm (go install) into ~/.cache/streamrec/bin
+
+.PHONY: chart
+chart: tools ## helm lint and render the chart with every ci/*-values.yaml
+	@for f in helm/streamrec/ci/*-values.yaml; do $(HELM) lint --strict helm/streamrec -f $$f; done
 
 .PHONY: venv
 venv: $(VENV)/.installed ## create .venv with streamrec and its dev tools
@@ -59,8 +73,8 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff format $(LINT_PATHS)
 
 .PHONY: test
-test: stack-up lint ## everything: install, start the stack, lint, run the whole suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: stack-up lint tools ## everything: install, start the stack, lint, run the whole suite
+	STREAMREC_HELM=$(HELM) $(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: clean
 clean: stack-down ## stop the stack and remove local state (data, venv, caches)

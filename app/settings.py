@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,6 +34,8 @@ class ReaderSettings(BaseSettings):
     max_k: int = Field(default=50, ge=1, le=1000)  # at most the neighbourhood size
     predict_k: int = Field(default=40, ge=1, le=1000)
     max_batch: int = Field(default=1000, ge=1, le=100_000)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
     # weights of the served blend (streams.blend); 0 leaves a source out
     blend_item_cf: float = Field(default=DEFAULT_WEIGHTS["item-cf"], ge=0)
     blend_user_cf: float = Field(default=DEFAULT_WEIGHTS["user-cf"], ge=0)

@@ -35,26 +35,31 @@ class Sources:
 
 
 class ReaderStore:
-    def __init__(self, client: aioredis.Redis, meta_ttl_s: float = 30.0) -> None:
+    def __init__(
+        self, client: aioredis.Redis, meta_ttl_s: float = 30.0, popular_ttl_s: float = 1.0
+    ) -> None:
         self.redis: Any = client  # redis-py's reply types are too loose to be useful here
         self.meta_ttl_s = meta_ttl_s
+        self.popular_ttl_s = popular_ttl_s
+        self._popular: tuple[float, int, list[tuple[str, float]]] = (-1e9, 0, [])
         self._meta: dict[str, tuple[float, ItemMeta | None]] = {}
 
     async def sources(self, user: str, depth: int) -> Sources:
-        """Every source's list for ``user`` in two round trips (the second drops the
-        popular items the user has rated)."""
+        """Every source's list for ``user`` in one round trip: the popular list is global
+        and cached for ``popular_ttl_s``; only its exclusion (what the user rated) is
+        asked per request."""
+        popular = await self._popular_cached(2 * depth)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrevrange(keys.user_topn(user), 0, depth - 1, withscores=True)
             pipe.zrevrange(keys.user_item_topn(user), 0, depth - 1, withscores=True)
             pipe.hgetall(keys.user_item_reasons(user))
-            pipe.zrevrange(keys.popular(), 0, 2 * depth - 1, withscores=True)
             pipe.hmget(keys.user_state(user), ["topn_at", "item_topn_at", "count"])
-            user_cf, item_cf, reasons, popular, (at, item_at, count) = await pipe.execute()
-        popular = [(_s(i), float(score)) for i, score in popular]
+            if popular:
+                pipe.hmget(keys.user_ratings(user), [i for i, _s in popular])
+            user_cf, item_cf, reasons, (at, item_at, count), *rated = await pipe.execute()
         unrated = popular
-        if popular:
-            rated = await self.redis.hmget(keys.user_ratings(user), [i for i, _s in popular])
-            unrated = [entry for entry, r in zip(popular, rated, strict=True) if r is None]
+        if rated:
+            unrated = [entry for entry, r in zip(popular, rated[0], strict=True) if r is None]
         times = [float(t) for t in (at, item_at) if t]
         return Sources(
             lists={
@@ -66,6 +71,14 @@ class ReaderStore:
             computed_at=max(times) if times else None,
             known=count is not None and float(count) > 0,
         )
+
+    async def _popular_cached(self, n: int) -> list[tuple[str, float]]:
+        now = time.monotonic()
+        at, size, cached = self._popular
+        if now - at > self.popular_ttl_s or size < n:
+            cached = await self.popular(n)
+            self._popular = (now, n, cached)
+        return cached[:n]
 
     async def similar_items(self, item: str, n: int) -> list[tuple[str, float]]:
         top = await self.redis.zrevrange(keys.item_similar(item), 0, n - 1, withscores=True)

@@ -11,6 +11,7 @@ connection); results go to bench/results/reader-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import free_port
@@ -41,14 +43,11 @@ def wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     return parse_wrk(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--user", default="196")
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def running_reader(extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """A ``streamrec reader`` process on a free port; yields its base URL once healthy."""
     port = free_port()
-    env = {**os.environ, "STREAMREC_READER_PORT": str(port)}
+    env = {**os.environ, **(extra_env or {}), "STREAMREC_READER_PORT": str(port)}
     reader = subprocess.Popen([sys.executable, "-m", "streams.cli", "reader"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -59,6 +58,19 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
+        yield base
+    finally:
+        reader.terminate()
+        reader.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--user", default="196")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    with running_reader() as base:
         routes = {
             "trivial": "/healthz",
             "recommendations": f"/v1/users/{args.user}/recommendations?n=10",
@@ -83,9 +95,6 @@ def main() -> None:
         path = out / f"reader-{time.strftime('%Y%m%d-%H%M%S')}.json"
         path.write_text(json.dumps(results, indent=2))
         print(f"wrote {path}")
-    finally:
-        reader.terminate()
-        reader.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -34,14 +34,19 @@ from streams.topics import create_topics, delete_topics, topic_specs
 from tests.conftest import free_port, worker_env
 
 
-def freshness_quantiles(port: int, quantiles=(0.5, 0.95, 0.99)) -> dict[str, float]:
-    """Quantiles of the worker's freshness histogram, interpolated within buckets."""
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    buckets = []
-    for line in body.splitlines():
-        if line.startswith("streamrec_freshness_seconds_bucket"):
-            bound = line.split('le="')[1].split('"')[0]
-            buckets.append((float(bound), float(line.rsplit(" ", 1)[1])))
+def freshness_quantiles(
+    ports: list[int], quantiles=(0.5, 0.95, 0.99), metric: str = "streamrec_freshness_seconds"
+) -> dict[str, float]:
+    """Quantiles of the workers' freshness histograms (summed), interpolated in buckets."""
+    counts: dict[float, float] = {}
+    for port in ports:
+        url = f"http://127.0.0.1:{port}/metrics"
+        body = urllib.request.urlopen(url, timeout=5).read().decode()
+        for line in body.splitlines():
+            if line.startswith(metric + "_bucket"):
+                bound = float(line.split('le="')[1].split('"')[0])
+                counts[bound] = counts.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
+    buckets = sorted(counts.items())
     total = buckets[-1][1] if buckets else 0
     out = {"freshness_samples": total}
     for q in quantiles:
@@ -57,8 +62,16 @@ def freshness_quantiles(port: int, quantiles=(0.5, 0.95, 0.99)) -> dict[str, flo
 
 
 def one_run(
-    events: list, base: WorkerSettings, fan_out: int, rate: float, item_cf: bool = True
+    events: list,
+    base: WorkerSettings,
+    fan_out: int,
+    rate: float,
+    item_cf: bool = True,
+    workers: int = 1,
+    floor: bool = False,
 ) -> dict[str, float]:
+    """Replay ``events`` through ``workers`` worker processes (or the do-nothing floor)
+    into Redis database 5, flushed first; the state stays there for the reader bench."""
     tag = uuid.uuid4().hex[:8]
     url = base.redis.url.rsplit("/", 1)[0] + "/5"
     settings = base.model_copy(
@@ -74,21 +87,28 @@ def one_run(
     )  # fmt: skip
     client = redis.Redis.from_url(url)
     client.flushdb()
+    client.config_resetstat()  # commands per event count this run only
     create_topics(settings.kafka, topic_specs(settings.topics))
-    port = free_port()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=worker_env(settings, port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    ports = [free_port() for _ in range(workers)]
+    command = ["bench.floor"] if floor else ["streams.cli", "worker"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", *command],
+            env=worker_env(settings, port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
     try:
-        time.sleep(8)  # let the worker join its group before the clock starts
+        time.sleep(8 + 4 * (workers - 1))  # let the workers join before the clock starts
         with EventProducer(settings.kafka) as producer:
             start = time.perf_counter()
             for event in tqdm(paced(events, rate), total=len(events), unit="ev", leave=False):
                 producer.send_rating(settings.topics.ratings, event)
         while lag(settings) > 0:
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError(f"a worker process exited during the run ({command})")
             time.sleep(0.25)
         drained = time.perf_counter() - start
         while client.zcard(keys.stale_users()) > 0:
@@ -96,18 +116,29 @@ def one_run(
         settled = time.perf_counter() - start
         memory = client.info("memory")["used_memory"]
         commands = sum(v["calls"] for v in client.info("commandstats").values())
-        return freshness_quantiles(port) | {
-            "events": len(events),
-            "event_path_s": drained,
-            "events_per_s": len(events) / drained,
-            "with_stale_drain_s": settled,
-            "redis_used_memory_bytes": memory,
-            "redis_commands_per_event": commands / len(events),
-            "item_cf": float(item_cf),
-        }
+        if floor:
+            return {"events": len(events), "event_path_s": drained,
+                    "events_per_s": len(events) / drained}  # fmt: skip
+        item = freshness_quantiles(ports, metric="streamrec_item_freshness_seconds")
+        return (
+            freshness_quantiles(ports)
+            | {f"item_{k}": v for k, v in item.items()}
+            | {
+                "events": len(events),
+                "event_path_s": drained,
+                "events_per_s": len(events) / drained,
+                "with_stale_drain_s": settled,
+                "redis_used_memory_bytes": memory,
+                "redis_commands_per_event": commands / len(events),
+                "item_cf": float(item_cf),
+                "users": float(client.hlen(keys.user_means())),
+            }
+        )
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
         internal = [settings.by_item_topic, f"{settings.app_id}-__assignor-__leader"]
         delete_topics(settings.kafka, [s.name for s in topic_specs(settings.topics)] + internal)
 

@@ -15,7 +15,10 @@ DEFAULT_WEIGHTS = {"item-cf": 1.0, "user-cf": 0.3, "popular": 0.3}
 
 
 def fuse(
-    lists: dict[str, list[tuple[str, float]]], weights: dict[str, float], n: int
+    lists: dict[str, list[tuple[str, float]]],
+    weights: dict[str, float],
+    n: int,
+    k: float = RRF_K,
 ) -> list[tuple[str, float, list[str]]]:
     """(item, fused score, sources that listed it, strongest first), best first; ties
     by id. A source with weight 0 or missing from ``weights`` is left out."""
@@ -26,7 +29,7 @@ def fuse(
         if weight <= 0:
             continue
         for rank, (item, _score) in enumerate(ranked[:DEPTH], start=1):
-            part = weight / (RRF_K + rank)
+            part = weight / (k + rank)
             scores[item] = scores.get(item, 0.0) + part
             parts.setdefault(item, []).append((part, source))
     best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]

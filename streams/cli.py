@@ -49,6 +49,42 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _health(args: argparse.Namespace) -> int:
+    """For container HEALTHCHECKs: 0 when the reader's /readyz or the worker's /metrics
+    answers 200 on this host (whichever this container runs)."""
+    import os
+    import urllib.request
+
+    reader = os.environ.get("STREAMREC_READER_PORT", "8080")
+    worker = os.environ.get("STREAMREC_METRICS_PORT", "9108")
+    urls = args.url or [f"http://127.0.0.1:{reader}/readyz", f"http://127.0.0.1:{worker}/metrics"]
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                if response.status == 200:
+                    return 0
+        except OSError:
+            continue
+    print(f"health: nothing healthy at {', '.join(urls)}", file=sys.stderr)
+    return 1
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Runs bench/suite.py from a source checkout (benchmarks are not part of the wheel)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path.cwd()
+    if not (root / "bench" / "suite.py").exists():
+        print(
+            "bench: run from a streamrec source checkout (bench/ is not installed)", file=sys.stderr
+        )
+        return 2
+    env = os.environ | {"PYTHONPATH": str(root)}
+    return subprocess.call([sys.executable, "-m", "bench.suite", *args.rest], cwd=root, env=env)
+
+
 def _eval(args: argparse.Namespace) -> int:
     from streams.commands import evaluate
 
@@ -89,7 +125,7 @@ def _dataset(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from streams.commands.worker import run_worker
 
-    return run_worker(load_settings(WorkerSettings), loglevel=args.loglevel)
+    return run_worker(load_settings(WorkerSettings))
 
 
 def _reader(args: argparse.Namespace) -> int:
@@ -99,7 +135,14 @@ def _reader(args: argparse.Namespace) -> int:
     from app.settings import ReaderSettings
 
     settings = load_settings(ReaderSettings)
-    uvicorn.run(create_app(settings), host=settings.reader_host, port=settings.reader_port)
+    from streams.logs import logging_config
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.reader_host,
+        port=settings.reader_port,
+        log_config=logging_config(settings.log_level, settings.log_format),
+    )
     return 0
 
 
@@ -176,7 +219,6 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.set_defaults(handler=_dataset)
 
     worker = sub.add_parser("worker", help="run the stream worker (Faust)")
-    worker.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info"])
     worker.set_defaults(handler=_worker)
 
     idle = sub.add_parser("wait-idle", help="wait until the stream is drained, nothing stale")
@@ -195,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     reader = sub.add_parser("reader", help="run the HTTP reader (FastAPI)")
     reader.set_defaults(handler=_reader)
 
+    bench = sub.add_parser("bench", help="the benchmark suite, side by side (bench/suite.py)")
+    bench.add_argument("rest", nargs=argparse.REMAINDER, help="options for bench/suite.py")
+    bench.set_defaults(handler=_bench)
+
+    health = sub.add_parser("health", help="exit 0 if this host's reader or worker is healthy")
+    health.add_argument("--url", action="append", help="probe this URL instead (repeatable)")
+    health.set_defaults(handler=_health)
+
     evaluate = sub.add_parser("eval", help="prequential evaluation beside River and Surprise")
     evaluate.add_argument("--dataset", choices=["ml-100k", "synthetic"], default="ml-100k")
     evaluate.add_argument("--limit", type=int, default=0, help="only the first N events")
@@ -202,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=["prequential", "temporal", "both"], default="both")
     evaluate.add_argument("--no-peers", action="store_true", help="streamrec's models only")
     evaluate.add_argument("--window", type=int, default=5000, help="sliding window, tests")
+    evaluate.add_argument(
+        "--tuning-events",
+        type=int,
+        default=20_000,
+        help="the early part on which defaults were chosen; also reported without it",
+    )
     evaluate.add_argument("--metrics-port", type=int, default=0, help="Prometheus exporter")
     evaluate.add_argument("--out", default="bench/results", help="report folder (JSON, md, PNG)")
     evaluate.set_defaults(handler=_eval)
@@ -213,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # every option belongs to bench/suite.py
+        return _bench(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)

@@ -65,6 +65,7 @@ class RedisConnection(BaseModel):
     url: str = "redis://127.0.0.1:6379/0"
     password: SecretStr | None = None
     username: str | None = None
+    ssl_ca_certs: str | None = None  # CA bundle for rediss:// (Redis TLS)
 
     @field_validator("url")
     @classmethod
@@ -79,6 +80,8 @@ class RedisConnection(BaseModel):
             kwargs["password"] = self.password.get_secret_value()
         if self.username:
             kwargs["username"] = self.username
+        if self.ssl_ca_certs:
+            kwargs["ssl_ca_certs"] = self.ssl_ca_certs
         return kwargs
 
 
@@ -121,6 +124,8 @@ class WorkerSettings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     limits: EventLimits = EventLimits()
     metrics_port: int = Field(default=9108, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"  # Faust is chatty
+    log_format: Literal["json", "text"] = "json"
     batch_max: int = Field(default=1000, ge=1, le=100_000)
     batch_within_s: float = Field(default=0.05, gt=0, le=10)
     neighbourhood_size: int = Field(default=50, ge=1, le=1000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 import uuid
@@ -16,6 +17,7 @@ from app.deps import settings_of
 from streams.schemas.errors import InvalidEvent
 from streams.schemas.ratings import parse_rating
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["ratings"])
 
 
@@ -52,6 +54,8 @@ async def post_ratings(
             events.append(parse_rating(candidate, settings.limits))
         except InvalidEvent as error:
             problems.append({"index": index, "reason": error.reason.value, "detail": error.detail})
+            fields = {"event_id": candidate.get("event_id"), "reason": error.reason.value}
+            log.info("rejected", extra={"fields": fields | {"detail": error.detail}})
     if problems:
         return JSONResponse({"detail": "invalid events, nothing produced", "errors": problems}, 422)
     producer = request.app.state.producer
@@ -60,5 +64,7 @@ async def post_ratings(
             *(producer.send(settings.topics.ratings, e.key, e.encode()) for e in events)
         )
     except Exception as exc:  # the broker said no: tell the client to retry
+        ids = [e.event_id for e in events]
+        log.error("not produced", extra={"fields": {"event_ids": ids, "reason": str(exc)}})
         raise HTTPException(503, f"Kafka did not accept the events: {exc}") from exc
     return schemas.Accepted(accepted=len(events), event_ids=[e.event_id or "" for e in events])

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
 
 import faust
 
 from streams import metrics
+from streams.logs import event_id_of
 from streams.schemas.dlq import dead_letter_headers
 from streams.schemas.errors import InvalidEvent
 from streams.schemas.ratings import parse_rating
 from streams.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
 
 
 def register(app: faust.App, settings: WorkerSettings, by_item: faust.TopicT) -> Any:
@@ -46,6 +50,17 @@ def register(app: faust.App, settings: WorkerSettings, by_item: faust.TopicT) ->
                         await dlq.send(key=message.key, value=message.value, headers=headers)
                     )
                     metrics.DEAD_LETTERS.labels(error.reason.value).inc()
+                    log.warning(
+                        "dead-lettered",
+                        extra={
+                            "fields": {
+                                "event_id": event_id_of(message.value),
+                                "reason": error.reason.value,
+                                "detail": error.detail,
+                                "source": f"{message.topic}/{message.partition}/{message.offset}",
+                            }
+                        },
+                    )
                     dead += 1
                     continue
                 body = {

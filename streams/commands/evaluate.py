@@ -119,6 +119,7 @@ def run(args: argparse.Namespace, settings: WorkerSettings) -> int:
         window=args.window,
         checkpoint_every=max(1, min(2000, len(events) // 50)),
         on_checkpoint=checkpoint,
+        tuning_events=args.tuning_events,
     )
     bar.n = len(events)
     bar.close()
@@ -128,6 +129,8 @@ def run(args: argparse.Namespace, settings: WorkerSettings) -> int:
         "window": args.window,
         "blend_weights": dict(blend.DEFAULT_WEIGHTS),
         "prequential": outcome.summary,
+        "tuning_events": args.tuning_events,
+        "held_out": outcome.held_out,
         "series": outcome.series,
         "seconds": time.perf_counter() - started,
     }

@@ -6,11 +6,12 @@ import sys
 
 from prometheus_client import start_http_server
 
+from streams.logs import logging_config
 from streams.settings import WorkerSettings
 from streams.topics import TopicMismatch, check_topics, topic_specs
 
 
-def run_worker(settings: WorkerSettings, loglevel: str = "warn") -> int:
+def run_worker(settings: WorkerSettings) -> int:
     try:
         check_topics(settings.kafka, topic_specs(settings.topics))
     except TopicMismatch as exc:
@@ -23,6 +24,7 @@ def run_worker(settings: WorkerSettings, loglevel: str = "warn") -> int:
     from streams.faust_app import create_faust_app
 
     app = create_faust_app(settings)
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    config = logging_config(settings.log_level, settings.log_format)
+    worker = Worker(app, loglevel=settings.log_level, quiet=True, logging_config=config)
     worker.execute_from_commandline()  # returns only via SystemExit
     return 0

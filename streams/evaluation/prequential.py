@@ -60,7 +60,7 @@ class Running:
             "mae": self.absolute / p if p else None,
             "hit_rate": self.hits / t if t else None,
             "ndcg": self.ndcg / t if t else None,
-            "coverage": len(self.served) / catalogue if catalogue else None,
+            "coverage": len(self.served) / catalogue if catalogue and t else None,
             "predictions": p,
             "tests": t,
         }
@@ -78,6 +78,7 @@ class Outcome:
     events: int
     summary: dict[str, dict[str, float | None]]
     series: list[dict[str, Any]]  # one row per checkpoint: position, per model windowed
+    held_out: dict[str, dict[str, float | None]]  # only events after ``tuning_events``
 
 
 def prequential(
@@ -90,10 +91,13 @@ def prequential(
     checkpoint_every: int = 2000,
     on_checkpoint: Callable[[int, dict[str, Running]], None] | None = None,
     test_from: int = 0,
+    tuning_events: int = 0,
 ) -> Outcome:
     """Run the protocol; events before ``test_from`` are learned without being scored
-    (a warm-up, or the training part of a temporal split evaluated the same way)."""
+    (a warm-up). ``held_out`` repeats the summary for the events after the first
+    ``tuning_events`` (the part on which defaults were chosen is left out of it)."""
     running = {m.name: Running(window) for m in models}
+    later = {m.name: Running(window) for m in models}
     series: list[dict[str, Any]] = []
     catalogue: set[str] = set()
     count = 0
@@ -103,11 +107,17 @@ def prequential(
         if offset >= test_from and rating is not None:
             new = item not in ratings.by_user.get(user, {})
             for model in models:
+                runs = [running[model.name]]
+                if offset >= tuning_events:
+                    runs.append(later[model.name])
                 predicted = model.predict(user, item)
                 if predicted is not None:
-                    running[model.name].error(predicted, rating)
+                    for run in runs:
+                        run.error(predicted, rating)
                 if new and rating >= positive and model.ranks:
-                    running[model.name].ranked(model.recommend(user, n), item)
+                    served = model.recommend(user, n)
+                    for run in runs:
+                        run.ranked(served, item)
         ratings.learn(user, item, rating)
         for model in models:
             model.learn(user, item, rating, offset, event.ts)
@@ -120,4 +130,5 @@ def prequential(
             if on_checkpoint is not None:
                 on_checkpoint(count, running)
     summary = {name: run.summary(len(catalogue)) for name, run in running.items()}
-    return Outcome(count, summary, series)
+    held_out = {name: run.summary(len(catalogue)) for name, run in later.items()}
+    return Outcome(count, summary, series, held_out)

@@ -19,6 +19,14 @@ def _cell(value: Any, digits: int = 4) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _rows(summary: dict[str, Any]) -> list[str]:
+    return [
+        f"| {name} | {_cell(m['rmse'])} | {_cell(m['mae'])} | {_cell(m['hit_rate'])} "
+        f"| {_cell(m['ndcg'])} | {_cell(m['coverage'], 3)} | {m['tests']:,} |"
+        for name, m in summary.items()
+    ]
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"# Evaluation on {result['dataset']} ({result['events']:,} events)",
@@ -31,11 +39,17 @@ def markdown(result: dict[str, Any]) -> str:
         "| model | RMSE | MAE | hit rate@10 | NDCG@10 | coverage | tests |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, m in result["prequential"].items():
-        lines.append(
-            f"| {name} | {_cell(m['rmse'])} | {_cell(m['mae'])} | {_cell(m['hit_rate'])} "
-            f"| {_cell(m['ndcg'])} | {_cell(m['coverage'], 3)} | {m['tests']:,} |"
-        )
+    lines += _rows(result["prequential"])
+    if result.get("held_out") and result.get("tuning_events"):
+        lines += [
+            "",
+            f"### Without the first {result['tuning_events']:,} events (where the blend's "
+            "weights were chosen)",
+            "",
+            "| model | RMSE | MAE | hit rate@10 | NDCG@10 | coverage | tests |",
+            "|---|---|---|---|---|---|---|",
+            *_rows(result["held_out"]),
+        ]
     if result.get("temporal"):
         lines += [
             "",

@@ -1,5 +1,7 @@
 """The dead-letter path end to end: a real worker process, the real broker."""
 
+import contextlib
+import json
 import time
 import urllib.request
 
@@ -61,3 +63,12 @@ def test_invalid_events_reach_the_dlq_unchanged_and_the_worker_keeps_going(
     assert _metric(port, 'streamrec_events_total{outcome="valid"}') == len(good)
     assert _metric(port, 'streamrec_dead_letters_total{reason="not_json"}') == 1
     assert worker.poll() is None  # bad input never stops the consumer
+    worker.terminate()
+    logged = []
+    for line in worker.communicate(timeout=60)[1].decode().splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if record.get("msg") == "dead-lettered":
+                logged.append(record)
+    assert sorted(r["reason"] for r in logged) == sorted(BAD.values())  # structured logs
+    assert all(r["source"].startswith(topics.ratings + "/") and "event_id" in r for r in logged)

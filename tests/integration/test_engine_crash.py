@@ -19,6 +19,7 @@ from streams.engine import Engine
 from streams.faust_app import engine_config
 from streams.producer import EventProducer
 from streams.storage import Store, decode_pairs
+from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.reference import Reference, final_ratings
 
 pytestmark = pytest.mark.integration
@@ -54,6 +55,8 @@ def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
 
     ref = Reference(final_ratings(events))
     client = redis.Redis.from_url(engine_settings.redis.url)
+    # the item-to-item counts too: every co-occurrence and n(i) (kMax as configured)
+    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf_kmax)
     for user in ref.users:  # every user's count, sum and sum of squares
         state = client.hgetall(keys.user_state(user))
         got = [float(state[f]) for f in (b"count", b"sum", b"sumsq")]

@@ -15,6 +15,7 @@ from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
 from streams.storage import decode_pairs
 from tests.conftest import free_port
+from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.reference import Reference, final_ratings
 
 pytestmark = pytest.mark.integration
@@ -108,3 +109,4 @@ def test_two_worker_processes_lose_and_double_nothing(engine_settings, topics, s
     ]
     assert all(f.get(b"fence") for f in fences)  # every partition was worked on
     assert_state_equals_reference(engine_settings, events)
+    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf_kmax)

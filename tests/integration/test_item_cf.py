@@ -10,45 +10,9 @@ from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.itemcf.similarity import cosine_row, most_similar
 from streams.producer import EventProducer
 from streams.schemas.ratings import RatingEvent
+from tests.cooccurrence import counted_sets, reference, stored
 
 pytestmark = pytest.mark.integration
-
-
-def counted_sets(events, kmax: int) -> dict[str, set[str]]:
-    """The counting rule, plainly, in each user's stream order (fMax off)."""
-    rated: dict[str, set[str]] = {}
-    counted: dict[str, set[str]] = {}
-    for e in events:
-        mine, chosen = rated.setdefault(e.user_id, set()), counted.setdefault(e.user_id, set())
-        if e.op == "delete":
-            mine.discard(e.item_id)
-            chosen.discard(e.item_id)
-        elif e.item_id not in mine:
-            mine.add(e.item_id)
-            if kmax == 0 or len(chosen) < kmax:
-                chosen.add(e.item_id)
-    return counted
-
-
-def reference(events, kmax):
-    counted = counted_sets(events, kmax)
-    items = sorted({e.item_id for e in events})
-    m = np.array([[i in c for i in items] for c in counted.values()], dtype=float)
-    co = m.T @ m
-    np.fill_diagonal(co, 0)
-    return items, co, m.sum(axis=0)
-
-
-def stored(client, items):
-    co = np.zeros((len(items), len(items)))
-    index = {i: k for k, i in enumerate(items)}
-    n = np.zeros(len(items))
-    for k, item in enumerate(items):
-        for j, c in client.hgetall(keys.item_cooccurrence(item)).items():
-            co[k, index[j.decode()]] = int(c)
-        n[k] = int(client.hget(keys.item_fence(item), "n") or 0)
-        assert int(client.hget(keys.item_counts(), item) or 0) == n[k]
-    return co, n
 
 
 @pytest.mark.parametrize("kmax", [0, 7])
