@@ -68,9 +68,12 @@ class Contribution(BaseModel):
 class Because(BaseModel):
     user_id: str
     item_id: str
-    on_list: bool
-    score: float | None
-    neighbours: list[Contribution]
+    on_list: bool  # listed by at least one source
+    score: float | None  # the user-based predicted rating, when on that list
+    sources: list[str] = []  # the sources that list it
+    because_item: str | None = None  # item-to-item: the recent rating behind it
+    because_title: str | None = None
+    neighbours: list[Contribution]  # user-based: who rated it, how similar
 
 
 class Item(BaseModel):

@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--tuning-events",
         type=int,
-        default=20_000,
+        default=50_000,
         help="the early part on which defaults were chosen; also reported without it",
     )
     evaluate.add_argument("--metrics-port", type=int, default=0, help="Prometheus exporter")

@@ -16,7 +16,7 @@ from streams import metrics
 from streams.cf.recommend import stored_scores
 from streams.item_storage import ItemStore
 from streams.itemcf import ItemCFConfig
-from streams.itemcf.cooccurrence import CooccurrenceDeltas, expand_user_events
+from streams.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
 from streams.itemcf.similarity import cosine_row, most_similar, score_recent
 from streams.storage import Store
 
@@ -41,6 +41,7 @@ class UserPortion:
 class ItemBatchResult:
     acted: dict[str, float]  # user → latest produce time
     rated: set[str]  # items whose similar lists are due
+    histories: dict[str, UserHistory]  # the acting users' histories after the batch
 
 
 class ItemEngine:
@@ -85,12 +86,13 @@ class ItemEngine:
         await self.progress.commit(progress_name, ends)
         acted = {e.user_id: e.produced_at for p in portions for e in p.events}
         rated = {e.item_id for p in portions for e in p.events}
-        return ItemBatchResult(acted, rated)
+        return ItemBatchResult(acted, rated, histories)
 
     async def finish(self, result: ItemBatchResult) -> None:
         """Re-score the rated items' similar lists, then the acting users' lists."""
         await self.rescore(sorted(result.rated))
-        await self.refresh(sorted(result.acted))
+        users = sorted(result.acted)
+        await self.store.write_user_lists(await self.ranked(users, result.histories))
         now = time.time()
         for produced_at in result.acted.values():
             metrics.ITEM_FRESHNESS.observe(max(0.0, now - produced_at))
@@ -111,9 +113,12 @@ class ItemEngine:
             lists[item] = [(j.decode(), s) for j, s in top]
         await self.store.write_similar(lists)
 
-    async def ranked(self, users: list[str]) -> dict[str, list[tuple[str, float, str]]]:
+    async def ranked(
+        self, users: list[str], known: dict[str, UserHistory] | None = None
+    ) -> dict[str, list[tuple[str, float, str]]]:
+        """Item-to-item lists of ``users`` (histories read unless the batch has them)."""
         c = self.config
-        histories = await self.store.histories(users)
+        histories = known if known is not None else await self.store.histories(users)
         recent = {u: h.recent(c.recent) for u, h in histories.items()}
         needed = sorted({i for r in recent.values() for i, _r in r})
         similar = await self.store.similar(needed, c.similar_size)
@@ -124,7 +129,3 @@ class ItemEngine:
             kept = stored_scores([(i, s) for i, s, _b in top])
             out[u] = [(i, s, b) for (i, s), (_i, _s, b) in zip(kept, top, strict=True)]
         return out
-
-    async def refresh(self, users: list[str]) -> None:
-        if users:
-            await self.store.write_user_lists(await self.ranked(users))

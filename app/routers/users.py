@@ -99,20 +99,27 @@ async def predict(request: Request, user_id: str, item_id: str) -> schemas.Predi
 
 @router.get("/{user_id}/recommendations/{item_id}/because", response_model=schemas.Because)
 async def because(request: Request, user_id: str, item_id: str) -> schemas.Because:
-    """The neighbours, and their ratings, that put the item on the user's list."""
+    """Why the item is recommended: the sources that list it, the recent rating that put
+    it on the item-to-item list, and the neighbours (with their ratings) behind its
+    user-based prediction."""
     checked_id(user_id, "user_id", request)
     checked_id(item_id, "item_id", request)
     settings = settings_of(request)
     store = store_of(request)
-    found = await store.sources(user_id, settings.max_n)
-    scores = dict(found.lists["user-cf"])
-    rows = await store.because(user_id, item_id, settings.max_k)
-    rows = rows[: settings.predict_k]
+    found = await store.sources(user_id, max(settings.max_n, blend.DEPTH))
+    ranks = {s: [i for i, _x in ranked] for s, ranked in found.lists.items()}
+    listed_by = [s for s in blend.SOURCES if item_id in ranks[s]]
+    rows = (await store.because(user_id, item_id, settings.max_k))[: settings.predict_k]
+    reason = found.reasons.get(item_id) if "item-cf" in listed_by else None
+    meta = await store.items([reason]) if reason else {}
     return schemas.Because(
         user_id=user_id,
         item_id=item_id,
-        on_list=item_id in scores,
-        score=scores.get(item_id),
+        on_list=bool(listed_by),
+        score=dict(found.lists["user-cf"]).get(item_id),
+        sources=listed_by,
+        because_item=reason,
+        because_title=meta[reason].title if reason in meta else None,
         neighbours=[
             schemas.Contribution(
                 user_id=v, similarity=s, rating=r, mean=m, contribution=s * (r - m)

@@ -78,13 +78,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     names = list(result["prequential"])
     xs = [row["events"] for row in series]
-    for name in names:
+    for k, name in enumerate(names):  # one colour per model in both panels
         hits = [row[name]["hit_rate"] for row in series]
         if any(h is not None for h in hits):
-            top.plot(xs, hits, label=name)
+            top.plot(xs, hits, label=name, color=f"C{k}")
         errors = [row[name]["rmse"] for row in series]
         if any(e is not None for e in errors):
-            bottom.plot(xs, errors, label=name)
+            bottom.plot(xs, errors, label=name, color=f"C{k}")
     top.set_ylabel(f"hit rate@10 (last {result['window']:,} tests)")
     bottom.set_ylabel(f"RMSE (last {result['window']:,} ratings)")
     bottom.set_xlabel("events replayed")

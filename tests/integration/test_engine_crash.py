@@ -40,6 +40,7 @@ def _kill_at_random_points(settings, start_worker, kills: int, rng: random.Rando
     return done
 
 
+@pytest.mark.timeout(900)  # the whole of ML-100K through both paths, with restarts
 def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
     engine_settings, topics, start_worker
 ):

@@ -88,7 +88,7 @@ def test_each_source_alone_and_the_blend_built_from_them(filled):
     by_item = client.get(f"/v1/users/{user}/recommendations", params={"n": 50, "source": "item-cf"})
     for item in by_item.json()["items"]:
         assert item["because_item"] in rated and item["because_title"].startswith("Movie ")
-    weights = {"item-cf": 1.0, "user-cf": 0.3, "popular": 0.3}
+    weights = {"item-cf": 1.0, "user-cf": 0.05, "popular": 0.05}  # the defaults, spelled out
     want = [i for i, _s, _x in blend.fuse(lists, weights, 10)]
     got = client.get(f"/v1/users/{user}/recommendations", params={"n": 10}).json()["items"]
     assert [i["item_id"] for i in got] == want
@@ -137,10 +137,16 @@ def test_similarity_neighbours_and_predictions_match_the_reference(filled):
 def test_because_explains_an_item_on_the_list(filled):
     client, _settings, events, _w = filled
     user = events[0].user_id
-    top = client.get(f"/v1/users/{user}/recommendations", params={"n": 1}).json()["items"][0]
+    params = {"n": 1, "source": "user-cf"}
+    top = client.get(f"/v1/users/{user}/recommendations", params=params).json()["items"][0]
     why = client.get(f"/v1/users/{user}/recommendations/{top['item_id']}/because").json()
     assert why["on_list"] and abs(why["score"] - top["score"]) < 1e-9
+    assert "user-cf" in why["sources"]
     assert why["neighbours"] and all(n["similarity"] > 0 for n in why["neighbours"])
+    params = {"n": 1, "source": "item-cf"}
+    top = client.get(f"/v1/users/{user}/recommendations", params=params).json()["items"][0]
+    why = client.get(f"/v1/users/{user}/recommendations/{top['item_id']}/because").json()
+    assert "item-cf" in why["sources"] and why["because_item"] == top["because_item"]
 
 
 def test_items_and_popular(filled):
