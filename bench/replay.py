@@ -61,6 +61,15 @@ def freshness_quantiles(
     return out
 
 
+def database_memory(client: redis.Redis) -> int:
+    """Bytes held by this database's keys (MEMORY USAGE summed over a SCAN): the
+    instance's used_memory also counts the other databases."""
+    total = 0
+    for key in client.scan_iter(count=1000):
+        total += int(client.memory_usage(key, samples=0) or 0)  # type: ignore[arg-type]
+    return total
+
+
 def one_run(
     events: list,
     base: WorkerSettings,
@@ -114,8 +123,10 @@ def one_run(
         while client.zcard(keys.stale_users()) > 0:
             time.sleep(0.25)
         settled = time.perf_counter() - start
-        memory = client.info("memory")["used_memory"]
+        memory = database_memory(client)
         commands = sum(v["calls"] for v in client.info("commandstats").values())
+        stats = client.info("stats")
+        traffic = stats["total_net_input_bytes"] + stats["total_net_output_bytes"]
         if floor:
             return {"events": len(events), "event_path_s": drained,
                     "events_per_s": len(events) / drained}  # fmt: skip
@@ -130,6 +141,7 @@ def one_run(
                 "with_stale_drain_s": settled,
                 "redis_used_memory_bytes": memory,
                 "redis_commands_per_event": commands / len(events),
+            "redis_bytes_per_event": traffic / len(events),
                 "item_cf": float(item_cf),
                 "users": float(client.hlen(keys.user_means())),
             }

@@ -124,7 +124,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## Redis (exact run, item-to-item on)",
         "",
-        f"- {s['commands_per_event']:.0f} commands per event, "
+        f"- {s['commands_per_event']:.0f} commands and "
+        f"{s['network_bytes_per_event']:,.0f} bytes of network traffic per event, "
         f"{s['memory_per_event_bytes']:,.0f} bytes of memory per event, "
         f"{s['memory_per_user_bytes'] / 1024:,.1f} KiB per user ({s['users']:,.0f} users)",
         "",
@@ -217,6 +218,7 @@ def main() -> None:
         "reader": reader,
         "storage": {
             "commands_per_event": exact["redis_commands_per_event"],
+            "network_bytes_per_event": exact.get("redis_bytes_per_event", float("nan")),
             "memory_per_event_bytes": exact["redis_used_memory_bytes"] / len(prefix),
             "memory_per_user_bytes": exact["redis_used_memory_bytes"] / max(exact["users"], 1),
             "users": exact["users"],

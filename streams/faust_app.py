@@ -10,10 +10,10 @@ from faust.auth import SASLCredentials
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
-from streams.engine import Engine, EngineConfig
+from streams.configs import engine_config, item_cf_config
+from streams.engine import Engine
 from streams.item_engine import ItemEngine
 from streams.item_storage import ItemStore
-from streams.itemcf import ItemCFConfig
 from streams.settings import WorkerSettings
 from streams.storage import Store
 
@@ -27,29 +27,6 @@ def _credentials(settings: WorkerSettings) -> SASLCredentials | None:
             mechanism=kafka.sasl_mechanism,
         )
     return None
-
-
-def engine_config(settings: WorkerSettings) -> EngineConfig:
-    return EngineConfig(
-        neighbourhood_size=settings.neighbourhood_size,
-        predict_k=settings.predict_k,
-        topn_size=settings.topn_size,
-        min_support=settings.min_support,
-        rating_bounds=(settings.limits.rating_min, settings.limits.rating_max),
-        popularity_half_life_s=settings.popularity_half_life_s,
-        fan_out_cap=settings.fan_out_cap,
-    )
-
-
-def item_cf_config(settings: WorkerSettings) -> ItemCFConfig:
-    return ItemCFConfig(
-        kmax=settings.item_cf_kmax,
-        fmax=settings.item_cf_fmax,
-        similar_size=settings.item_cf_similar_size,
-        recent=settings.item_cf_recent,
-        decay=settings.item_cf_decay,
-        topn_size=settings.topn_size,
-    )
 
 
 def create_faust_app(settings: WorkerSettings) -> faust.App:

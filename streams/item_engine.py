@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streams import metrics
+from streams.cf.pearson import pearson
 from streams.cf.recommend import stored_scores
 from streams.item_storage import ItemStore
 from streams.itemcf import ItemCFConfig
@@ -76,13 +77,14 @@ class ItemEngine:
                     c.kmax,
                     c.fmax,
                     None if decided is None else decided.__contains__,
+                    with_sums=c.similarity == "pearson",
                 )
             plans[portion.partition] = json.dumps(deltas.counted_offsets)
             mine = {u: histories[u] for u in by_user}
             expanded.append((portion.partition, portion.end, deltas, mine))
         ends = {p.partition: p.end for p in portions}
         await self.progress.begin(progress_name, ends, plans)
-        await self.store.apply(expanded)
+        await self.store.apply(expanded, with_sums=c.similarity == "pearson")
         await self.progress.commit(progress_name, ends)
         acted = {e.user_id: e.produced_at for p in portions for e in p.events}
         rated = {e.item_id for p in portions for e in p.events}
@@ -100,6 +102,13 @@ class ItemEngine:
     async def rescore(self, items: list[str]) -> None:
         if not items:
             return
+        if self.config.similarity == "pearson":
+            lists = await self._pearson_lists(items)
+        else:
+            lists = await self._cosine_lists(items)
+        await self.store.write_similar(lists)
+
+    async def _cosine_lists(self, items: list[str]) -> dict[str, list[tuple[str, float]]]:
         rows = await self.store.rows(items)
         own = [i.encode() for i in items]
         counts = await self.store.counts(
@@ -111,7 +120,20 @@ class ItemEngine:
             sims = cosine_row(co, counts.get(key, 0), n_partners)
             top = most_similar(ps, sims, self.config.similar_size)  # bytes order = str order
             lists[item] = [(j.decode(), s) for j, s in top]
-        await self.store.write_similar(lists)
+        return lists
+
+    async def _pearson_lists(self, items: list[str]) -> dict[str, list[tuple[str, float]]]:
+        rows = await self.store.pair_sums(items)
+        own = [i.encode() for i in items]
+        wanted = {j for ps, _s in rows.values() for j in ps} | set(own)
+        means = await self.store.means(list(wanted))
+        lists = {}
+        for (item, (ps, sums)), key in zip(rows.items(), own, strict=True):
+            partner_means = np.fromiter((means.get(j, 0.0) for j in ps), float, len(ps))
+            sims = pearson(sums, means.get(key, 0.0), partner_means, self.config.min_support)
+            top = most_similar(ps, sims, self.config.similar_size)
+            lists[item] = [(j.decode(), s) for j, s in top]
+        return lists
 
     async def ranked(
         self, users: list[str], known: dict[str, UserHistory] | None = None

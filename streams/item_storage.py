@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from streams import keys
 from streams.cf.recommend import stored_scores
 from streams.itemcf.cooccurrence import HISTORY_DTYPE, CooccurrenceDeltas, UserHistory
-from streams.storage import _fmt, _script, _text, pack_ids
+from streams.storage import _fmt, _script, _text, pack_ids, raw_pairs
 
 
 def decode_history(raw: dict[Any, bytes]) -> UserHistory:
@@ -47,7 +47,9 @@ class ItemStore:
         return {i: int(v) for i, v in zip(items, values, strict=True) if v is not None}
 
     async def apply(
-        self, portions: list[tuple[int, int, CooccurrenceDeltas, dict[str, UserHistory]]]
+        self,
+        portions: list[tuple[int, int, CooccurrenceDeltas, dict[str, UserHistory]]],
+        with_sums: bool = False,
     ) -> None:
         """Items first, each user's history last: if a crash interrupts, the users whose
         history was written already had every item delta applied (see docs/algorithm.md)."""
@@ -55,19 +57,29 @@ class ItemStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, deltas, _h in portions:
                 field = keys.cooccurrence_fence_field(partition)
-                for item in sorted(set(deltas.pairs) | set(deltas.counts)):
+                items = set(deltas.pairs) | set(deltas.counts) | set(deltas.sums)
+                for item in sorted(items | set(deltas.rating_sums)):
                     row = deltas.pairs.get(item, {})
                     partners = sorted(row)
                     values = np.array([row[j] for j in partners], dtype="<i4").tobytes()
                     args: list[Any] = [field, end, deltas.counts.get(item, 0)]
                     args += [*pack_ids(partners), values]
+                    if with_sums:
+                        sums = deltas.sums.get(item, {})
+                        others = sorted(sums)
+                        blob = np.array([sums[j] for j in others], dtype="<f8").tobytes()
+                        args += [_fmt(deltas.rating_sums.get(item, 0.0)), *pack_ids(others), blob]
                     await self._apply_cooc(
-                        keys=[keys.item_cooccurrence(item), keys.item_fence(item)],
+                        keys=[
+                            keys.item_cooccurrence(item),
+                            keys.item_fence(item),
+                            keys.item_pair_sums(item),
+                        ],
                         args=args,
                         client=pipe,
                     )
                     touched.append(item)
-            counts = await pipe.execute()
+            after = await pipe.execute()
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, _d, histories in portions:
                 field = keys.cooccurrence_fence_field(partition)
@@ -82,7 +94,14 @@ class ItemStore:
                         client=pipe,
                     )
             if touched:
-                pipe.hset(keys.item_counts(), mapping=dict(zip(touched, counts, strict=True)))
+                state = [(i, int(n), float(s)) for i, (n, s) in zip(touched, after, strict=True)]
+                pipe.hset(keys.item_counts(), mapping={i: str(n) for i, n, _s in state})
+                if with_sums:
+                    means: dict[Any, Any] = {i: _fmt(s / n) for i, n, s in state if n}
+                    if means:
+                        pipe.hset(keys.item_means(), mapping=means)
+                    if gone := [i for i, n, _s in state if not n]:
+                        pipe.hdel(keys.item_means(), *gone)
             await pipe.execute()
 
     async def rows(self, items: list[str]) -> dict[str, tuple[list[bytes], np.ndarray]]:
@@ -96,6 +115,20 @@ class ItemStore:
             item: (list(row), np.fromiter(map(int, row.values()), float, len(row)))
             for item, row in zip(items, raw, strict=True)
         }
+
+    async def pair_sums(self, items: list[str]) -> dict[str, tuple[list[bytes], np.ndarray]]:
+        """Each item's Pearson sums row: (partner ids as bytes, (m, 6) sums)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.hgetall(keys.item_pair_sums(item))
+            raw = await pipe.execute()
+        return {item: raw_pairs(row) for item, row in zip(items, raw, strict=True)}
+
+    async def means(self, items: list[Any]) -> dict[Any, float]:
+        if not items:
+            return {}
+        values = await self.redis.hmget(keys.item_means(), items)
+        return {i: float(v) for i, v in zip(items, values, strict=True) if v is not None}
 
     async def write_similar(self, lists: dict[str, list[tuple[str, float]]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -86,13 +86,19 @@ def item_raters(item_id: str) -> str:
 def item_fence(item_id: str) -> str:
     """Hash: <partition> → last by-item offset whose batch was applied to this item;
     c:<partition> → the same for the item-to-item path (ratings topic offsets); n → n(i),
-    the item's counted interactions (see docs/algorithm.md)."""
+    the item's counted interactions; s → the sum of their ratings (docs/algorithm.md)."""
     return _item(item_id, "fence")
 
 
 def item_cooccurrence(item_id: str) -> str:
     """Hash: partner item id → c(i, j), users whose counted interactions hold both."""
     return _item(item_id, "cooc")
+
+
+def item_pair_sums(item_id: str) -> str:
+    """Hash: partner item id → 48 bytes, six little-endian float64 co-rating sums over the
+    users counting both, item i's rating first (only with item_cf_similarity=pearson)."""
+    return _item(item_id, "isums")
 
 
 def item_similar(item_id: str) -> str:
@@ -136,6 +142,11 @@ def item_counts() -> str:
     """Hash: item id → n(i), copied from each item's fence hash after a batch (one HMGET
     gives the counts a cosine row needs)."""
     return f"{NAMESPACE}:{{g}}:icounts"
+
+
+def item_means() -> str:
+    """Hash: item id → mean of its counted ratings (item_cf_similarity=pearson)."""
+    return f"{NAMESPACE}:{{g}}:imeans"
 
 
 def user_fence_field(partition: int) -> str:

@@ -140,6 +140,7 @@ class WorkerSettings(BaseSettings):
     item_cf_similar_size: int = Field(default=100, ge=1, le=10_000)
     item_cf_recent: int = Field(default=10, ge=1, le=1000)
     item_cf_decay: float = Field(default=0.9, gt=0, le=1)
+    item_cf_similarity: Literal["cosine", "pearson"] = "cosine"
     refresh_budget: int = Field(default=100, ge=0, le=100_000)
     refresh_interval_s: float = Field(default=1.0, gt=0)
     session_timeout_s: float = Field(default=10, ge=1, le=300)

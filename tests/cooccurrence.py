@@ -49,3 +49,35 @@ def assert_cooccurrence_equals_reference(client, events, kmax: int) -> None:
     got_co, got_n = stored(client, items)
     np.testing.assert_array_equal(got_co, want_co)
     np.testing.assert_array_equal(got_n, want_n)
+
+
+def final_counted_ratings(events, kmax: int) -> dict[tuple[str, str], float]:
+    """(user, item) → rating, for the counted interactions that stand at the end."""
+    counted = counted_sets(events, kmax)
+    ratings: dict[tuple[str, str], float] = {}
+    for e in events:
+        if e.op == "delete":
+            ratings.pop((e.user_id, e.item_id), None)
+        else:
+            ratings[(e.user_id, e.item_id)] = e.rating
+    return {(u, i): r for (u, i), r in ratings.items() if i in counted.get(u, set())}
+
+
+def pearson_reference(events, kmax: int, items: list[str]):
+    """Pair sums (item i's side) and item means over counted interactions, from scratch."""
+    rated = final_counted_ratings(events, kmax)
+    users = sorted({u for u, _i in rated})
+    r = np.array([[rated.get((u, i), np.nan) for i in items] for u in users])
+    sums = {}
+    for a, i in enumerate(items):
+        for b, j in enumerate(items):
+            both = ~np.isnan(r[:, a]) & ~np.isnan(r[:, b])
+            if a != b and both.any():
+                x, y = r[both, a], r[both, b]
+                sums[(i, j)] = np.array(
+                    [both.sum(), x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum()]
+                )
+    means = {
+        i: float(np.nanmean(r[:, a])) for a, i in enumerate(items) if (~np.isnan(r[:, a])).any()
+    }
+    return sums, means

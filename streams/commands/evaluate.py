@@ -11,11 +11,10 @@ from prometheus_client import Gauge, start_http_server
 from tqdm import tqdm
 
 from streams import blend
+from streams.configs import engine_config, item_cf_config
 from streams.datasets import movielens, synthetic
-from streams.engine import EngineConfig
 from streams.evaluation import models, peers, report
 from streams.evaluation.prequential import Running, prequential
-from streams.itemcf import ItemCFConfig
 from streams.schemas.ratings import RatingEvent
 from streams.settings import WorkerSettings
 
@@ -37,22 +36,8 @@ def load_events(args: argparse.Namespace, settings: WorkerSettings) -> list[Rati
 def build(settings: WorkerSettings, with_peers: bool) -> tuple[list[Any], models.Ratings]:
     ratings = models.Ratings()
     bounds = (settings.limits.rating_min, settings.limits.rating_max)
-    config = EngineConfig(
-        neighbourhood_size=settings.neighbourhood_size,
-        predict_k=settings.predict_k,
-        topn_size=settings.topn_size,
-        min_support=settings.min_support,
-        rating_bounds=bounds,
-        fan_out_cap=settings.fan_out_cap,
-    )
-    item = ItemCFConfig(
-        kmax=settings.item_cf_kmax,
-        fmax=settings.item_cf_fmax,
-        similar_size=settings.item_cf_similar_size,
-        recent=settings.item_cf_recent,
-        decay=settings.item_cf_decay,
-        topn_size=settings.topn_size,
-    )
+    config = engine_config(settings)
+    item = item_cf_config(settings)
     popular = models.MostPopular(ratings)
     user_cf = models.UserKNN(config, ratings)
     item_cf = models.ItemCF(item)

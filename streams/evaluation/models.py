@@ -200,6 +200,8 @@ class ItemCF:
         self.rows: dict[str, dict[str, int]] = {}
         self.counts: dict[str, int] = {}
         self.similar: dict[str, list[tuple[str, float]]] = {}
+        self.sums: dict[str, dict[str, np.ndarray]] = {}  # pearson only
+        self.rating_sums: dict[str, float] = {}
 
     def predict(self, user: str, item: str) -> float | None:
         return None
@@ -208,7 +210,20 @@ class ItemCF:
         c = self.config
         history = self.histories.setdefault(user, UserHistory.empty())
         out = CooccurrenceDeltas()
-        expand_user_events(history, [(item, rating, offset)], out, self.counts, c.kmax, c.fmax)
+        pearson_sums = c.similarity == "pearson"
+        expand_user_events(
+            history, [(item, rating, offset)], out, self.counts, c.kmax, c.fmax, None, pearson_sums
+        )
+        for i, sum_rows in out.sums.items():
+            theirs = self.sums.setdefault(i, {})
+            for j, sum_delta in sum_rows.items():
+                total = theirs.get(j, np.zeros(WIDTH)) + sum_delta
+                if total[N] < 0.5:
+                    theirs.pop(j, None)
+                else:
+                    theirs[j] = total
+        for i, rating_delta in out.rating_sums.items():
+            self.rating_sums[i] = self.rating_sums.get(i, 0.0) + rating_delta
         for i, row in out.pairs.items():
             mine = self.rows.setdefault(i, {})
             for j, d in row.items():
@@ -219,7 +234,20 @@ class ItemCF:
                     mine.pop(j, None)
         self.rescore(item)
 
+    def mean(self, item: str) -> float:
+        n = self.counts.get(item, 0)
+        return self.rating_sums.get(item, 0.0) / n if n else 0.0
+
     def rescore(self, item: str) -> None:
+        if self.config.similarity == "pearson":
+            rows = self.sums.get(item, {})
+            partners = list(rows)
+            sums = np.array(list(rows.values())).reshape(-1, WIDTH)
+            means = np.array([self.mean(j) for j in partners], dtype=np.float64)
+            sims = pearson(sums, self.mean(item), means, self.config.min_support)
+            top = most_similar(partners, sims, self.config.similar_size)
+            self.similar[item] = recommend.stored_scores(top)
+            return
         row = self.rows.get(item, {})
         partners = list(row)
         sims = cosine_row(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -13,3 +14,5 @@ class ItemCFConfig:
     recent: int = 10  # the user's most recent items that score candidates
     decay: float = 0.9  # weight of the t-th most recent item: decay^t · rating
     topn_size: int = 50
+    similarity: Literal["cosine", "pearson"] = "cosine"  # pearson: over co-raters' ratings
+    min_support: int = 2  # pearson: fewest co-raters for a non-zero similarity

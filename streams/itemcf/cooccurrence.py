@@ -8,6 +8,11 @@ items and an item counts at most ``fmax`` interactions, so one event touches at 
 count is recorded per (user, item), so a delete retracts exactly the pairs it formed and
 a re-rating (the interaction stands) changes nothing.
 
+With ``with_sums`` the same counted pairs also carry the six mean-independent co-rating
+sums of ``streams.cf.pearson`` (item i's rating first), so item–item Pearson over
+co-raters follows exactly, as user–user Pearson does; then a re-rating of a counted item
+changes its pairs' sums too.
+
 This runs in exactly one place per user (the owner of the user's ratings partition), so a
 user's events are applied in order and the deltas commute across users.
 """
@@ -18,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from streams.cf.pearson import WIDTH, pair_deltas, swap_sides
 
 # NaN rating = retracted; offset = source offset of the event that set it (replays are
 # skipped); counted = 1 while the interaction is part of the co-occurrence counts.
@@ -58,6 +65,9 @@ class UserHistory:
     def counted_items(self) -> list[str]:
         return [self.items[k] for k in np.flatnonzero(self.counted)]
 
+    def counted_ratings(self, items: list[str]) -> np.ndarray:
+        return np.array([self.ratings[self.position[i]] for i in items], dtype=np.float64)
+
     def rated(self) -> set[str]:
         return {self.items[k] for k in np.flatnonzero(~np.isnan(self.ratings))}
 
@@ -80,6 +90,18 @@ class CooccurrenceDeltas:
     pairs: dict[str, dict[str, int]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     counted_offsets: list[int] = field(default_factory=list)  # the batch's decisions
+    sums: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # with_sums only
+    rating_sums: dict[str, float] = field(default_factory=dict)  # Δ Σ counted ratings
+
+    def _sums(self, item: str, partners: list[str], rows: np.ndarray) -> None:
+        mine = self.sums.setdefault(item, {})
+        for partner, row in zip(partners, rows, strict=True):
+            mine[partner] = mine.get(partner, np.zeros(WIDTH)) + row
+            theirs = self.sums.setdefault(partner, {})
+            theirs[item] = theirs.get(item, np.zeros(WIDTH)) + swap_sides(row)
+
+    def _rating_sum(self, item: str, delta: float) -> None:
+        self.rating_sums[item] = self.rating_sums.get(item, 0.0) + delta
 
     def _pair(self, item: str, partner: str, delta: int) -> None:
         row = self.pairs.setdefault(item, {})
@@ -101,6 +123,7 @@ def expand_user_events(
     kmax: int = 0,
     fmax: int = 0,
     decided: Callable[[int], bool] | None = None,
+    with_sums: bool = False,
 ) -> None:
     """Apply ``(item, new rating or None, source offset)`` events of one user, in order.
 
@@ -112,17 +135,25 @@ def expand_user_events(
         k = history._slot(item)
         if offset <= history.offsets[k]:
             continue  # a replayed duplicate of something already applied
-        was = history.rating(item) is not None
+        old = history.rating(item)
         history.offsets[k], history.ratings[k] = offset, np.nan if new is None else new
         history.changed.add(item)
-        if new is None and was and history.counted[k]:
-            history.counted[k] = 0
-            for partner in history.counted_items():
-                out._pair(item, partner, -1)
-                out._pair(partner, item, -1)
-            out._count(item, -1)
-            counts[item] = counts.get(item, 0) - 1
-        elif new is not None and not was:
+        if old is not None and history.counted[k]:
+            if new is None:  # a counted interaction is retracted: every pair it formed
+                history.counted[k] = 0
+                partners = history.counted_items()
+                for partner in partners:
+                    out._pair(item, partner, -1)
+                    out._pair(partner, item, -1)
+                out._count(item, -1)
+                counts[item] = counts.get(item, 0) - 1
+            else:
+                partners = [p for p in history.counted_items() if p != item]
+            if with_sums and old != new:
+                out._rating_sum(item, (new or 0.0) - old)
+                rows = pair_deltas(old, new, history.counted_ratings(partners))
+                out._sums(item, partners, rows)
+        elif new is not None and old is None:
             if decided is not None:
                 counts_it = decided(offset)
             else:
@@ -130,9 +161,13 @@ def expand_user_events(
                 counts_it = room and (fmax <= 0 or counts.get(item, 0) < fmax)
             if not counts_it:
                 continue
-            for partner in history.counted_items():
+            partners = history.counted_items()
+            for partner in partners:
                 out._pair(item, partner, 1)
                 out._pair(partner, item, 1)
+            if with_sums:
+                out._rating_sum(item, new)
+                out._sums(item, partners, pair_deltas(None, new, history.counted_ratings(partners)))
             history.counted[k] = 1
             out._count(item, 1)
             out.counted_offsets.append(offset)

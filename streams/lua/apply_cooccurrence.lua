@@ -1,22 +1,48 @@
 -- Add one batch's co-occurrence deltas to one item, at most once per ratings partition.
--- KEYS: cooc, fence                  (both tagged {i:<id>})
--- ARGV: fence_field, batch_end, dn, ids_len, ids, deltas
---       (ids as uint32 lengths + concatenated bytes; deltas = int32 per id)
--- Returns n(i) after the batch (also when the batch was applied before).
-local fence = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
-if fence >= tonumber(ARGV[2]) then
-  return tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
-end
-local lens, data, deltas = ARGV[4], ARGV[5], ARGV[6]
-local pos = 1
-for j = 1, #lens / 4 do
-  local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
-  local partner = string.sub(data, pos, pos + len - 1)
-  pos = pos + len
-  local d = struct.unpack('<i4', deltas, 4 * (j - 1) + 1)
-  if redis.call('HINCRBY', KEYS[1], partner, d) == 0 then
-    redis.call('HDEL', KEYS[1], partner)
+-- KEYS: cooc, fence, isums           (all tagged {i:<id>})
+-- ARGV: fence_field, batch_end, dn, ids_len, ids, deltas,
+--       [d_rating_sum, sum_ids_len, sum_ids, sums]      (only with Pearson sums)
+--       (ids as uint32 lengths + concatenated bytes; deltas = int32 per id;
+--        sums = six float64 per id, added to the 48-byte values of isums)
+-- Returns {n(i), Σ counted ratings of i} after the batch (also when applied before).
+local function ids(lens, data)
+  local out, pos = {}, 1
+  for j = 1, #lens / 4 do
+    local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
+    out[j] = string.sub(data, pos, pos + len - 1)
+    pos = pos + len
   end
+  return out
 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return redis.call('HINCRBY', KEYS[2], 'n', tonumber(ARGV[3]))
+
+local fence = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
+if fence < tonumber(ARGV[2]) then
+  local partners, deltas = ids(ARGV[4], ARGV[5]), ARGV[6]
+  for j = 1, #partners do
+    local d = struct.unpack('<i4', deltas, 4 * (j - 1) + 1)
+    if redis.call('HINCRBY', KEYS[1], partners[j], d) == 0 then
+      redis.call('HDEL', KEYS[1], partners[j])
+    end
+  end
+  if ARGV[7] then
+    redis.call('HINCRBYFLOAT', KEYS[2], 's', ARGV[7])
+    local others, blob = ids(ARGV[8], ARGV[9]), ARGV[10]
+    for j = 1, #others do
+      local dn, d1, d2, d3, d4, d5 = struct.unpack('<dddddd', blob, 48 * (j - 1) + 1)
+      local old = redis.call('HGET', KEYS[3], others[j])
+      local n, s1, s2, s3, s4, s5 = dn, d1, d2, d3, d4, d5
+      if old then
+        local on, o1, o2, o3, o4, o5 = struct.unpack('<dddddd', old)
+        n, s1, s2, s3, s4, s5 = on + dn, o1 + d1, o2 + d2, o3 + d3, o4 + d4, o5 + d5
+      end
+      if n < 0.5 then
+        redis.call('HDEL', KEYS[3], others[j])
+      else
+        redis.call('HSET', KEYS[3], others[j], struct.pack('<dddddd', n, s1, s2, s3, s4, s5))
+      end
+    end
+  end
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('HINCRBY', KEYS[2], 'n', tonumber(ARGV[3]))
+end
+return {tonumber(redis.call('HGET', KEYS[2], 'n') or '0'), redis.call('HGET', KEYS[2], 's') or '0'}

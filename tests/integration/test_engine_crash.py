@@ -14,9 +14,9 @@ import redis.asyncio as aioredis
 from streams import keys
 from streams.cf.pearson import pearson
 from streams.commands.wait_idle import lag, wait_idle
+from streams.configs import engine_config
 from streams.datasets import movielens
 from streams.engine import Engine
-from streams.faust_app import engine_config
 from streams.producer import EventProducer
 from streams.storage import Store, decode_pairs
 from tests.cooccurrence import assert_cooccurrence_equals_reference

@@ -16,9 +16,9 @@ from app.settings import ReaderSettings
 from streams import keys
 from streams.commands.evaluate import build
 from streams.commands.wait_idle import wait_idle
+from streams.configs import engine_config
 from streams.datasets import movielens
 from streams.engine import Engine
-from streams.faust_app import engine_config
 from streams.producer import EventProducer
 from streams.storage import Store
 

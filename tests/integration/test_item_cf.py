@@ -5,12 +5,14 @@ import pytest
 import redis
 
 from streams import keys
+from streams.cf.pearson import pearson
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.itemcf.similarity import cosine_row, most_similar
 from streams.producer import EventProducer
 from streams.schemas.ratings import RatingEvent
-from tests.cooccurrence import counted_sets, reference, stored
+from streams.storage import decode_pairs
+from tests.cooccurrence import counted_sets, pearson_reference, reference, stored
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +57,41 @@ def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_work
     }
     assert not listed & rated and set(reasons) == listed
     assert set(reasons.values()) <= rated | {e.item_id for e in events}
+
+
+def test_pearson_option_keeps_exact_sums_and_lists(engine_settings, topics, start_worker):
+    settings = engine_settings.model_copy(
+        update={"item_cf_kmax": 6, "item_cf_similarity": "pearson"}
+    )
+    spec = SyntheticSpec(events=2_000, users=70, items=30, rerate_share=0.2, delete_share=0.1)
+    events = list(generate(spec))
+    start_worker(settings)
+    with EventProducer(settings.kafka) as producer:
+        for event in events:
+            producer.send_rating(settings.topics.ratings, event)
+    assert wait_idle(settings, timeout=240)
+    last = RatingEvent("newcomer", events[-1].item_id, 4.0, events[-1].ts + 1)
+    events.append(last)
+    with EventProducer(settings.kafka) as producer:  # re-scores that item from final state
+        producer.send_rating(settings.topics.ratings, last)
+    assert wait_idle(settings, timeout=60)
+    items = sorted({e.item_id for e in events})
+    want_sums, want_means = pearson_reference(events, settings.item_cf_kmax, items)
+    client = redis.Redis.from_url(settings.redis.url)
+    for i in items:
+        partners, sums = decode_pairs(client.hgetall(keys.item_pair_sums(i)))
+        assert sorted(partners) == sorted(j for (a, j) in want_sums if a == i), i
+        for j, row in zip(partners, sums, strict=True):
+            np.testing.assert_allclose(row, want_sums[(i, j)], atol=1e-9)
+        if i in want_means:
+            assert abs(float(client.hget(keys.item_means(), i)) - want_means[i]) < 1e-9
+    target = last.item_id
+    partners = sorted(j for (a, j) in want_sums if a == target)
+    rows = np.array([want_sums[(target, j)] for j in partners])
+    means = np.array([want_means[j] for j in partners])
+    sims = pearson(rows, want_means[target], means, min_support=2)
+    want = most_similar(partners, sims, settings.item_cf_similar_size)
+    got = client.zrevrange(keys.item_similar(target), 0, -1, withscores=True)
+    assert want and [j.decode() for j, _s in got] == [j for j, _s in want]
+    for (_j, kept), (_w, exact) in zip(got, want, strict=True):
+        assert abs(kept - exact) < 1e-9

@@ -29,17 +29,30 @@ class Reference:
         self.kmax, self.fmax = kmax, fmax
         self.rated: dict[str, set[str]] = {u: set() for u in USERS}
         self.counted: dict[str, set[str]] = {u: set() for u in USERS}
+        self.ratings: dict[tuple[str, str], float] = {}
 
     def apply(self, user: str, item: str, rating: float | None) -> None:
         if rating is None:
             self.rated[user].discard(item)
             self.counted[user].discard(item)
-        elif item not in self.rated[user]:
+            self.ratings.pop((user, item), None)
+            return
+        self.ratings[(user, item)] = rating
+        if item not in self.rated[user]:
             self.rated[user].add(item)
             n_item = sum(item in c for c in self.counted.values())
             room = self.kmax == 0 or len(self.counted[user]) < self.kmax
             if room and (self.fmax == 0 or n_item < self.fmax):
                 self.counted[user].add(item)
+
+    def pair_sums(self, i: str, j: str) -> np.ndarray:
+        """n, Σr_i, Σr_j, Σr_i², Σr_j², Σr_i·r_j over users counting both, from scratch."""
+        both = [u for u in USERS if i in self.counted[u] and j in self.counted[u]]
+        ri = np.array([self.ratings[(u, i)] for u in both])
+        rj = np.array([self.ratings[(u, j)] for u in both])
+        return np.array(
+            [len(both), ri.sum(), rj.sum(), (ri**2).sum(), (rj**2).sum(), (ri * rj).sum()]
+        )
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray]:
         m = np.array([[i in self.counted[u] for i in ITEMS] for u in USERS], dtype=float)
@@ -68,6 +81,34 @@ def test_counts_equal_reference_after_every_event(events, kmax, fmax):
         np.testing.assert_array_equal(got_n, want_n)
         assert histories[user].rated() == ref.rated[user]
         assert set(histories[user].counted_items()) == ref.counted[user]
+
+
+@settings(max_examples=100, deadline=None)
+@given(events_strategy, st.sampled_from([0, 2, 3]))
+def test_pearson_sums_equal_reference_after_every_event(events, kmax):
+    histories = {u: UserHistory.empty() for u in USERS}
+    counts: dict[str, int] = {}
+    sums: dict[tuple[str, str], np.ndarray] = {}
+    rating_sums: dict[str, float] = {}
+    ref = Reference(kmax, 0)
+    for offset, (user, item, rating) in enumerate(events):
+        out = CooccurrenceDeltas()
+        expand_user_events(
+            histories[user], [(item, rating, offset)], out, counts, kmax, with_sums=True
+        )
+        for i, row in out.sums.items():
+            for j, delta in row.items():
+                sums[(i, j)] = sums.get((i, j), np.zeros(6)) + delta
+        for i, delta in out.rating_sums.items():
+            rating_sums[i] = rating_sums.get(i, 0.0) + delta
+        ref.apply(user, item, rating)
+        for i in ITEMS:
+            want = sum(ref.ratings[(u, i)] for u in USERS if i in ref.counted[u])
+            assert abs(rating_sums.get(i, 0.0) - want) < 1e-9
+            for j in ITEMS:
+                if i != j:
+                    got = sums.get((i, j), np.zeros(6))
+                    np.testing.assert_allclose(got, ref.pair_sums(i, j), atol=1e-9)
 
 
 @given(events_strategy)

@@ -1,0 +1,31 @@
+"""The engines' configurations from a process's settings (worker, evaluation, tools)."""
+
+from __future__ import annotations
+
+from streams.engine import EngineConfig
+from streams.itemcf import ItemCFConfig
+from streams.settings import WorkerSettings
+
+
+def engine_config(settings: WorkerSettings) -> EngineConfig:
+    return EngineConfig(
+        neighbourhood_size=settings.neighbourhood_size,
+        predict_k=settings.predict_k,
+        topn_size=settings.topn_size,
+        min_support=settings.min_support,
+        rating_bounds=(settings.limits.rating_min, settings.limits.rating_max),
+        popularity_half_life_s=settings.popularity_half_life_s,
+        fan_out_cap=settings.fan_out_cap,
+    )
+
+
+def item_cf_config(settings: WorkerSettings) -> ItemCFConfig:
+    return ItemCFConfig(
+        kmax=settings.item_cf_kmax,
+        fmax=settings.item_cf_fmax,
+        similar_size=settings.item_cf_similar_size,
+        recent=settings.item_cf_recent,
+        decay=settings.item_cf_decay,
+        topn_size=settings.topn_size,
+        similarity=settings.item_cf_similarity,
+    )
