@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import faust
 import redis.asyncio as aioredis
-from faust.auth import SASLCredentials
+from faust.auth import SASLCredentials, SSLCredentials
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
@@ -18,15 +19,20 @@ from streams.settings import WorkerSettings
 from streams.storage import Store
 
 
-def _credentials(settings: WorkerSettings) -> SASLCredentials | None:
+def credentials(settings: WorkerSettings) -> SASLCredentials | SSLCredentials | None:
+    """Faust's credentials for the four security protocols (TLS verified against
+    ``ssl_cafile`` when given, else the system's CAs)."""
     kafka = settings.kafka
+    tls = kafka.security_protocol in ("SSL", "SASL_SSL")
+    context = ssl.create_default_context(cafile=kafka.ssl_cafile) if tls else None
     if kafka.sasl_mechanism and kafka.sasl_username and kafka.sasl_password:
         return SASLCredentials(
             username=kafka.sasl_username,
             password=kafka.sasl_password.get_secret_value(),
             mechanism=kafka.sasl_mechanism,
+            ssl_context=context,
         )
-    return None
+    return SSLCredentials(context) if context is not None else None
 
 
 def create_faust_app(settings: WorkerSettings) -> faust.App:
@@ -34,7 +40,7 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=brokers,
-        broker_credentials=_credentials(settings),
+        broker_credentials=credentials(settings),
         store="memory://",
         datadir=str(Path(settings.data_dir).expanduser()),
         web_enabled=False,
