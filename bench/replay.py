@@ -141,7 +141,7 @@ def one_run(
                 "with_stale_drain_s": settled,
                 "redis_used_memory_bytes": memory,
                 "redis_commands_per_event": commands / len(events),
-            "redis_bytes_per_event": traffic / len(events),
+                "redis_bytes_per_event": traffic / len(events),
                 "item_cf": float(item_cf),
                 "users": float(client.hlen(keys.user_means())),
             }
