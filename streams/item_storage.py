@@ -29,7 +29,7 @@ class ItemStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
         self._apply_cooc = client.register_script(_script("apply_cooccurrence.lua"))
-        self._apply_history = client.register_script(_script("apply_history.lua"))
+        self._apply_history = client.register_script(_script("apply_entries.lua"))
         self._replace = client.register_script(_script("replace_ranking.lua"))
 
     async def histories(self, users: list[str]) -> dict[str, UserHistory]:
@@ -89,7 +89,7 @@ class ItemStore:
                     changed = sorted(history.changed)
                     packed = b"".join(history.packed(item) for item in changed)
                     await self._apply_history(
-                        keys=[keys.user_state(user), keys.user_history(user)],
+                        keys=[keys.user_history(user), keys.user_state(user)],
                         args=[field, end, *pack_ids(changed), packed],
                         client=pipe,
                     )

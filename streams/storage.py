@@ -74,7 +74,7 @@ class Store:
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
         self._apply_user = client.register_script(_script("apply_user.lua"))
-        self._apply_item = client.register_script(_script("apply_item.lua"))
+        self._apply_item = client.register_script(_script("apply_entries.lua"))
         self._write_lists = client.register_script(_script("write_lists.lua"))
 
     # --- progress of a by-item partition ---------------------------------------------

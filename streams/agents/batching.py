@@ -33,6 +33,15 @@ class PartitionBatcher:
     def forget(self, partition: int) -> None:
         self.cursors.pop(partition, None)
 
+    def forget_on_revoke(self, app: Any, topic: str) -> None:
+        """Drop the cursors of revoked partitions: their next owner reads the fences."""
+
+        @app.on_partitions_revoked.connect
+        async def forget(_app: Any, revoked: Any, **_kw: Any) -> None:
+            for tp in revoked:
+                if tp.topic == topic:
+                    self.forget(tp.partition)
+
     async def cut(
         self, batch: list[Any], ack: Callable[[Any], Awaitable[Any]]
     ) -> list[tuple[int, int, list[Any]]]:

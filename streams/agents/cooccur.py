@@ -60,11 +60,7 @@ def register(app: faust.App, settings: WorkerSettings, engine: ItemEngine) -> An
     batcher = PartitionBatcher(engine.progress, progress_name)
     ratings = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def forget(_app: Any, revoked: Any, **_kw: Any) -> None:
-        for tp in revoked:
-            if tp.topic == topic_name:
-                batcher.forget(tp.partition)
+    batcher.forget_on_revoke(app, topic_name)
 
     @app.agent(ratings, name="cooccur")
     async def cooccur(stream: faust.StreamT) -> None:

@@ -52,11 +52,7 @@ def register(
     topic_name = settings.by_item_topic
     batcher = PartitionBatcher(engine.store, topic_name)
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def forget(_app: Any, revoked: Any, **_kw: Any) -> None:
-        for tp in revoked:
-            if tp.topic == topic_name:
-                batcher.forget(tp.partition)
+    batcher.forget_on_revoke(app, topic_name)
 
     @app.agent(by_item, name="pairs")
     async def pairs(stream: faust.StreamT) -> None:

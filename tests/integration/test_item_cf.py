@@ -17,23 +17,28 @@ from tests.cooccurrence import counted_sets, pearson_reference, reference, store
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("kmax", [0, 7])
-def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_worker, kmax):
-    settings = engine_settings.model_copy(update={"item_cf_kmax": kmax})
-    spec = SyntheticSpec(events=2_500, users=80, items=40, rerate_share=0.15, delete_share=0.1)
-    events = list(generate(spec))
+def replay_then_touch(settings, events, start_worker) -> RatingEvent:
+    """Replay ``events``, wait until applied, then rate the last item once more from a
+    new user: that re-scores the item's list from the final counts (appended to events)."""
     start_worker(settings)
     with EventProducer(settings.kafka) as producer:
         for event in events:
             producer.send_rating(settings.topics.ratings, event)
     assert wait_idle(settings, timeout=240)
-    # once everything is applied, one more rating of an item re-scores its list from the
-    # final counts: that list must then be the exact top of the reference cosines
     last = RatingEvent("newcomer", events[-1].item_id, 4.0, events[-1].ts + 1)
     events.append(last)
     with EventProducer(settings.kafka) as producer:
         producer.send_rating(settings.topics.ratings, last)
     assert wait_idle(settings, timeout=60)
+    return last
+
+
+@pytest.mark.parametrize("kmax", [0, 7])
+def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_worker, kmax):
+    settings = engine_settings.model_copy(update={"item_cf_kmax": kmax})
+    spec = SyntheticSpec(events=2_500, users=80, items=40, rerate_share=0.15, delete_share=0.1)
+    events = list(generate(spec))
+    last = replay_then_touch(settings, events, start_worker)  # its list: the exact top
     items, want_co, want_n = reference(events, kmax)
     client = redis.Redis.from_url(settings.redis.url)
     got_co, got_n = stored(client, items)
@@ -65,16 +70,7 @@ def test_pearson_option_keeps_exact_sums_and_lists(engine_settings, topics, star
     )
     spec = SyntheticSpec(events=2_000, users=70, items=30, rerate_share=0.2, delete_share=0.1)
     events = list(generate(spec))
-    start_worker(settings)
-    with EventProducer(settings.kafka) as producer:
-        for event in events:
-            producer.send_rating(settings.topics.ratings, event)
-    assert wait_idle(settings, timeout=240)
-    last = RatingEvent("newcomer", events[-1].item_id, 4.0, events[-1].ts + 1)
-    events.append(last)
-    with EventProducer(settings.kafka) as producer:  # re-scores that item from final state
-        producer.send_rating(settings.topics.ratings, last)
-    assert wait_idle(settings, timeout=60)
+    last = replay_then_touch(settings, events, start_worker)
     items = sorted({e.item_id for e in events})
     want_sums, want_means = pearson_reference(events, settings.item_cf_kmax, items)
     client = redis.Redis.from_url(settings.redis.url)

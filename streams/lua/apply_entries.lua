@@ -1,8 +1,9 @@
--- Write one item's new rater states for a batch portion, at most once.
--- KEYS: raters, fence                (both tagged {i:<id>})
--- ARGV: partition, batch_end, user_ids_len, user_ids, packed
---       (ids as uint32 lengths + concatenated bytes; packed = 24 bytes per user:
---        float64 rating, NaN = retracted, int64 source offset, int64 join sequence)
+-- Write one owner's new 24-byte entries for a batch portion, at most once: an item's
+-- rater states (pairs path) or a user's history (item-to-item path).
+-- KEYS: entries, fences              (one hash tag: {i:<id>} or {u:<id>})
+-- ARGV: fence_field, batch_end, ids_len, ids, packed
+--       (ids as uint32 lengths + concatenated bytes; packed = 24 bytes per id: float64
+--        rating, NaN = retracted, int64 source offset, int64 join sequence / counted)
 local fence = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 if fence >= tonumber(ARGV[2]) then
   return 0
