@@ -15,14 +15,20 @@ import redis.asyncio as aioredis
 from streams import keys
 from streams.cf.recommend import stored_scores
 from streams.itemcf.cooccurrence import HISTORY_DTYPE, CooccurrenceDeltas, UserHistory
-from streams.storage import _fmt, _script, _text, pack_ids, raw_pairs
+from streams.storage import (
+    _fmt,
+    _script,
+    _text,
+    hash_values,
+    hgetall_many,
+    pack_ids,
+    packed_entries,
+    raw_pairs,
+)
 
 
 def decode_history(raw: dict[Any, bytes]) -> UserHistory:
-    if not raw:
-        return UserHistory.empty()
-    items = [_text(k) for k in raw]
-    return UserHistory(items, np.frombuffer(b"".join(raw.values()), dtype=HISTORY_DTYPE))
+    return UserHistory(*packed_entries(raw, HISTORY_DTYPE)) if raw else UserHistory.empty()
 
 
 class ItemStore:
@@ -33,18 +39,12 @@ class ItemStore:
         self._replace = client.register_script(_script("replace_ranking.lua"))
 
     async def histories(self, users: list[str]) -> dict[str, UserHistory]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user in users:
-                pipe.hgetall(keys.user_history(user))
-            raw = await pipe.execute()
+        raw = await hgetall_many(self.redis, [keys.user_history(u) for u in users])
         return {u: decode_history(r) for u, r in zip(users, raw, strict=True)}
 
     async def counts(self, items: list[Any]) -> dict[Any, int]:
         """n(i) of ``items`` (str or bytes ids; the result is keyed the same)."""
-        if not items:
-            return {}
-        values = await self.redis.hmget(keys.item_counts(), items)
-        return {i: int(v) for i, v in zip(items, values, strict=True) if v is not None}
+        return await hash_values(self.redis, keys.item_counts(), items, int)
 
     async def apply(
         self,
@@ -107,10 +107,7 @@ class ItemStore:
     async def rows(self, items: list[str]) -> dict[str, tuple[list[bytes], np.ndarray]]:
         """Each item's co-occurrence row: (partner ids as bytes, c(i, j)); the hot path
         decodes only the partners that make an item's list."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                pipe.hgetall(keys.item_cooccurrence(item))
-            raw = await pipe.execute()
+        raw = await hgetall_many(self.redis, [keys.item_cooccurrence(i) for i in items])
         return {
             item: (list(row), np.fromiter(map(int, row.values()), float, len(row)))
             for item, row in zip(items, raw, strict=True)
@@ -118,17 +115,11 @@ class ItemStore:
 
     async def pair_sums(self, items: list[str]) -> dict[str, tuple[list[bytes], np.ndarray]]:
         """Each item's Pearson sums row: (partner ids as bytes, (m, 6) sums)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                pipe.hgetall(keys.item_pair_sums(item))
-            raw = await pipe.execute()
+        raw = await hgetall_many(self.redis, [keys.item_pair_sums(i) for i in items])
         return {item: raw_pairs(row) for item, row in zip(items, raw, strict=True)}
 
     async def means(self, items: list[Any]) -> dict[Any, float]:
-        if not items:
-            return {}
-        values = await self.redis.hmget(keys.item_means(), items)
-        return {i: float(v) for i, v in zip(items, values, strict=True) if v is not None}
+        return await hash_values(self.redis, keys.item_means(), items, float)
 
     async def write_similar(self, lists: dict[str, list[tuple[str, float]]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -41,11 +41,31 @@ def raw_pairs(raw: dict[Any, bytes]) -> tuple[list[bytes], np.ndarray]:
     return list(raw), np.frombuffer(b"".join(raw.values()), dtype="<f8").reshape(-1, WIDTH)
 
 
+def packed_entries(raw: dict[Any, bytes], dtype: np.dtype) -> tuple[list[str], np.ndarray]:
+    """A hash of fixed-size packed values → (ids, structured array), one decode."""
+    return [_text(k) for k in raw], np.frombuffer(b"".join(raw.values()), dtype=dtype)
+
+
 def decode_raters(raw: dict[Any, bytes]) -> ItemRaters:
-    if not raw:
-        return ItemRaters.empty()
-    users = [_text(k) for k in raw]
-    return ItemRaters(users, np.frombuffer(b"".join(raw.values()), dtype=RATER_DTYPE))
+    return ItemRaters(*packed_entries(raw, RATER_DTYPE)) if raw else ItemRaters.empty()
+
+
+async def hgetall_many(client: aioredis.Redis, names: list[str]) -> list[dict[Any, Any]]:
+    """HGETALL of many hashes in one round trip."""
+    async with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hgetall(name)
+        return await pipe.execute()
+
+
+async def hash_values(
+    client: aioredis.Redis, name: str, fields: list[Any], cast: Any
+) -> dict[Any, Any]:
+    """``cast`` of the fields of one hash that exist, keyed as asked (str or bytes)."""
+    if not fields:
+        return {}
+    values = await client.hmget(name, fields)
+    return {f: cast(v) for f, v in zip(fields, values, strict=True) if v is not None}
 
 
 def _fmt(value: float) -> str:
@@ -112,10 +132,7 @@ class Store:
 
     # --- items ---------------------------------------------------------------------------
     async def load_raters(self, item_ids: list[str]) -> dict[str, ItemRaters]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in item_ids:
-                pipe.hgetall(keys.item_raters(item))
-            raw = await pipe.execute()
+        raw = await hgetall_many(self.redis, [keys.item_raters(i) for i in item_ids])
         return {item: decode_raters(r) for item, r in zip(item_ids, raw, strict=True)}
 
     async def apply_items(self, portions: list[tuple[int, int, dict[str, ItemRaters]]]) -> None:
@@ -250,16 +267,10 @@ class Store:
 
     async def means(self, users: list[Any]) -> dict[Any, float]:
         """Current means of ``users`` (str or bytes ids; the result is keyed the same)."""
-        if not users:
-            return {}
-        values = await self.redis.hmget(keys.user_means(), users)
-        return {u: float(v) for u, v in zip(users, values, strict=True) if v is not None}
+        return await hash_values(self.redis, keys.user_means(), users, float)
 
     async def ratings_of(self, users: list[str]) -> dict[str, dict[str, float]]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user in users:
-                pipe.hgetall(keys.user_ratings(user))
-            raw = await pipe.execute()
+        raw = await hgetall_many(self.redis, [keys.user_ratings(u) for u in users])
         return {
             u: {_text(i): float(r) for i, r in rs.items()} for u, rs in zip(users, raw, strict=True)
         }

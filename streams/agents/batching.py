@@ -29,6 +29,7 @@ class PartitionBatcher:
         self.store = store
         self.progress_name = progress_name  # names the per-partition progress hashes
         self.cursors: dict[int, PartitionCursor] = {}
+        self.redoing: set[int] = set()  # partitions whose last cut repeats a crashed batch
 
     def forget(self, partition: int) -> None:
         self.cursors.pop(partition, None)
@@ -51,6 +52,7 @@ class PartitionBatcher:
         for event in batch:
             by_partition.setdefault(event.message.partition, []).append(event)
         portions: list[tuple[int, int, list[Any]]] = []
+        self.redoing = set()
         for partition, events in by_partition.items():
             cursor = self.cursors.get(partition)
             if cursor is None:
@@ -69,6 +71,7 @@ class PartitionBatcher:
                 cut = [e for e in cursor.pending if e.message.offset <= cursor.intent]
                 cursor.pending = cursor.pending[len(cut) :]
                 portions.append((partition, cursor.intent, cut))
+                self.redoing.add(partition)
                 continue  # the rest waits for the next batch, after the redo
             units, cursor.pending = cursor.pending, []
             portions.append((partition, units[-1].message.offset, units))

@@ -35,14 +35,17 @@ def _decode(event: Any, settings: WorkerSettings) -> UserEvent | None:
 
 
 async def _until_applied(
-    engine: ItemEngine, name: str, portions: list[UserPortion]
+    engine: ItemEngine, name: str, portions: list[UserPortion], redoing: set[int]
 ) -> ItemBatchResult:
-    """Apply the batch, retrying through Redis outages (the fences make a retry safe)."""
+    """Apply the batch, retrying through Redis outages (the fences make a retry safe).
+    Only a redo of a crashed batch has recorded decisions to read."""
     delay = 0.1
     while True:
         try:
             redo: dict[int, set[int]] = {}
             for p in portions:
+                if p.partition not in redoing:
+                    continue
                 plan = await engine.progress.plan(name, p.partition)
                 if plan is not None:
                     redo[p.partition] = set(json.loads(plan))
@@ -73,7 +76,7 @@ def register(app: faust.App, settings: WorkerSettings, engine: ItemEngine) -> An
             for partition, end, units in cut:
                 decoded = [_decode(e, settings) for e in units]
                 portions.append(UserPortion(partition, end, [e for e in decoded if e]))
-            result = await _until_applied(engine, progress_name, portions)
+            result = await _until_applied(engine, progress_name, portions, batcher.redoing)
             batcher.applied({p.partition: p.end for p in portions})
             for p in portions:
                 metrics.item_processed[(topic_name, p.partition)] = p.end

@@ -53,8 +53,8 @@ def temporal(
 ) -> dict[str, dict[str, Any]]:
     cut = int(len(events) * 0.8)
     train, test = events[:cut], events[cut:]
-    chosen, ratings = build(settings, with_peers=False)
-    user_cf = next(m for m in chosen if m.name == "user-cf")
+    ratings = models.Ratings()
+    user_cf = models.UserKNN(engine_config(settings), ratings)
     for offset, e in enumerate(tqdm(train, desc="temporal: learn 80%", unit="ev", leave=False)):
         ratings.learn(e.user_id, e.item_id, e.rating)
         user_cf.learn(e.user_id, e.item_id, e.rating, offset, e.ts)

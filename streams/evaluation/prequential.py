@@ -90,11 +90,9 @@ def prequential(
     window: int = 5000,
     checkpoint_every: int = 2000,
     on_checkpoint: Callable[[int, dict[str, Running]], None] | None = None,
-    test_from: int = 0,
     tuning_events: int = 0,
 ) -> Outcome:
-    """Run the protocol; events before ``test_from`` are learned without being scored
-    (a warm-up). ``held_out`` repeats the summary for the events after the first
+    """Run the protocol. ``held_out`` repeats the summary for the events after the first
     ``tuning_events`` (the part on which defaults were chosen is left out of it)."""
     running = {m.name: Running(window) for m in models}
     later = {m.name: Running(window) for m in models}
@@ -104,7 +102,7 @@ def prequential(
     for offset, event in enumerate(events):
         user, item, rating = event.user_id, event.item_id, event.rating
         catalogue.add(item)
-        if offset >= test_from and rating is not None:
+        if rating is not None:
             new = item not in ratings.by_user.get(user, {})
             for model in models:
                 runs = [running[model.name]]

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_compose_refuses_to_start_without_the_secrets():
 
 
 def test_dockerfile_passes_hadolint():
-    tool = shutil.which("hadolint") or str(Path(os.sys.executable).parent / "hadolint")
+    tool = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     result = subprocess.run([tool, str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
