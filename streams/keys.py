@@ -123,6 +123,11 @@ def user_means() -> str:
     return f"{NAMESPACE}:{{g}}:means"
 
 
+def user_means_versions() -> str:
+    """Hash: user id → the user's ``ver`` when its mean was published (newer wins)."""
+    return f"{NAMESPACE}:{{g}}:means_ver"
+
+
 def stale_users() -> str:
     """Sorted set: user id → time marked stale; the refresher takes the oldest first."""
     return f"{NAMESPACE}:{{g}}:stale"

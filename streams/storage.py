@@ -84,6 +84,7 @@ class UserOutcome:
     count: float
     total: float
     stale: bool  # a non-rating user whose lists a partner's change can reach
+    ver: int = 0  # the user's version when count and total were read
 
     @property
     def mean(self) -> float | None:
@@ -96,6 +97,7 @@ class Store:
         self._apply_user = client.register_script(_script("apply_user.lua"))
         self._apply_item = client.register_script(_script("apply_entries.lua"))
         self._write_lists = client.register_script(_script("write_lists.lua"))
+        self._publish_means = client.register_script(_script("publish_means.lua"))
 
     # --- progress of a by-item partition ---------------------------------------------
     async def progress(self, topic: str, partition: int) -> tuple[int, int]:
@@ -203,7 +205,7 @@ class Store:
                 )
             results = await pipe.execute()
         return {
-            user: UserOutcome(float(r[1]), float(r[2]), bool(int(r[4])))
+            user: UserOutcome(float(r[1]), float(r[2]), bool(int(r[4])), int(r[3]))
             for user, r in zip(users, results, strict=True)
         }
 
@@ -225,12 +227,13 @@ class Store:
         """Means, popularity and stale marks: derived data, rewritten on every replay."""
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
-            means = {u: o.mean for u, o in outcomes.items() if o.mean is not None}
-            gone = [u for u, o in outcomes.items() if o.mean is None]
-            if means:
-                pipe.hset(keys.user_means(), mapping={u: _fmt(m) for u, m in means.items()})
-            if gone:
-                pipe.hdel(keys.user_means(), *gone)
+            if outcomes:
+                args: list[Any] = []
+                for user, o in outcomes.items():
+                    args += [user, o.ver, "" if o.mean is None else _fmt(o.mean)]
+                await self._publish_means(
+                    keys=[keys.user_means(), keys.user_means_versions()], args=args, client=pipe
+                )
             for item, weight in popularity.items():
                 pipe.zincrby(keys.popular(), weight, item)
             if stale:
