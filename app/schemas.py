@@ -10,7 +10,7 @@ from pydantic import BaseModel
 class RecommendedItem(BaseModel):
     item_id: str
     score: float  # the blend's fused score, or the one source's own score
-    source: str  # the strongest source: "item-cf", "user-cf" or "popular"
+    source: str  # the strongest source: item-cf, user-cf, content, embedding or popular
     sources: list[str] = []  # every source that listed it, strongest first
     because_item: str | None = None  # item-cf: the recent rating that put it here
     because_title: str | None = None
@@ -53,8 +53,10 @@ class UsedNeighbour(BaseModel):
 class PredictionOut(BaseModel):
     user_id: str
     item_id: str
-    prediction: float | None  # None: unknown user (no ratings yet)
+    prediction: float | None  # user-based; None: unknown user (no ratings yet)
     neighbours: list[UsedNeighbour]
+    embedding: float | None = None  # the embedding learned online
+    blend: float | None = None  # the stacked estimate (streams.blend.RATING_WEIGHTS)
 
 
 class Contribution(BaseModel):

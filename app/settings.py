@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.blend import DEFAULT_WEIGHTS
+from streams.blend import COLD_START_RATINGS, DEFAULT_WEIGHTS
 from streams.settings import (
     ENV_PREFIX,
     EventLimits,
@@ -39,11 +39,17 @@ class ReaderSettings(BaseSettings):
     # weights of the served blend (streams.blend); 0 leaves a source out
     blend_item_cf: float = Field(default=DEFAULT_WEIGHTS["item-cf"], ge=0)
     blend_user_cf: float = Field(default=DEFAULT_WEIGHTS["user-cf"], ge=0)
+    blend_content: float = Field(default=DEFAULT_WEIGHTS["content"], ge=0)
+    blend_embedding: float = Field(default=DEFAULT_WEIGHTS["embedding"], ge=0)
     blend_popular: float = Field(default=DEFAULT_WEIGHTS["popular"], ge=0)
+    # fewer ratings than this: only content and popularity (0 turns routing off)
+    cold_start_ratings: int = Field(default=COLD_START_RATINGS, ge=0, le=1000)
 
     def blend_weights(self) -> dict[str, float]:
         return {
             "item-cf": self.blend_item_cf,
             "user-cf": self.blend_user_cf,
+            "content": self.blend_content,
+            "embedding": self.blend_embedding,
             "popular": self.blend_popular,
         }

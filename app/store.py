@@ -13,6 +13,13 @@ import redis.asyncio as aioredis
 from streams import keys
 from streams.cf.expansion import RATER_DTYPE
 from streams.cf.pearson import WIDTH, N, pearson
+from streams.embedding import model as embedding
+
+SIMILAR_KEYS = {
+    "cf": keys.item_similar,
+    "content": keys.item_similar_content,
+    "embedding": keys.item_similar_embedding,
+}
 
 
 def _s(value: Any) -> str:
@@ -32,6 +39,7 @@ class Sources:
     reasons: dict[str, str]  # item-cf: item → the recent item that put it there
     computed_at: float | None
     known: bool
+    ratings: int  # how many ratings the user has (cold-start routing)
 
 
 class ReaderStore:
@@ -53,23 +61,38 @@ class ReaderStore:
             pipe.zrevrange(keys.user_topn(user), 0, depth - 1, withscores=True)
             pipe.zrevrange(keys.user_item_topn(user), 0, depth - 1, withscores=True)
             pipe.hgetall(keys.user_item_reasons(user))
+            pipe.zrevrange(keys.user_content_topn(user), 0, depth - 1, withscores=True)
+            pipe.zrevrange(keys.user_embedding_topn(user), 0, depth - 1, withscores=True)
             pipe.hmget(keys.user_state(user), ["topn_at", "item_topn_at", "count"])
+            pipe.hget(keys.user_embedding(user), "at")
             if popular:
                 pipe.hmget(keys.user_ratings(user), [i for i, _s in popular])
-            user_cf, item_cf, reasons, (at, item_at, count), *rated = await pipe.execute()
+            (
+                user_cf,
+                item_cf,
+                reasons,
+                content,
+                learned,
+                (at, item_at, count),
+                hybrid_at,
+                *rated,
+            ) = await pipe.execute()
         unrated = popular
         if rated:
             unrated = [entry for entry, r in zip(popular, rated[0], strict=True) if r is None]
-        times = [float(t) for t in (at, item_at) if t]
+        times = [float(t) for t in (at, item_at, hybrid_at) if t]
         return Sources(
             lists={
                 "user-cf": [(_s(i), float(score)) for i, score in user_cf],
                 "item-cf": [(_s(i), float(score)) for i, score in item_cf],
+                "content": [(_s(i), float(score)) for i, score in content],
+                "embedding": [(_s(i), float(score)) for i, score in learned],
                 "popular": unrated[:depth],
             },
             reasons={_s(k): _s(v) for k, v in reasons.items()},
             computed_at=max(times) if times else None,
             known=count is not None and float(count) > 0,
+            ratings=int(float(count)) if count is not None else 0,
         )
 
     async def _popular_cached(self, n: int) -> list[tuple[str, float]]:
@@ -80,8 +103,9 @@ class ReaderStore:
             self._popular = (now, n, cached)
         return cached[:n]
 
-    async def similar_items(self, item: str, n: int) -> list[tuple[str, float]]:
-        top = await self.redis.zrevrange(keys.item_similar(item), 0, n - 1, withscores=True)
+    async def similar_items(self, item: str, n: int, kind: str = "cf") -> list[tuple[str, float]]:
+        key = SIMILAR_KEYS[kind](item)
+        top = await self.redis.zrevrange(key, 0, n - 1, withscores=True)
         return [(_s(j), float(s)) for j, s in top]
 
     async def popular(self, n: int) -> list[tuple[str, float]]:
@@ -108,6 +132,34 @@ class ReaderStore:
                 self._meta[item] = (now + self.meta_ttl_s, meta)
         found = {i: self._meta[i][1] for i in item_ids}
         return {i: m for i, m in found.items() if m is not None}
+
+    async def embedding_prediction(
+        self, user: str, item: str, bounds: tuple[float, float]
+    ) -> float | None:
+        """μ + b_u + b_i + p_u · q_i from the stored embedding; None for an unknown user.
+        The network's shape follows from the stored sizes; an item nobody rated has
+        bias 0 and (neural) the network's output for its attributes as q_i."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.user_embedding(user), "row")
+            pipe.hget(keys.embedding_items(), item)
+            pipe.hmget(keys.embedding_model(), ["net", "mean"])
+            pipe.hget(keys.item_meta(item), "attributes")
+            user_row, item_row, (net, mean), attributes = await pipe.execute()
+        if user_row is None or mean is None:
+            return None
+        totals = np.frombuffer(mean, dtype="<f8")
+        if totals[0] <= 0:
+            return None
+        p = np.frombuffer(user_row, dtype="<f8")
+        row = np.zeros(len(p)) if item_row is None else np.frombuffer(item_row, dtype="<f8")
+        network = None
+        if net is not None:
+            flat = np.frombuffer(net, dtype="<f8").copy()
+            hidden = len(flat) // (embedding.FEATURES + 1 + len(p) - 1)
+            network = embedding.Network(flat, hidden, len(p) - 1)
+        x = embedding.features(json.loads(attributes) if attributes else {})
+        q = embedding.item_vector(row, network, x)
+        return embedding.predict(float(totals[1] / totals[0]), p, row, q, bounds)
 
     async def neighbours(self, user: str, k: int) -> list[tuple[str, float, int]]:
         """(neighbour, similarity, support), most similar first."""

@@ -76,6 +76,7 @@ def one_run(
     fan_out: int,
     rate: float,
     item_cf: bool = True,
+    hybrid: bool = True,
     workers: int = 1,
     floor: bool = False,
 ) -> dict[str, float]:
@@ -92,6 +93,7 @@ def one_run(
             "data_dir": f"/tmp/streamrec-bench-{tag}",
             "fan_out_cap": fan_out,
             "item_cf": item_cf,
+            "hybrid": hybrid,
         }
     )  # fmt: skip
     client = redis.Redis.from_url(url)
@@ -131,9 +133,11 @@ def one_run(
             return {"events": len(events), "event_path_s": drained,
                     "events_per_s": len(events) / drained}  # fmt: skip
         item = freshness_quantiles(ports, metric="streamrec_item_freshness_seconds")
+        mixed = freshness_quantiles(ports, metric="streamrec_hybrid_freshness_seconds")
         return (
             freshness_quantiles(ports)
             | {f"item_{k}": v for k, v in item.items()}
+            | {f"hybrid_{k}": v for k, v in mixed.items()}
             | {
                 "events": len(events),
                 "event_path_s": drained,
@@ -143,6 +147,7 @@ def one_run(
                 "redis_commands_per_event": commands / len(events),
                 "redis_bytes_per_event": traffic / len(events),
                 "item_cf": float(item_cf),
+                "hybrid": float(hybrid),
                 "users": float(client.hlen(keys.user_means())),
             }
         )
@@ -169,6 +174,12 @@ def main() -> None:
         default="on",
         help="the item-to-item path; both = alternate on/off runs, reported side by side",
     )
+    parser.add_argument(
+        "--hybrid",
+        choices=["on", "off", "both"],
+        default="on",
+        help="the content and embedding path; both = alternate on/off runs",
+    )
     args = parser.parse_args()
     base = WorkerSettings()
     if args.dataset == "ml-100k":
@@ -178,17 +189,18 @@ def main() -> None:
         events = list(synthetic.generate(spec))
     if args.limit:
         events = events[: args.limit]
-    modes = {"on": [True], "off": [False], "both": [True, False]}[args.item_cf]
+    choice = {"on": [True], "off": [False], "both": [True, False]}
+    modes = [(i, h) for i in choice[args.item_cf] for h in choice[args.hybrid]]
     runs = []
     for n in range(args.runs):
-        for mode in modes:
+        for item_cf, hybrid in modes:
             redis.Redis.from_url(base.redis.url.rsplit("/", 1)[0] + "/5").config_resetstat()
-            runs.append(one_run(events, base, args.fan_out, args.rate, mode))
+            runs.append(one_run(events, base, args.fan_out, args.rate, item_cf, hybrid))
             print(f"run {n + 1}/{args.runs}: {json.dumps(runs[-1])}", flush=True)
     summary: dict[str, object] = {"runs": args.runs, "dataset": args.dataset, "limit": args.limit}
-    for mode in modes:
-        mine = [r for r in runs if r["item_cf"] == float(mode)]
-        label = "item_cf_on" if mode else "item_cf_off"
+    for item_cf, hybrid in modes:
+        mine = [r for r in runs if (r["item_cf"], r["hybrid"]) == (item_cf, hybrid)]
+        label = f"item_cf_{'on' if item_cf else 'off'}_hybrid_{'on' if hybrid else 'off'}"
         summary[label] = {key: statistics.median(r[key] for r in mine) for key in mine[0]}
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)

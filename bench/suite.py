@@ -2,9 +2,9 @@
 
     .venv/bin/streamrec bench [--events 30000] [--rates 250,500,1000] [--seconds 10]
 
-1. ingest throughput on an ML-100K prefix: the worker exact (item-to-item on and off),
-   with the fan-out cap, with two worker processes, and the floor (a do-nothing Faust
-   agent on the same topic);
+1. ingest throughput on an ML-100K prefix: the worker exact (user-based only, + item-to-
+   item, + the hybrid path = all, the default), with the fan-out cap, with two worker
+   processes, and the floor (a do-nothing Faust agent on the same topic);
 2. event-to-list freshness p50/p95/p99 at fixed rates, and whether the worker kept up;
 3. Redis commands, memory and bytes per event and per user;
 4. reader requests/s and latency next to the trivial route (on the state of run 1);
@@ -104,17 +104,16 @@ def markdown(result: dict[str, Any]) -> str:
         "## Freshness (produce time → the acting user's lists written), paced",
         "",
         "| rate (events/s) | sustained | kept up | user-cf p50 / p95 / p99 s "
-        "| item-cf p50 / p95 / p99 s |",
-        "|---|---|---|---|---|",
+        "| item-cf p50 / p95 / p99 s | content+embedding p50 / p95 / p99 s |",
+        "|---|---|---|---|---|---|",
     ]
     for rate, run in result["freshness"].items():
         q = [run.get(f"freshness_p{p}_s", float("nan")) for p in (50, 95, 99)]
         qi = [run.get(f"item_freshness_p{p}_s", float("nan")) for p in (50, 95, 99)]
+        qh = [run.get(f"hybrid_freshness_p{p}_s", float("nan")) for p in (50, 95, 99)]
         lines.append(
             f"| {rate} | {run['events_per_s']:,.0f} | {'yes' if run['kept_up'] else 'no'} | "
-            + " / ".join(f"{v:.3f}" for v in q)
-            + " | "
-            + " / ".join(f"{v:.3f}" for v in qi)
+            + " | ".join(" / ".join(f"{v:.3f}" for v in part) for part in (q, qi, qh))
             + " |"
         )
     r = result["reader"]
@@ -122,7 +121,7 @@ def markdown(result: dict[str, Any]) -> str:
     naive = result["naive"]
     lines += [
         "",
-        "## Redis (exact run, item-to-item on)",
+        "## Redis (exact run, all paths)",
         "",
         f"- {s['commands_per_event']:.0f} commands and "
         f"{s['network_bytes_per_event']:,.0f} bytes of network traffic per event, "
@@ -163,7 +162,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
     left.set_xlabel("events/s")
     left.set_title("Ingest throughput")
     rates = [int(r) for r in result["freshness"]]
-    for key, label in (("freshness", "user-cf"), ("item_freshness", "item-cf")):
+    pairs = (
+        ("freshness", "user-cf"),
+        ("item_freshness", "item-cf"),
+        ("hybrid_freshness", "hybrid"),
+    )
+    for key, label in pairs:
         for p in (50, 99):
             ys = [result["freshness"][str(r)].get(f"{key}_p{p}_s", np.nan) for r in rates]
             right.plot(rates, ys, marker="o", label=f"{label} p{p}")
@@ -190,18 +194,19 @@ def main() -> None:
     prefix = events[: args.events]
     configs = {
         "floor (do-nothing Faust agent)": dict(floor=True),
-        "exact, item-to-item off": dict(item_cf=False),
-        f"exact + fan-out cap {args.fan_out}, item-to-item off": dict(
-            item_cf=False, fan_out=args.fan_out
+        "exact, user-based only": dict(item_cf=False, hybrid=False),
+        f"exact + fan-out cap {args.fan_out}, user-based only": dict(
+            item_cf=False, hybrid=False, fan_out=args.fan_out
         ),
-        "exact, item-to-item on, 2 workers": dict(workers=2),
-        "exact, item-to-item on (default)": dict(),
+        "exact + item-to-item, hybrid off": dict(hybrid=False),
+        "exact, all paths, 2 workers": dict(workers=2),
+        "exact, all paths (default)": dict(),
     }
     throughput = {}
     for name, kw in tqdm(configs.items(), desc="throughput", unit="run"):
         fan_out = int(kw.pop("fan_out", 0))
         throughput[name] = one_run(prefix, base, fan_out, 0, **kw)
-    exact = throughput["exact, item-to-item on (default)"]
+    exact = throughput["exact, all paths (default)"]
     url = base.redis.url.rsplit("/", 1)[0] + "/5"
     user = prefix[-1].user_id
     reader = reader_bench(url, user, args.seconds)  # on the default run's state, still in db 5

@@ -258,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=50_000,
         help="the early part on which defaults were chosen; also reported without it",
     )
+    evaluate.add_argument(
+        "--blend-weights",
+        default="",
+        help='JSON source → weight for the fused list, e.g. {"item-cf": 1, "content": 0.2}',
+    )
     evaluate.add_argument("--metrics-port", type=int, default=0, help="Prometheus exporter")
     evaluate.add_argument("--out", default="bench/results", help="report folder (JSON, md, PNG)")
     evaluate.set_defaults(handler=_eval)

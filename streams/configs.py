@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from streams.content import ContentConfig
+from streams.embedding import EmbeddingConfig
 from streams.engine import EngineConfig
 from streams.itemcf import ItemCFConfig
 from streams.settings import WorkerSettings
@@ -28,4 +30,26 @@ def item_cf_config(settings: WorkerSettings) -> ItemCFConfig:
         decay=settings.item_cf_decay,
         topn_size=settings.topn_size,
         similarity=settings.item_cf_similarity,
+    )
+
+
+def content_config(settings: WorkerSettings) -> ContentConfig:
+    return ContentConfig(
+        genre_weight=settings.content_genre_weight,
+        year_weight=settings.content_year_weight,
+        words_weight=settings.content_words_weight,
+        tags_weight=settings.content_tags_weight,
+        similar_size=settings.content_similar_size,
+    )
+
+
+def embedding_config(settings: WorkerSettings) -> EmbeddingConfig:
+    return EmbeddingConfig(
+        factors=settings.embedding_factors,
+        learning_rate=settings.embedding_learning_rate,
+        bias_rate=settings.embedding_bias_rate,
+        regularisation=settings.embedding_regularisation,
+        hidden=settings.embedding_hidden,
+        network_rate=settings.embedding_network_rate,
+        rating_bounds=(settings.limits.rating_min, settings.limits.rating_max),
     )

@@ -11,8 +11,10 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
-from streams.configs import engine_config, item_cf_config
+from streams.configs import content_config, embedding_config, engine_config, item_cf_config
 from streams.engine import Engine
+from streams.hybrid_engine import HybridEngine
+from streams.hybrid_storage import HybridStore
 from streams.item_engine import ItemEngine
 from streams.item_storage import ItemStore
 from streams.settings import WorkerSettings
@@ -69,13 +71,24 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
     store = Store(client)
     engine = Engine(store, engine_config(settings))
 
-    from streams.agents import catalogue, cooccur, ingest, pairs, refresher
+    hybrid_engine = HybridEngine(
+        HybridStore(client),
+        store,
+        content_config(settings),
+        embedding_config(settings),
+        settings.embedding == "neural",
+        settings.topn_size,
+    )
 
-    catalogue.register(app, settings, store)
+    from streams.agents import catalogue, cooccur, hybrid, ingest, pairs, refresher
+
+    catalogue.register(app, settings, hybrid_engine)
     ingest.register(app, settings, by_item)
     pairs.register(app, settings, by_item, engine)
     refresher.register(app, settings, engine)
     if settings.item_cf:
         item_engine = ItemEngine(ItemStore(client), store, item_cf_config(settings))
         cooccur.register(app, settings, item_engine)
+    if settings.hybrid:
+        hybrid.register(app, settings, hybrid_engine)
     return app

@@ -13,7 +13,6 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from streams import keys
-from streams.cf.recommend import stored_scores
 from streams.itemcf.cooccurrence import HISTORY_DTYPE, CooccurrenceDeltas, UserHistory
 from streams.storage import (
     _fmt,
@@ -24,6 +23,7 @@ from streams.storage import (
     pack_ids,
     packed_entries,
     raw_pairs,
+    write_rankings,
 )
 
 
@@ -122,13 +122,8 @@ class ItemStore:
         return await hash_values(self.redis, keys.item_means(), items, float)
 
     async def write_similar(self, lists: dict[str, list[tuple[str, float]]]) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item, listed in lists.items():
-                ranked = stored_scores(listed)
-                scores = np.array([s for _j, s in ranked], dtype="<f8").tobytes()
-                args = [*pack_ids([j for j, _s in ranked]), scores]
-                await self._replace(keys=[keys.item_similar(item)], args=args, client=pipe)
-            await pipe.execute()
+        rankings = {keys.item_similar(item): listed for item, listed in lists.items()}
+        await write_rankings(self.redis, self._replace, rankings)
 
     async def similar(self, items: list[str], size: int) -> dict[str, list[tuple[str, float]]]:
         async with self.redis.pipeline(transaction=False) as pipe:

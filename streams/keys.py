@@ -76,6 +76,28 @@ def user_item_reasons(user_id: str) -> str:
     return _user(user_id, "topn:item:why")
 
 
+def user_content_topn(user_id: str) -> str:
+    """Sorted set: item id → cosine of the item with the user's content profile."""
+    return _user(user_id, "topn:content")
+
+
+def user_embedding_topn(user_id: str) -> str:
+    """Sorted set: item id → b_i + p_u · q_i from the embedding learned online."""
+    return _user(user_id, "topn:emb")
+
+
+def user_embedding(user_id: str) -> str:
+    """Hash: row → (factors + 1) little-endian float64, [b_u, p_u...]; c:<partition>
+    fences (ratings topic offsets); at → when the content and embedding lists were made."""
+    return _user(user_id, "emb")
+
+
+def user_embedding_ratings(user_id: str) -> str:
+    """Hash: item id → the user's current rating (text) as the embedding path saw it: what
+    a retraction unlearns, what the content profile is made of."""
+    return _user(user_id, "emb:rated")
+
+
 # --- per item --------------------------------------------------------------------------
 def item_raters(item_id: str) -> str:
     """Hash: user id → 24 bytes, little-endian: float64 rating (NaN = retracted), int64
@@ -104,6 +126,16 @@ def item_pair_sums(item_id: str) -> str:
 def item_similar(item_id: str) -> str:
     """Sorted set: item id → cosine, the most similar items (re-scored when i is rated)."""
     return _item(item_id, "similar")
+
+
+def item_similar_content(item_id: str) -> str:
+    """Sorted set: item id → cosine of the content vectors (re-scored on catalogue change)."""
+    return _item(item_id, "similar:content")
+
+
+def item_similar_embedding(item_id: str) -> str:
+    """Sorted set: item id → cosine of the learned embeddings (re-scored when i is rated)."""
+    return _item(item_id, "similar:emb")
 
 
 def item_meta(item_id: str) -> str:
@@ -152,6 +184,28 @@ def item_counts() -> str:
 def item_means() -> str:
     """Hash: item id → mean of its counted ratings (item_cf_similarity=pearson)."""
     return f"{NAMESPACE}:{{g}}:imeans"
+
+
+def catalogue() -> str:
+    """Set: every item id the items topic has described."""
+    return f"{NAMESPACE}:{{g}}:catalogue"
+
+
+def catalogue_version() -> str:
+    """Counter: bumped by every catalogue change (workers reload their vectors on change)."""
+    return f"{NAMESPACE}:{{g}}:catalogue_ver"
+
+
+def embedding_items() -> str:
+    """Hash: item id → (factors + 1) little-endian float64, [b_i, v_i...] (the id part;
+    the neural variant adds the network's output for the item's attributes)."""
+    return f"{NAMESPACE}:{{g}}:emb:items"
+
+
+def embedding_model() -> str:
+    """Hash: net → the network's weights (float64: W1, c, W2); mean → [count, sum] of all
+    ratings (float64); dims → "factors,hidden,features"; c:<partition> fences."""
+    return f"{NAMESPACE}:{{g}}:emb:model"
 
 
 def user_fence_field(partition: int) -> str:

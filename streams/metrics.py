@@ -35,6 +35,11 @@ ITEM_FRESHNESS = Histogram(
     "From an event's produce time to its user's item-to-item top-N being written.",
     buckets=FRESHNESS_BUCKETS,
 )
+HYBRID_FRESHNESS = Histogram(
+    "streamrec_hybrid_freshness_seconds",
+    "From an event's produce time to its user's content and embedding top-N being written.",
+    buckets=FRESHNESS_BUCKETS,
+)
 STALE_LISTS = Gauge("streamrec_stale_lists", "Users whose lists wait for the refresher.")
 REDIS_ERRORS = Counter("streamrec_redis_errors_total", "Redis calls that failed.", ["stage"])
 CONSUMER_LAG = Gauge(

@@ -141,6 +141,22 @@ class WorkerSettings(BaseSettings):
     item_cf_recent: int = Field(default=10, ge=1, le=1000)
     item_cf_decay: float = Field(default=0.9, gt=0, le=1)
     item_cf_similarity: Literal["cosine", "pearson"] = "cosine"
+    content: bool = True  # content-based similar lists and user lists (the items topic)
+    content_genre_weight: float = Field(default=1.0, ge=0)
+    content_year_weight: float = Field(default=0.5, ge=0)
+    content_words_weight: float = Field(default=0.5, ge=0)
+    content_tags_weight: float = Field(default=0.5, ge=0)
+    content_similar_size: int = Field(default=100, ge=1, le=10_000)
+    # the hybrid path (a third agent on the ratings topic): the embedding learned from
+    # the stream, neural (attribute network + id) or plain MF, and users' content lists
+    hybrid: bool = True
+    embedding: Literal["neural", "mf"] = "neural"
+    embedding_factors: int = Field(default=16, ge=1, le=512)
+    embedding_learning_rate: float = Field(default=0.1, gt=0, le=1)
+    embedding_bias_rate: float = Field(default=0.05, gt=0, le=1)
+    embedding_regularisation: float = Field(default=0.0, ge=0, le=1)
+    embedding_hidden: int = Field(default=16, ge=1, le=512)
+    embedding_network_rate: float = Field(default=0.03, ge=0, le=1)
     refresh_budget: int = Field(default=100, ge=0, le=100_000)
     refresh_interval_s: float = Field(default=1.0, gt=0)
     session_timeout_s: float = Field(default=10, ge=1, le=300)

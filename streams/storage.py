@@ -8,6 +8,7 @@ handful of round trips, never one per pair.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -18,6 +19,7 @@ import redis.asyncio as aioredis
 from streams import keys
 from streams.cf.expansion import RATER_DTYPE, BatchDeltas, ItemRaters
 from streams.cf.pearson import WIDTH
+from streams.cf.recommend import stored_scores
 
 
 def _script(name: str) -> str:
@@ -68,6 +70,21 @@ async def hash_values(
     return {f: cast(v) for f, v in zip(fields, values, strict=True) if v is not None}
 
 
+async def write_rankings(
+    client: aioredis.Redis, replace: Any, rankings: dict[str, list[tuple[str, float]]]
+) -> None:
+    """Replace each sorted set (key → ranked (id, score)) in one pipelined round trip;
+    ``replace`` is the registered replace_ranking.lua. Scores get the engine's tie-break."""
+    async with client.pipeline(transaction=False) as pipe:
+        for key, listed in rankings.items():
+            ranked = stored_scores(listed)
+            scores = np.array([s for _j, s in ranked], dtype="<f8").tobytes()
+            await replace(
+                keys=[key], args=[*pack_ids([j for j, _s in ranked]), scores], client=pipe
+            )
+        await pipe.execute()
+
+
 def _fmt(value: float) -> str:
     return repr(float(value))
 
@@ -108,7 +125,7 @@ class Store:
         return int(fence or -1), int(intent or -1)
 
     async def begin(
-        self, topic: str, ends: dict[int, int], plans: dict[int, str] | None = None
+        self, topic: str, ends: dict[int, int], plans: Mapping[int, str | bytes] | None = None
     ) -> None:
         """Record each partition's batch end (and, where decisions depend on state that a
         half-applied batch moves, the decisions) before anything of the batch is written."""

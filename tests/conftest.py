@@ -112,6 +112,9 @@ def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str
         "STREAMREC_ITEM_CF_KMAX": str(settings.item_cf_kmax),
         "STREAMREC_ITEM_CF_FMAX": str(settings.item_cf_fmax),
         "STREAMREC_ITEM_CF_SIMILARITY": settings.item_cf_similarity,
+        "STREAMREC_HYBRID": str(settings.hybrid).lower(),
+        "STREAMREC_CONTENT": str(settings.content).lower(),
+        "STREAMREC_EMBEDDING": settings.embedding,
     }
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from app import schemas
 from app.deps import checked_id, settings_of, store_of
+from app.store import SIMILAR_KEYS
 
 router = APIRouter(prefix="/v1", tags=["items"])
 
@@ -34,15 +35,20 @@ async def item(request: Request, item_id: str) -> schemas.Item:
 async def similar(
     request: Request,
     item_id: str,
-    kind: str = Query("cf", description="cf: item-to-item co-occurrence cosine"),
+    kind: str = Query(
+        "cf",
+        description="cf: co-occurrence cosine; content: attribute cosine; "
+        "embedding: cosine of the embeddings learned online",
+    ),
     n: int = Query(10, ge=1, le=1000),
 ) -> list[schemas.SimilarItem]:
-    """The items most similar to ``item_id``, re-scored whenever it is rated."""
+    """The items most similar to ``item_id``: cf and embedding lists are re-scored when
+    the item is rated, content lists when the catalogue changes."""
     checked_id(item_id, "item_id", request)
-    if kind != "cf":
-        raise HTTPException(422, "kind must be cf (content and embedding kinds are not built yet)")
+    if kind not in SIMILAR_KEYS:
+        raise HTTPException(422, f"kind must be one of {', '.join(SIMILAR_KEYS)}")
     store = store_of(request)
-    top = await store.similar_items(item_id, min(n, settings_of(request).max_n))
+    top = await store.similar_items(item_id, min(n, settings_of(request).max_n), kind)
     meta = await store.items([j for j, _s in top])
     return [
         schemas.SimilarItem(item_id=j, similarity=s, title=meta[j].title if j in meta else None)

@@ -19,10 +19,13 @@ async def recommendations(
     request: Request,
     user_id: str,
     n: int = Query(10, ge=1, le=1000),
-    source: str = Query("blend", description="blend, item-cf, user-cf or popular"),
+    source: str = Query(
+        "blend", description="blend, item-cf, user-cf, content, embedding or popular"
+    ),
 ) -> schemas.Recommendations:
     """The served top-N: the sources fused by weighted reciprocal rank (``source=blend``),
-    or one source alone. A user no source knows yet gets the popular items."""
+    or one source alone. A user with few ratings is routed to content and popularity
+    (``streams.blend.route``); a user no source knows yet gets the popular items."""
     checked_id(user_id, "user_id", request)
     if source not in SOURCES:
         raise HTTPException(422, f"source must be one of {', '.join(SOURCES)}")
@@ -31,7 +34,7 @@ async def recommendations(
     store = store_of(request)
     found = await store.sources(user_id, max(n, blend.DEPTH))
     if source == "blend":
-        weights = settings.blend_weights()
+        weights = blend.route(settings.blend_weights(), found.ratings, settings.cold_start_ratings)
         if not any(found.lists[s] for s in weights if s != "popular"):
             weights = {"popular": 1.0}  # nothing personal yet
         fused = blend.fuse(found.lists, weights, n)
@@ -84,16 +87,25 @@ async def similarity(request: Request, user_id: str, other_id: str) -> schemas.S
 async def predict(request: Request, user_id: str, item_id: str) -> schemas.PredictionOut:
     checked_id(user_id, "user_id", request)
     checked_id(item_id, "item_id", request)
+    settings = settings_of(request)
+    bounds = (settings.limits.rating_min, settings.limits.rating_max)
     result = await request.app.state.engine.predict(user_id, item_id)
-    if result is None:
-        return schemas.PredictionOut(
-            user_id=user_id, item_id=item_id, prediction=None, neighbours=[]
-        )
+    learned = await store_of(request).embedding_prediction(user_id, item_id, bounds)
+    user_cf = None if result is None else result.value
+    stacked = blend.stack(
+        {"embedding": learned, "user-cf": user_cf}, blend.RATING_WEIGHTS, bounds
+    )
     used = [
-        schemas.UsedNeighbour(user_id=v, similarity=s, rating=r) for v, s, r in result.neighbours
+        schemas.UsedNeighbour(user_id=v, similarity=s, rating=r)
+        for v, s, r in (result.neighbours if result is not None else [])
     ]
     return schemas.PredictionOut(
-        user_id=user_id, item_id=item_id, prediction=result.value, neighbours=used
+        user_id=user_id,
+        item_id=item_id,
+        prediction=user_cf,
+        neighbours=used,
+        embedding=learned,
+        blend=stacked,
     )
 
 

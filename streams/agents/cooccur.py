@@ -24,7 +24,7 @@ from streams.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 
-def _decode(event: Any, settings: WorkerSettings) -> UserEvent | None:
+def decode_user_event(event: Any, settings: WorkerSettings) -> UserEvent | None:
     message = event.message
     try:
         rating = parse_rating(message.value, settings.limits)
@@ -74,7 +74,7 @@ def register(app: faust.App, settings: WorkerSettings, engine: ItemEngine) -> An
                 continue
             portions = []
             for partition, end, units in cut:
-                decoded = [_decode(e, settings) for e in units]
+                decoded = [decode_user_event(e, settings) for e in units]
                 portions.append(UserPortion(partition, end, [e for e in decoded if e]))
             result = await _until_applied(engine, progress_name, portions, batcher.redoing)
             batcher.applied({p.partition: p.end for p in portions})

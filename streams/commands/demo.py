@@ -29,12 +29,21 @@ def _title(client: redis.Redis, item: str) -> tuple[str, str]:
 def print_top(client: redis.Redis, user: str, n: int = 10) -> None:
     """The served list, fused as the reader fuses it, with each item's reason."""
     depth = blend.DEPTH
-    user_cf: Any = client.zrevrange(keys.user_topn(user), 0, depth - 1, withscores=True)
-    item_cf: Any = client.zrevrange(keys.user_item_topn(user), 0, depth - 1, withscores=True)
+    stored = {
+        "user-cf": keys.user_topn(user),
+        "item-cf": keys.user_item_topn(user),
+        "content": keys.user_content_topn(user),
+        "embedding": keys.user_embedding_topn(user),
+    }
+    lists = {}
+    for source, key in stored.items():
+        ranked: Any = client.zrevrange(key, 0, depth - 1, withscores=True)
+        lists[source] = [(i.decode(), s) for i, s in ranked]
     reasons: Any = client.hgetall(keys.user_item_reasons(user))
-    lists = {
-        "user-cf": [(i.decode(), s) for i, s in user_cf],
-        "item-cf": [(i.decode(), s) for i, s in item_cf],
+    whys = {
+        "user-cf": "users like you rated it highly",
+        "content": "its genres, year and title match what you liked",
+        "embedding": "the model learned from everyone's ratings expects you to like it",
     }
     print(f"\nTop-{n} for user {user} (title, genres, why):")
     for rank, (item, _score, sources) in enumerate(
@@ -44,7 +53,7 @@ def print_top(client: redis.Redis, user: str, n: int = 10) -> None:
         if sources[0] == "item-cf":
             why = f"because you rated {_title(client, reasons[item.encode()].decode())[0]}"
         else:
-            why = "users like you rated it highly"
+            why = whys[sources[0]]
         print(f"  {rank:>2}. {title}  ({genres})  — {why}")
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,10 @@ from prometheus_client import Gauge, start_http_server
 from tqdm import tqdm
 
 from streams import blend
-from streams.configs import engine_config, item_cf_config
+from streams.configs import content_config, embedding_config, engine_config, item_cf_config
+from streams.content import vectors
 from streams.datasets import movielens, synthetic
-from streams.evaluation import models, peers, report
+from streams.evaluation import hybrid, models, peers, report
 from streams.evaluation.prequential import Running, prequential
 from streams.schemas.ratings import RatingEvent
 from streams.settings import WorkerSettings
@@ -33,18 +36,54 @@ def load_events(args: argparse.Namespace, settings: WorkerSettings) -> list[Rati
     return events[: args.limit] if args.limit else events
 
 
-def build(settings: WorkerSettings, with_peers: bool) -> tuple[list[Any], models.Ratings]:
+def load_catalogue(args: argparse.Namespace, settings: WorkerSettings) -> dict[str, Any]:
+    """Item id → {"title", "attributes"} (the items topic's content), empty if unknown."""
+    if args.dataset != "ml-100k":
+        return {}
+    folder = movielens.ensure_ml100k(Path(settings.cache_dir).expanduser() / "datasets")
+    return {
+        i.item_id: {"title": i.title, "attributes": i.attributes}
+        for i in movielens.load_items(folder)
+    }
+
+
+def build(
+    settings: WorkerSettings,
+    with_peers: bool,
+    items: dict[str, Any],
+    tuning_events: int = 0,
+    weights: dict[str, float] | None = None,
+) -> tuple[list[Any], models.Ratings]:
     ratings = models.Ratings()
     bounds = (settings.limits.rating_min, settings.limits.rating_max)
-    config = engine_config(settings)
-    item = item_cf_config(settings)
+    scale = (max(bounds[0], 1.0), bounds[1])  # ML-100K's 1..5, as River's guide clips
+    catalogue = vectors.build(items, content_config(settings))
+    attributes = {i: v.get("attributes") or {} for i, v in items.items()}
+    config = replace(embedding_config(settings), rating_bounds=scale)
     popular = models.MostPopular(ratings)
-    user_cf = models.UserKNN(config, ratings)
-    item_cf = models.ItemCF(item)
-    served = models.Blend(user_cf, item_cf, popular, dict(blend.DEFAULT_WEIGHTS))
-    chosen: list[Any] = [popular, item_cf, user_cf, served]
-    if with_peers:  # River's guide clips to ML-100K's 1..5 scale
-        chosen += peers.river_models((max(bounds[0], 1.0), bounds[1]))
+    user_cf = models.UserKNN(engine_config(settings), ratings)
+    item_cf = models.ItemCF(item_cf_config(settings))
+    content = hybrid.ContentModel(catalogue, ratings, content_config(settings))
+    mf = hybrid.EmbeddingModel(config, catalogue, False, attributes)
+    neural = hybrid.EmbeddingModel(config, catalogue, True, attributes)
+    served = hybrid.Blend(
+        {
+            "item-cf": item_cf,
+            "user-cf": user_cf,
+            "content": content,
+            "embedding": neural,
+            "popular": popular,
+        },
+        {"embedding": neural, "user-cf": user_cf},  # what the reader's /predict stacks
+        ratings,
+        weights or dict(blend.DEFAULT_WEIGHTS),
+        dict(blend.RATING_WEIGHTS),
+        scale,
+        tuning_events,
+    )
+    chosen: list[Any] = [popular, item_cf, user_cf, content, mf, neural, served]
+    if with_peers:
+        chosen += peers.river_models(scale)
     return chosen, ratings
 
 
@@ -80,7 +119,10 @@ def run(args: argparse.Namespace, settings: WorkerSettings) -> int:
     events = load_events(args, settings)
     if args.metrics_port:
         start_http_server(args.metrics_port)
-    chosen, ratings = build(settings, with_peers=not args.no_peers)
+    weights = json.loads(args.blend_weights) if args.blend_weights else None
+    chosen, ratings = build(
+        settings, not args.no_peers, load_catalogue(args, settings), args.tuning_events, weights
+    )
     bar = tqdm(total=len(events), unit="ev", desc="prequential", mininterval=2)
 
     def checkpoint(count: int, running: dict[str, Running]) -> None:
@@ -112,7 +154,9 @@ def run(args: argparse.Namespace, settings: WorkerSettings) -> int:
         "dataset": args.dataset,
         "events": outcome.events,
         "window": args.window,
-        "blend_weights": dict(blend.DEFAULT_WEIGHTS),
+        "blend_weights": chosen[6].weights,
+        "rating_weights": chosen[6].rating_weights,
+        "fitted_rating_weights": chosen[6].fitted_weights(),
         "prequential": outcome.summary,
         "tuning_events": args.tuning_events,
         "held_out": outcome.held_out,

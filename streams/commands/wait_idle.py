@@ -31,7 +31,7 @@ def _lag(settings: WorkerSettings) -> int:
     consumer = Consumer({**settings.kafka.confluent_config(), "group.id": settings.app_id})
     total = 0
     try:
-        for topic in (settings.topics.ratings, settings.by_item_topic):
+        for topic in (settings.topics.ratings, settings.topics.items, settings.by_item_topic):
             try:
                 ends = end_offsets(settings.kafka, topic)
             except KeyError:

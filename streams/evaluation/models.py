@@ -10,7 +10,6 @@ from typing import Protocol
 
 import numpy as np
 
-from streams import blend
 from streams.cf import recommend
 from streams.cf.expansion import BatchDeltas, ItemRaters, expand_item_events
 from streams.cf.pearson import WIDTH, N, pearson
@@ -268,31 +267,3 @@ class ItemCF:
 
     def recommend(self, user: str, n: int) -> list[str]:
         return [i for i, _s, _b in self.ranked(user, n)]
-
-
-class Blend:
-    """The served list: the sources fused by weighted reciprocal rank (``streams.blend``),
-    popularity filling in for users the other sources cannot serve yet."""
-
-    name = "blend"
-    ranks = True
-
-    def __init__(
-        self, user: UserKNN, item: ItemCF, popular: MostPopular, weights: dict[str, float]
-    ) -> None:
-        self.user, self.item, self.popular, self.weights = user, item, popular, weights
-
-    def predict(self, user: str, item: str) -> float | None:
-        return self.user.predict(user, item)
-
-    def recommend(self, user: str, n: int) -> list[str]:
-        size = max(n, blend.DEPTH)
-        lists = {
-            "user-cf": self.user.ranked(user, size) if self.weights.get("user-cf") else [],
-            "item-cf": [(i, s) for i, s, _b in self.item.ranked(user, size)],
-            "popular": self.popular.ranked(user, size),
-        }
-        return [i for i, _s, _src in blend.fuse(lists, self.weights, n)]
-
-    def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None:
-        pass  # the sources learn on their own

@@ -114,6 +114,7 @@ def prequential(
                         run.error(predicted, rating)
                 if new and rating >= positive and model.ranks:
                     served = model.recommend(user, n)
+                    catalogue.update(served)  # content and embeddings serve unrated items
                     for run in runs:
                         run.ranked(served, item)
         ratings.learn(user, item, rating)

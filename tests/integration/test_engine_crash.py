@@ -1,4 +1,5 @@
-"""Exactly-once effect: kill -9 the worker at random points of an ML-100K replay."""
+"""Exactly-once effect: kill -9 the worker at random points of an ML-100K replay (all three
+paths: user-based, item-to-item, embedding)."""
 
 import asyncio
 import random
@@ -58,6 +59,14 @@ def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
     client = redis.Redis.from_url(engine_settings.redis.url)
     # the item-to-item counts too: every co-occurrence and n(i) (kMax as configured)
     assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf_kmax)
+    # the embedding path: every rating counted once in μ, every user's ratings intact
+    final = final_ratings(events)
+    mean = np.frombuffer(client.hget(keys.embedding_model(), "mean"), dtype="<f8")
+    assert mean[0] == len(final) and abs(mean[1] - sum(final.values())) < 1e-6
+    for user in ref.users:
+        rated = client.hgetall(keys.user_embedding_ratings(user))
+        want = {i: r for (u, i), r in final.items() if u == user}
+        assert {i.decode(): float(r) for i, r in rated.items()} == want, user
     for user in ref.users:  # every user's count, sum and sum of squares
         state = client.hgetall(keys.user_state(user))
         got = [float(state[f]) for f in (b"count", b"sum", b"sumsq")]

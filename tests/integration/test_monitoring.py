@@ -105,6 +105,8 @@ def test_prometheus_scrapes_worker_and_reader(engine_settings, topics, start_wor
         assert median is not None and 0 < median < 60
         item_lists = "sum(streamrec_item_freshness_seconds_count)"
         assert wait_for(prom_port, item_lists, lambda v: v > 0) > 0
+        hybrid_lists = "sum(streamrec_hybrid_freshness_seconds_count)"
+        assert wait_for(prom_port, hybrid_lists, lambda v: v > 0) > 0
         route = 'sum(streamrec_reader_requests_total{route="/v1/users/{user_id}/recommendations"})'
         assert wait_for(prom_port, route, lambda v: v >= 3) >= 3
         assert wait_for(prom_port, "max(streamrec_consumer_lag_records)", lambda v: v == 0) == 0

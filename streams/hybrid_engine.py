@@ -1,0 +1,180 @@
+"""One micro-batch of the content and embedding paths: learn the embedding exactly once,
+then rewrite the acting users' content and embedding lists and the rated items' similar
+lists; and the catalogue's content similar lists when the catalogue changes.
+
+No Kafka here (the agents hand in events of one ratings partition in offset order, as
+for ``streams.item_engine``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from streams import metrics
+from streams.content import ContentConfig, vectors
+from streams.content import profile as content_profile
+from streams.embedding import EmbeddingConfig
+from streams.embedding import model as embedding
+from streams.embedding.plan import ModelView, PortionPlan, UserView, plan_portion
+from streams.hybrid_storage import HybridStore, user_view
+from streams.item_engine import UserPortion
+from streams.storage import Store
+
+
+@dataclass
+class HybridResult:
+    acted: dict[str, float]  # user → latest produce time
+    rated: set[str]
+    users: dict[str, UserView]  # acting users after the batch
+    model: ModelView
+
+
+class HybridEngine:
+    def __init__(
+        self,
+        store: HybridStore,
+        progress: Store,
+        content: ContentConfig,
+        config: EmbeddingConfig,
+        neural: bool,
+        topn_size: int,
+    ) -> None:
+        self.store, self.progress = store, progress
+        self.content, self.config, self.neural = content, config, neural
+        self.topn_size = topn_size
+        self.version = -1
+        self.catalogue = vectors.build({}, content)
+        self.features: dict[str, np.ndarray] = {}
+        self.written: dict[str, list[tuple[str, float]]] = {}  # content lists as last written
+
+    # --- catalogue ---------------------------------------------------------------------
+    async def refresh_catalogue(self) -> bool:
+        """Reload the catalogue's vectors if it changed since the last look."""
+        version = await self.store.catalogue_version()
+        if version == self.version:
+            return False
+        items = await self.store.catalogue()
+        self.catalogue = vectors.build(items, self.content)
+        self.features = {i: embedding.features(v["attributes"]) for i, v in items.items()}
+        self.version = version
+        return True
+
+    async def rescore_content(self) -> int:
+        """Every item's content similar list from the current catalogue; writes the ones
+        that changed. Exact (IDF moves with the catalogue, so all rows are recomputed):
+        N² · width multiply-adds per catalogue batch, about a second at 10,000 items on
+        two cores (docs/algorithm.md)."""
+        for _attempt in range(3):
+            await self.refresh_catalogue()
+            version = self.version
+            rows = range(len(self.catalogue))
+            lists = vectors.similar_rows(self.catalogue, list(rows), self.content.similar_size)
+            changed = {i: ls for i, ls in lists.items() if self.written.get(i) != ls}
+            await self.store.write_similar("content", changed)
+            self.written.update(changed)
+            if await self.store.catalogue_version() == version:
+                return len(changed)
+        return 0
+
+    # --- embedding ---------------------------------------------------------------------
+    def _x(self, item: str) -> np.ndarray | None:
+        return self.features.get(item) if self.neural else None
+
+    async def apply_batch(
+        self, progress_name: str, portions: list[UserPortion], redo: dict[int, bytes]
+    ) -> HybridResult:
+        """Plan (or take the recorded plan of a redone partition), record, apply, commit."""
+        await self.refresh_catalogue()
+        c = self.config
+        rows, net, mean = await self.store.model()
+        network = None
+        if self.neural:
+            network = embedding.Network.initial(c)
+            if net is not None and len(net) == len(network.flat):
+                network.flat = net
+        model = ModelView(rows, network, mean)
+        partition_of = {e.user_id: p.partition for p in portions for e in p.events}
+        found = await self.store.users(sorted(partition_of), partition_of)
+        users = {
+            u: user_view(state, embedding.initial_row("u", u, c, False))
+            for u, state in found.items()
+        }
+        plans: list[PortionPlan] = []
+        for portion in portions:
+            recorded = redo.get(portion.partition)
+            if recorded is not None:
+                plans.append(PortionPlan.decode(recorded, c.factors + 1))
+                continue
+            events = [(e.user_id, e.item_id, e.rating, e.offset) for e in portion.events]
+            plans.append(
+                plan_portion(portion.partition, portion.end, events, model, users, self._x, c)
+            )
+        ends = {p.partition: p.end for p in portions}
+        await self.progress.begin(progress_name, ends, {p.partition: p.encode() for p in plans})
+        await self.store.apply(plans, c.factors + 1)
+        await self.progress.commit(progress_name, ends)
+        if redo:  # the recorded plans moved the state: read what they made
+            rows, net, mean = await self.store.model()
+            if network is not None and net is not None:
+                network.flat = net
+            model = ModelView(rows, network, mean)
+            found = await self.store.users(sorted(partition_of), partition_of)
+            users = {
+                u: user_view(state, embedding.initial_row("u", u, c, False))
+                for u, state in found.items()
+            }
+        acted = {e.user_id: e.produced_at for p in portions for e in p.events}
+        rated = {e.item_id for p in portions for e in p.events}
+        return HybridResult(acted, rated, users, model)
+
+    def item_space(self, model: ModelView) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(ids, biases, embeddings q_i) of every item the catalogue or the model knows;
+        an item nobody rated yet has its initial row (neural: its attributes alone)."""
+        c = self.config
+        ids = sorted(set(self.catalogue.ids) | set(model.items))
+        rows = np.array(
+            [
+                model.items[i]
+                if i in model.items
+                else embedding.initial_row("i", i, c, self.neural)
+                for i in ids
+            ]
+        ).reshape(-1, c.factors + 1)
+        q = rows[:, 1:]
+        if model.network is not None:
+            zero = np.zeros(embedding.FEATURES)
+            x = np.array([self.features.get(i, zero) for i in ids]).reshape(-1, embedding.FEATURES)
+            q = q + model.network.embed(x)
+        return ids, rows[:, 0], q
+
+    async def finish(self, result: HybridResult) -> None:
+        """The acting users' content and embedding lists, the rated items' similar lists."""
+        ids, biases, q = self.item_space(result.model)
+        index = {i: k for k, i in enumerate(ids)}
+        content: dict[str, list[tuple[str, float]]] = {}
+        learned: dict[str, list[tuple[str, float]]] = {}
+        for user in sorted(result.acted):
+            view = result.users[user]
+            rated = view.rated
+            mean = sum(rated.values()) / len(rated) if rated else 0.0
+            content[user] = content_profile.rank(self.catalogue, rated, mean, self.topn_size)
+            exclude = np.array([index[i] for i in rated if i in index], dtype=np.int64)
+            learned[user] = embedding.rank(view.row, ids, biases, q, exclude, self.topn_size)
+        await self.store.write_user_lists(content, learned)
+        norms = np.linalg.norm(q, axis=1)
+        unit = q / np.where(norms > 0, norms, 1.0)[:, None]
+        similar = {}
+        for item in sorted(result.rated):
+            k = index.get(item)
+            if k is None:
+                continue
+            sims = unit @ unit[k]
+            sims[k] = 0.0
+            similar[item] = vectors.top(ids, sims, self.content.similar_size)
+        await self.store.write_similar("embedding", similar)
+        now = time.time()
+        for produced_at in result.acted.values():
+            metrics.HYBRID_FRESHNESS.observe(max(0.0, now - produced_at))

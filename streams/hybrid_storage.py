@@ -1,0 +1,168 @@
+"""Reads and writes of the content and embedding state in Redis (keys from ``streams.keys``).
+
+The embedding's shared part (items' rows, the network, the mean) lives under the ``{g}``
+tag so one script adds a partition's deltas atomically behind that partition's fence;
+each user's row and ratings live under the user's tag and are replaced behind the user's
+fence. Lists (content, embedding, similar items) are derived and simply rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from streams import keys
+from streams.embedding.plan import PortionPlan, UserView
+from streams.storage import _fmt, _script, _text, hgetall_many, pack_ids, write_rankings
+
+
+def _floats(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype="<f8").copy()
+
+
+def _pack_texts(values: list[str]) -> tuple[bytes, bytes]:
+    encoded = [v.encode() for v in values]
+    return np.array([len(b) for b in encoded], dtype="<u4").tobytes(), b"".join(encoded)
+
+
+class HybridStore:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.redis: Any = client
+        self._apply_model = client.register_script(_script("apply_embedding.lua"))
+        self._apply_user = client.register_script(_script("apply_embedding_user.lua"))
+        self._replace = client.register_script(_script("replace_ranking.lua"))
+
+    # --- catalogue ---------------------------------------------------------------------
+    async def catalogue_version(self) -> int:
+        return int(await self.redis.get(keys.catalogue_version()) or 0)
+
+    async def catalogue(self) -> dict[str, dict[str, Any]]:
+        """Item id → {"title", "attributes"} for every item of the catalogue."""
+        ids = sorted(_text(i) for i in await self.redis.smembers(keys.catalogue()))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in ids:
+                pipe.hmget(keys.item_meta(item), ["title", "attributes"])
+            rows = await pipe.execute()
+        out = {}
+        for item, (title, attributes) in zip(ids, rows, strict=True):
+            if title is not None or attributes is not None:
+                out[item] = {
+                    "title": _text(title or b""),
+                    "attributes": json.loads(attributes) if attributes else {},
+                }
+        return out
+
+    async def put_items(self, items: dict[str, tuple[str, dict[str, Any]] | None]) -> None:
+        """Write (title, attributes) per item, None removes it; bumps the version once."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item, entry in items.items():
+                if entry is None:
+                    pipe.delete(keys.item_meta(item))
+                    pipe.srem(keys.catalogue(), item)
+                else:
+                    title, attributes = entry
+                    mapping = {"title": title, "attributes": json.dumps(attributes)}
+                    pipe.hset(keys.item_meta(item), mapping=mapping)
+                    pipe.sadd(keys.catalogue(), item)
+            pipe.incr(keys.catalogue_version())
+            await pipe.execute()
+
+    # --- embedding ---------------------------------------------------------------------
+    async def model(self) -> tuple[dict[str, np.ndarray], np.ndarray | None, np.ndarray]:
+        """(items' rows, the network's weights or None, [count, sum])."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.embedding_items())
+            pipe.hmget(keys.embedding_model(), ["net", "mean"])
+            items, (net, mean) = await pipe.execute()
+        rows = {_text(i): _floats(r) for i, r in items.items()}
+        return (
+            rows,
+            None if net is None else _floats(net),
+            (np.zeros(2) if mean is None else _floats(mean)),
+        )
+
+    async def users(self, users: list[str], partition_of: dict[str, int]) -> dict[str, Any]:
+        """Each user's row (None if new), ratings and fence on their partition."""
+        names = [k for u in users for k in (keys.user_embedding(u), keys.user_embedding_ratings(u))]
+        raw = await hgetall_many(self.redis, names)
+        out: dict[str, Any] = {}
+        for k, user in enumerate(users):
+            state, rated = raw[2 * k], raw[2 * k + 1]
+            fence = state.get(keys.cooccurrence_fence_field(partition_of[user]).encode())
+            row = state.get(b"row")
+            out[user] = (
+                None if row is None else _floats(row),
+                {_text(i): float(r) for i, r in rated.items()},
+                int(fence) if fence is not None else -1,
+            )
+        return out
+
+    async def apply(self, plans: list[PortionPlan], width: int) -> None:
+        """The shared deltas first, each user's row last (the engine's order: a user whose
+        row is written had the batch's shared deltas applied)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for plan in plans:
+                args: list[Any] = [
+                    keys.cooccurrence_fence_field(plan.partition),
+                    plan.end,
+                    width,
+                    *pack_ids(plan.item_ids),
+                    plan.deltas.astype("<f8").tobytes(),
+                    plan.bases.astype("<f8").tobytes(),
+                    plan.network_delta.astype("<f8").tobytes(),
+                    plan.network_base.astype("<f8").tobytes(),
+                    plan.mean_delta.astype("<f8").tobytes(),
+                ]
+                await self._apply_model(
+                    keys=[keys.embedding_items(), keys.embedding_model()], args=args, client=pipe
+                )
+            await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for plan in plans:
+                field = keys.cooccurrence_fence_field(plan.partition)
+                for user, (row, changes) in plan.users.items():
+                    items = sorted(changes)
+                    values = ["" if changes[i] is None else _fmt(changes[i] or 0.0) for i in items]
+                    args = [
+                        field,
+                        plan.end,
+                        row.astype("<f8").tobytes(),
+                        *pack_ids(items),
+                        *_pack_texts(values),
+                    ]
+                    await self._apply_user(
+                        keys=[keys.user_embedding(user), keys.user_embedding_ratings(user)],
+                        args=args,
+                        client=pipe,
+                    )
+            await pipe.execute()
+
+    # --- lists -------------------------------------------------------------------------
+    async def write_user_lists(
+        self,
+        content: dict[str, list[tuple[str, float]]],
+        embedding: dict[str, list[tuple[str, float]]],
+    ) -> None:
+        rankings = {keys.user_content_topn(u): ranked for u, ranked in content.items()}
+        rankings |= {keys.user_embedding_topn(u): ranked for u, ranked in embedding.items()}
+        await write_rankings(self.redis, self._replace, rankings)
+        now = _fmt(time.time())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in set(content) | set(embedding):
+                pipe.hset(keys.user_embedding(user), "at", now)
+            await pipe.execute()
+
+    async def write_similar(self, kind: str, lists: dict[str, list[tuple[str, float]]]) -> None:
+        key = keys.item_similar_content if kind == "content" else keys.item_similar_embedding
+        await write_rankings(self.redis, self._replace, {key(i): ls for i, ls in lists.items()})
+
+
+def user_view(
+    state: tuple[np.ndarray | None, dict[str, float], int], initial: np.ndarray
+) -> UserView:
+    row, rated, fence = state
+    return UserView(initial if row is None else row, rated, fence)
