@@ -92,9 +92,7 @@ async def predict(request: Request, user_id: str, item_id: str) -> schemas.Predi
     result = await request.app.state.engine.predict(user_id, item_id)
     learned = await store_of(request).embedding_prediction(user_id, item_id, bounds)
     user_cf = None if result is None else result.value
-    stacked = blend.stack(
-        {"embedding": learned, "user-cf": user_cf}, blend.RATING_WEIGHTS, bounds
-    )
+    stacked = blend.stack({"embedding": learned, "user-cf": user_cf}, blend.RATING_WEIGHTS, bounds)
     used = [
         schemas.UsedNeighbour(user_id=v, similarity=s, rating=r)
         for v, s, r in (result.neighbours if result is not None else [])
