@@ -81,7 +81,11 @@ class HybridEngine:
 
     # --- embedding ---------------------------------------------------------------------
     def _x(self, item: str) -> np.ndarray | None:
-        return self.features.get(item) if self.neural else None
+        """The network's input for ``item`` (an item without attributes: the constant)."""
+        if not self.neural:
+            return None
+        x = self.features.get(item)
+        return embedding.features(None) if x is None else x
 
     async def apply_batch(
         self, progress_name: str, portions: list[UserPortion], redo: dict[int, bytes]
@@ -145,8 +149,8 @@ class HybridEngine:
         ).reshape(-1, c.factors + 1)
         q = rows[:, 1:]
         if model.network is not None:
-            zero = np.zeros(embedding.FEATURES)
-            x = np.array([self.features.get(i, zero) for i in ids]).reshape(-1, embedding.FEATURES)
+            bare = embedding.features(None)
+            x = np.array([self.features.get(i, bare) for i in ids]).reshape(-1, embedding.FEATURES)
             q = q + model.network.embed(x)
         return ids, rows[:, 0], q
 

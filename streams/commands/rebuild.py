@@ -1,9 +1,10 @@
 """``streamrec rebuild``: drop the engine's Redis state and replay ``ratings`` from the start.
 
 Run it with every worker stopped (Kafka refuses to move a live group's offsets). It deletes
-every key of the layout version, moves the group's ``ratings`` offsets to the beginning and
-its internal by-item offsets to the end (those records were already applied to the state
-that is being dropped); the next ``streamrec worker`` rebuilds everything from the log.
+every key of the layout version, moves the group's ``items`` and ``ratings`` offsets to the
+beginning (the catalogue is state too) and its internal by-item offsets to the end (those
+records were already applied to the state that is being dropped); the next ``streamrec
+worker`` rebuilds everything from the logs.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def drop_state(settings: WorkerSettings) -> int:
 def reset_offsets(settings: WorkerSettings) -> None:
     admin = AdminClient(dict(settings.kafka.confluent_config()))
     partitions = [
-        TopicPartition(settings.topics.ratings, p, 0)
-        for p in end_offsets(settings.kafka, settings.topics.ratings)
+        TopicPartition(topic, p, 0)
+        for topic in (settings.topics.items, settings.topics.ratings)  # catalogue too
+        for p in end_offsets(settings.kafka, topic)
     ]
     internal = end_offsets(settings.kafka, settings.by_item_topic)
     partitions += [TopicPartition(settings.by_item_topic, p, end) for p, end in internal.items()]

@@ -35,7 +35,7 @@ def test_in_memory_models_equal_the_stack(engine_settings, topics, start_worker)
             producer.send_rating(topics.ratings, event)
     assert wait_idle(engine_settings, timeout=300)
 
-    chosen, ratings = build(engine_settings, with_peers=False)
+    chosen, ratings = build(engine_settings, with_peers=False, items={})
     by_name = {m.name: m for m in chosen}
     for offset, e in enumerate(events):
         ratings.learn(e.user_id, e.item_id, e.rating)

@@ -107,7 +107,7 @@ def test_similar_items_are_the_stored_cosines(filled):
         keys.item_similar(item), rows[0]["item_id"]
     )
     assert abs(stored - sims[0]) < 1e-12
-    assert client.get(f"/v1/items/{item}/similar", params={"kind": "content"}).status_code == 422
+    assert client.get(f"/v1/items/{item}/similar", params={"kind": "tags"}).status_code == 422
 
 
 def test_an_unknown_user_gets_the_popular_list(filled):
