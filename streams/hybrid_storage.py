@@ -60,9 +60,10 @@ class HybridStore:
         """Write (title, attributes) per item, None removes it; bumps the version once."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for item, entry in items.items():
-                if entry is None:
-                    pipe.delete(keys.item_meta(item))
+                if entry is None:  # gone: its description, lists and learned row
+                    pipe.delete(keys.item_meta(item), keys.item_similar_content(item))
                     pipe.srem(keys.catalogue(), item)
+                    pipe.hdel(keys.embedding_items(), item)
                 else:
                     title, attributes = entry
                     mapping = {"title": title, "attributes": json.dumps(attributes)}

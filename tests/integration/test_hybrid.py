@@ -132,3 +132,14 @@ def test_embedding_content_and_cold_start_on_the_real_stack(engine_settings, top
         served = http.get(f"/v1/users/{user}/recommendations").json()
         sources = {s for r in served["items"] for s in r["sources"]}
         assert served["source"] == "blend" and "item-cf" in sources
+
+        # a tombstone removes the item: its description, its lists, its place in others'
+        with EventProducer(settings.kafka) as producer:
+            producer.send_raw(topics.items, b"brand-new", None)
+        assert wait_idle(settings, timeout=120)
+        assert not client.exists(
+            keys.item_meta("brand-new"), keys.item_similar_content("brand-new")
+        )
+        assert not client.sismember(keys.catalogue(), "brand-new")
+        after = http.get(f"/v1/items/{favourite}/similar", params={"kind": "content"}).json()
+        assert after and "brand-new" not in {r["item_id"] for r in after}
