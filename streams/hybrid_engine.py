@@ -49,6 +49,8 @@ class HybridEngine:
         self.catalogue = vectors.build({}, content)
         self.features: dict[str, np.ndarray] = {}
         self.written: dict[str, list[tuple[str, float]]] = {}  # content lists as last written
+        self._initial: dict[str, np.ndarray] = {}  # seeded first rows of items
+        self._shape_checked = False
 
     # --- catalogue ---------------------------------------------------------------------
     async def refresh_catalogue(self) -> bool:
@@ -94,6 +96,7 @@ class HybridEngine:
         await self.refresh_catalogue()
         c = self.config
         rows, net, mean = await self.store.model()
+        await self._check_shape()
         network = None
         if self.neural:
             network = embedding.Network.initial(c)
@@ -134,18 +137,37 @@ class HybridEngine:
         rated = {e.item_id for p in portions for e in p.events}
         return HybridResult(acted, rated, users, model)
 
+    def shape(self) -> str:
+        c = self.config
+        kind = "neural" if self.neural else "mf"
+        return f"{kind},{c.factors},{c.hidden if self.neural else 0},{embedding.FEATURES}"
+
+    async def _check_shape(self) -> None:
+        """Refuse to mix embeddings of another shape (factors, hidden units, variant):
+        deltas of one size added to rows of another would corrupt both."""
+        if self._shape_checked:
+            return
+        stored = await self.store.shape(self.shape())
+        self._shape_checked = stored == self.shape()
+        if not self._shape_checked:
+            raise RuntimeError(
+                f"the embedding in Redis has shape {stored}, this worker is configured for "
+                f"{self.shape()}: restore the settings or run `streamrec rebuild`"
+            )
+
+    def _initial_item(self, item: str) -> np.ndarray:
+        row = self._initial.get(item)
+        if row is None:
+            row = self._initial[item] = embedding.initial_row("i", item, self.config, self.neural)
+        return row
+
     def item_space(self, model: ModelView) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(ids, biases, embeddings q_i) of every item the catalogue or the model knows;
         an item nobody rated yet has its initial row (neural: its attributes alone)."""
         c = self.config
         ids = sorted(set(self.catalogue.ids) | set(model.items))
         rows = np.array(
-            [
-                model.items[i]
-                if i in model.items
-                else embedding.initial_row("i", i, c, self.neural)
-                for i in ids
-            ]
+            [model.items[i] if i in model.items else self._initial_item(i) for i in ids]
         ).reshape(-1, c.factors + 1)
         q = rows[:, 1:]
         if model.network is not None:

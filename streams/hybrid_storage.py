@@ -86,6 +86,11 @@ class HybridStore:
             (np.zeros(2) if mean is None else _floats(mean)),
         )
 
+    async def shape(self, mine: str) -> str:
+        """The stored embedding's shape, recording ``mine`` if none is stored yet."""
+        await self.redis.hsetnx(keys.embedding_model(), "shape", mine)
+        return _text(await self.redis.hget(keys.embedding_model(), "shape"))
+
     async def users(self, users: list[str], partition_of: dict[str, int]) -> dict[str, Any]:
         """Each user's row (None if new), ratings and fence on their partition."""
         names = [k for u in users for k in (keys.user_embedding(u), keys.user_embedding_ratings(u))]

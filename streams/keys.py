@@ -204,7 +204,7 @@ def embedding_items() -> str:
 
 def embedding_model() -> str:
     """Hash: net → the network's weights (float64: W1, c, W2); mean → [count, sum] of all
-    ratings (float64); dims → "factors,hidden,features"; c:<partition> fences."""
+    ratings (float64); shape → "variant,factors,hidden,features"; c:<partition> fences."""
     return f"{NAMESPACE}:{{g}}:emb:model"
 
 

@@ -143,3 +143,34 @@ def test_embedding_content_and_cold_start_on_the_real_stack(engine_settings, top
         assert not client.sismember(keys.catalogue(), "brand-new")
         after = http.get(f"/v1/items/{favourite}/similar", params={"kind": "content"}).json()
         assert after and "brand-new" not in {r["item_id"] for r in after}
+
+
+def test_a_worker_configured_for_another_embedding_shape_refuses_to_apply(engine_settings):
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from streams.configs import content_config
+    from streams.embedding import EmbeddingConfig
+    from streams.hybrid_engine import HybridEngine
+    from streams.hybrid_storage import HybridStore
+    from streams.item_engine import UserEvent, UserPortion
+    from streams.storage import Store
+
+    async def apply(factors: int) -> None:
+        client = aioredis.Redis.from_url(engine_settings.redis.url)
+        engine = HybridEngine(
+            HybridStore(client), Store(client), content_config(engine_settings),
+            EmbeddingConfig(factors=factors), True, 10,
+        )  # fmt: skip
+        portion = UserPortion(0, 0, [UserEvent("u", "i", 4.0, 0, 0.0)])
+        try:
+            await engine.apply_batch("t#hybrid", [portion], {})
+        finally:
+            await client.aclose()
+
+    asyncio.run(apply(8))
+    with pytest.raises(RuntimeError, match="rebuild"):
+        asyncio.run(apply(16))
+    stored = redis.Redis.from_url(engine_settings.redis.url).hget(keys.embedding_items(), "i")
+    assert len(stored) == 9 * 8  # untouched by the refused worker
