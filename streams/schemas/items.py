@@ -50,6 +50,9 @@ def parse_item(raw: bytes | str | dict[str, Any], limits: EventLimits) -> ItemEv
     genres = attributes.get("genres", [])
     if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
         raise InvalidEvent(Reason.WRONG_TYPE, "attributes.genres must be a list of strings")
+    tags = attributes.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InvalidEvent(Reason.WRONG_TYPE, "attributes.tags must be a list of strings")
     year = attributes.get("year")
     if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
         raise InvalidEvent(Reason.WRONG_TYPE, "attributes.year must be an integer")

@@ -20,6 +20,8 @@ def test_item_roundtrip():
         ('{"item_id": "1", "attributes": []}', Reason.WRONG_TYPE),
         ('{"item_id": "1", "attributes": {"genres": "Drama"}}', Reason.WRONG_TYPE),
         ('{"item_id": "1", "attributes": {"year": "1995"}}', Reason.WRONG_TYPE),
+        ('{"item_id": "1", "attributes": {"tags": "cult"}}', Reason.WRONG_TYPE),
+        ('{"item_id": "1", "attributes": {"tags": ["cult", 7]}}', Reason.WRONG_TYPE),
     ],
 )
 def test_bad_items_are_refused(raw, reason):
