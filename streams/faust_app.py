@@ -80,7 +80,7 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
         settings.topn_size,
     )
 
-    from streams.agents import catalogue, cooccur, hybrid, ingest, pairs, refresher
+    from streams.agents import catalogue, ingest, pairs, refresher, user_batches
 
     catalogue.register(app, settings, hybrid_engine)
     ingest.register(app, settings, by_item)
@@ -88,7 +88,7 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
     refresher.register(app, settings, engine)
     if settings.item_cf:
         item_engine = ItemEngine(ItemStore(client), store, item_cf_config(settings))
-        cooccur.register(app, settings, item_engine)
+        user_batches.register(app, settings, item_engine, name="cooccur", stage="item-cf")
     if settings.hybrid:
-        hybrid.register(app, settings, hybrid_engine)
+        user_batches.register(app, settings, hybrid_engine, name="hybrid", stage="hybrid")
     return app

@@ -20,7 +20,7 @@ from streams.content import profile as content_profile
 from streams.embedding import EmbeddingConfig
 from streams.embedding import model as embedding
 from streams.embedding.plan import ModelView, PortionPlan, UserView, plan_portion
-from streams.hybrid_storage import HybridStore, user_view
+from streams.hybrid_storage import HybridStore
 from streams.item_engine import UserPortion
 from streams.storage import Store
 
@@ -93,25 +93,14 @@ class HybridEngine:
         return embedding.features(None) if x is None else x
 
     async def apply_batch(
-        self, progress_name: str, portions: list[UserPortion], redo: dict[int, bytes]
+        self, progress_name: str, portions: list[UserPortion], redo: dict[int, str]
     ) -> HybridResult:
         """Plan (or take the recorded plan of a redone partition), record, apply, commit."""
         await self.refresh_catalogue()
-        c = self.config
-        rows, net, mean = await self.store.model()
         await self._check_shape()
-        network = None
-        if self.neural:
-            network = embedding.Network.initial(c)
-            if net is not None and len(net) == len(network.flat):
-                network.flat = net
-        model = ModelView(rows, network, mean)
+        c = self.config
         partition_of = {e.user_id: p.partition for p in portions for e in p.events}
-        found = await self.store.users(sorted(partition_of), partition_of)
-        users = {
-            u: user_view(state, embedding.initial_row("u", u, c, False))
-            for u, state in found.items()
-        }
+        model, users = await self._load(partition_of)
         plans: list[PortionPlan] = []
         for portion in portions:
             recorded = redo.get(portion.partition)
@@ -127,18 +116,24 @@ class HybridEngine:
         await self.store.apply(plans, c.factors + 1)
         await self.progress.commit(progress_name, ends)
         if redo:  # the recorded plans moved the state: read what they made
-            rows, net, mean = await self.store.model()
-            if network is not None and net is not None:
-                network.flat = net
-            model = ModelView(rows, network, mean)
-            found = await self.store.users(sorted(partition_of), partition_of)
-            users = {
-                u: user_view(state, embedding.initial_row("u", u, c, False))
-                for u, state in found.items()
-            }
+            model, users = await self._load(partition_of)
         acted = {e.user_id: e.produced_at for p in portions for e in p.events}
         rated = {e.item_id for p in portions for e in p.events}
         return HybridResult(acted, rated, users, model)
+
+    async def _load(self, partition_of: dict[str, int]) -> tuple[ModelView, dict[str, UserView]]:
+        """The shared model and the batch's users, as Redis holds them now."""
+        c = self.config
+        rows, net, mean = await self.store.model()
+        network = None
+        if self.neural:
+            network = embedding.Network.initial(c)
+            if net is not None:
+                network.flat = net
+        users = await self.store.users(
+            partition_of, lambda u: embedding.initial_row("u", u, c, False)
+        )
+        return ModelView(rows, network, mean), users
 
     def shape(self) -> str:
         c = self.config

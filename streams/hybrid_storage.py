@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,11 +23,6 @@ from streams.storage import _fmt, _script, _text, hgetall_many, pack_ids, write_
 
 def _floats(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype="<f8").copy()
-
-
-def _pack_texts(values: list[str]) -> tuple[bytes, bytes]:
-    encoded = [v.encode() for v in values]
-    return np.array([len(b) for b in encoded], dtype="<u4").tobytes(), b"".join(encoded)
 
 
 class HybridStore:
@@ -91,17 +87,20 @@ class HybridStore:
         await self.redis.hsetnx(keys.embedding_model(), "shape", mine)
         return _text(await self.redis.hget(keys.embedding_model(), "shape"))
 
-    async def users(self, users: list[str], partition_of: dict[str, int]) -> dict[str, Any]:
-        """Each user's row (None if new), ratings and fence on their partition."""
+    async def users(
+        self, partition_of: dict[str, int], initial: Callable[[str], np.ndarray]
+    ) -> dict[str, UserView]:
+        """Each user's row (``initial`` if new), ratings and fence on their partition."""
+        users = sorted(partition_of)
         names = [k for u in users for k in (keys.user_embedding(u), keys.user_embedding_ratings(u))]
         raw = await hgetall_many(self.redis, names)
-        out: dict[str, Any] = {}
+        out = {}
         for k, user in enumerate(users):
             state, rated = raw[2 * k], raw[2 * k + 1]
-            fence = state.get(keys.cooccurrence_fence_field(partition_of[user]).encode())
+            fence = state.get(keys.ratings_fence_field(partition_of[user]).encode())
             row = state.get(b"row")
-            out[user] = (
-                None if row is None else _floats(row),
+            out[user] = UserView(
+                initial(user) if row is None else _floats(row),
                 {_text(i): float(r) for i, r in rated.items()},
                 int(fence) if fence is not None else -1,
             )
@@ -113,7 +112,7 @@ class HybridStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for plan in plans:
                 args: list[Any] = [
-                    keys.cooccurrence_fence_field(plan.partition),
+                    keys.ratings_fence_field(plan.partition),
                     plan.end,
                     width,
                     *pack_ids(plan.item_ids),
@@ -129,7 +128,7 @@ class HybridStore:
             await pipe.execute()
         async with self.redis.pipeline(transaction=False) as pipe:
             for plan in plans:
-                field = keys.cooccurrence_fence_field(plan.partition)
+                field = keys.ratings_fence_field(plan.partition)
                 for user, (row, changes) in plan.users.items():
                     items = sorted(changes)
                     values = ["" if changes[i] is None else _fmt(changes[i] or 0.0) for i in items]
@@ -138,7 +137,7 @@ class HybridStore:
                         plan.end,
                         row.astype("<f8").tobytes(),
                         *pack_ids(items),
-                        *_pack_texts(values),
+                        *pack_ids(values),
                     ]
                     await self._apply_user(
                         keys=[keys.user_embedding(user), keys.user_embedding_ratings(user)],
@@ -165,10 +164,3 @@ class HybridStore:
     async def write_similar(self, kind: str, lists: dict[str, list[tuple[str, float]]]) -> None:
         key = keys.item_similar_content if kind == "content" else keys.item_similar_embedding
         await write_rankings(self.redis, self._replace, {key(i): ls for i, ls in lists.items()})
-
-
-def user_view(
-    state: tuple[np.ndarray | None, dict[str, float], int], initial: np.ndarray
-) -> UserView:
-    row, rated, fence = state
-    return UserView(initial if row is None else row, rated, fence)

@@ -52,7 +52,7 @@ class ItemEngine:
         self.config = config
 
     async def apply_batch(
-        self, progress_name: str, portions: list[UserPortion], redo: dict[int, set[int]]
+        self, progress_name: str, portions: list[UserPortion], redo: dict[int, str]
     ) -> ItemBatchResult:
         """Expand, record the decisions, apply (items, then users), commit. ``redo`` holds
         the recorded decisions of partitions whose half-applied batch is being redone."""
@@ -64,7 +64,8 @@ class ItemEngine:
         plans: dict[int, str] = {}
         for portion in portions:
             deltas = CooccurrenceDeltas()
-            decided = redo.get(portion.partition)
+            recorded = redo.get(portion.partition)
+            decided = None if recorded is None else set(json.loads(recorded))
             by_user: dict[str, list[tuple[str, float | None, int]]] = {}
             for e in portion.events:
                 by_user.setdefault(e.user_id, []).append((e.item_id, e.rating, e.offset))

@@ -56,7 +56,7 @@ class ItemStore:
         touched: list[str] = []
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, deltas, _h in portions:
-                field = keys.cooccurrence_fence_field(partition)
+                field = keys.ratings_fence_field(partition)
                 items = set(deltas.pairs) | set(deltas.counts) | set(deltas.sums)
                 for item in sorted(items | set(deltas.rating_sums)):
                     row = deltas.pairs.get(item, {})
@@ -82,7 +82,7 @@ class ItemStore:
             after = await pipe.execute()
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, _d, histories in portions:
-                field = keys.cooccurrence_fence_field(partition)
+                field = keys.ratings_fence_field(partition)
                 for user, history in histories.items():
                     if not history.changed:
                         continue

@@ -212,8 +212,9 @@ def user_fence_field(partition: int) -> str:
     return f"f:{partition}"
 
 
-def cooccurrence_fence_field(partition: int) -> str:
-    """Fence of a ratings-topic partition on a user or item (the item-to-item path)."""
+def ratings_fence_field(partition: int) -> str:
+    """Fence of a ratings-topic partition on a user or item (the paths that read ``ratings``
+    directly: item-to-item and hybrid)."""
     return f"c:{partition}"
 
 

@@ -49,6 +49,7 @@ CONSUMER_LAG = Gauge(
 )
 
 # (topic, partition) -> last offset processed by this worker; agents update it. A topic
-# read by two agents counts the slower one (``item_processed`` is the item-to-item path).
+# read by several agents counts the slowest: ``path_processed`` holds, per path reading
+# ``ratings`` directly (item-cf, hybrid), that path's own progress.
 processed: dict[tuple[str, int], int] = {}
-item_processed: dict[tuple[str, int], int] = {}
+path_processed: dict[str, dict[tuple[str, int], int]] = {}

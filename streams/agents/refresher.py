@@ -29,11 +29,12 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
             with contextlib.suppress(RedisError):  # give them back for the next tick
                 await engine.store.publish_derived({}, {}, set(users))
         for tp in app.consumer.assignment():
-            done = metrics.processed.get((tp.topic, tp.partition))
-            slower = metrics.item_processed.get((tp.topic, tp.partition))
-            if done is not None and slower is not None:
-                done = min(done, slower)
-            if done is not None:
+            key = (tp.topic, tp.partition)
+            known = [metrics.processed.get(key)]
+            known += [path.get(key) for path in metrics.path_processed.values()]
+            seen = [offset for offset in known if offset is not None]
+            if seen:
+                done = min(seen)
                 end = app.consumer.highwater(tp)
                 lag = max(0, end - done - 1) if end is not None else 0
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)

@@ -123,6 +123,7 @@ def run(args: argparse.Namespace, settings: WorkerSettings) -> int:
     chosen, ratings = build(
         settings, not args.no_peers, load_catalogue(args, settings), args.tuning_events, weights
     )
+    served = next(m for m in chosen if isinstance(m, hybrid.Blend))
     bar = tqdm(total=len(events), unit="ev", desc="prequential", mininterval=2)
 
     def checkpoint(count: int, running: dict[str, Running]) -> None:
@@ -154,9 +155,9 @@ def run(args: argparse.Namespace, settings: WorkerSettings) -> int:
         "dataset": args.dataset,
         "events": outcome.events,
         "window": args.window,
-        "blend_weights": chosen[6].weights,
-        "rating_weights": chosen[6].rating_weights,
-        "fitted_rating_weights": chosen[6].fitted_weights(),
+        "blend_weights": served.weights,
+        "rating_weights": served.rating_weights,
+        "fitted_rating_weights": served.fitted_weights(),
         "prequential": outcome.summary,
         "tuning_events": args.tuning_events,
         "held_out": outcome.held_out,

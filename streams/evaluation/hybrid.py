@@ -190,10 +190,8 @@ class Blend:
         last, self._last = self._last, {}
         fallback = last.get("embedding")
         if offset < self.tuning_events and rating is not None and fallback is not None:
-            row = [1.0] + [
-                fallback if last.get(name) is None else float(last[name] or 0.0)
-                for name in self.predictors
-            ]
+            values = [last[n] for n in self.predictors]
+            row = [1.0] + [fallback if v is None else v for v in values]
             self.rows.append(row)
             self.targets.append(rating)
 

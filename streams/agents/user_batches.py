@@ -1,27 +1,37 @@
-"""The item-to-item agent: reads ``ratings`` (keyed by user, so each user's events arrive
-in order at one place), counts co-occurrences exactly once (``streams.agents.batching``),
-then re-scores the rated items and the acting users' lists. Events it cannot parse are
+"""One agent shape for every path that reads ``ratings`` directly (keyed by user, so each
+user's events arrive in order at one place) and applies each batch exactly once
+(``streams.agents.batching``): item-to-item and hybrid. Events it cannot parse are
 skipped here: the ingest agent dead-letters them."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import faust
 from redis.exceptions import RedisError
 
 from streams import metrics
 from streams.agents.batching import PartitionBatcher
-from streams.item_engine import ItemBatchResult, ItemEngine, UserEvent, UserPortion
+from streams.item_engine import UserEvent, UserPortion
 from streams.schemas.errors import InvalidEvent
 from streams.schemas.ratings import parse_rating
 from streams.settings import WorkerSettings
+from streams.storage import Store
 
 log = logging.getLogger(__name__)
+
+
+class UserBatchEngine(Protocol):
+    progress: Store
+
+    async def apply_batch(
+        self, progress_name: str, portions: list[UserPortion], redo: dict[int, str]
+    ) -> Any: ...
+
+    async def finish(self, result: Any) -> None: ...
 
 
 def decode_user_event(event: Any, settings: WorkerSettings) -> UserEvent | None:
@@ -35,38 +45,39 @@ def decode_user_event(event: Any, settings: WorkerSettings) -> UserEvent | None:
 
 
 async def _until_applied(
-    engine: ItemEngine, name: str, portions: list[UserPortion], redoing: set[int]
-) -> ItemBatchResult:
+    engine: UserBatchEngine, name: str, portions: list[UserPortion], redoing: set[int], stage: str
+) -> Any:
     """Apply the batch, retrying through Redis outages (the fences make a retry safe).
-    Only a redo of a crashed batch has recorded decisions to read."""
+    Only a redo of a crashed batch has a recorded plan to read."""
     delay = 0.1
     while True:
         try:
-            redo: dict[int, set[int]] = {}
+            redo: dict[int, str] = {}
             for p in portions:
-                if p.partition not in redoing:
-                    continue
-                plan = await engine.progress.plan(name, p.partition)
-                if plan is not None:
-                    redo[p.partition] = set(json.loads(plan))
+                if p.partition in redoing:
+                    plan = await engine.progress.plan(name, p.partition)
+                    if plan is not None:
+                        redo[p.partition] = plan
             return await engine.apply_batch(name, portions, redo)
         except RedisError as exc:
-            metrics.REDIS_ERRORS.labels("item-cf").inc()
+            metrics.REDIS_ERRORS.labels(stage).inc()
             log.warning("redis error, retrying the batch in %.1fs: %s", delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 
-def register(app: faust.App, settings: WorkerSettings, engine: ItemEngine) -> Any:
+def register(
+    app: faust.App, settings: WorkerSettings, engine: UserBatchEngine, name: str, stage: str
+) -> Any:
+    """The agent ``name``; ``stage`` labels its metrics and names its progress hashes."""
     topic_name = settings.topics.ratings
-    progress_name = f"{topic_name}#item-cf"
+    progress_name = f"{topic_name}#{stage}"
     batcher = PartitionBatcher(engine.progress, progress_name)
     ratings = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
-
     batcher.forget_on_revoke(app, topic_name)
+    processed = metrics.path_processed.setdefault(stage, {})
 
-    @app.agent(ratings, name="cooccur")
-    async def cooccur(stream: faust.StreamT) -> None:
+    async def apply(stream: faust.StreamT) -> None:
         async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
             started = time.perf_counter()
             cut = await batcher.cut(batch, stream.ack)
@@ -76,17 +87,18 @@ def register(app: faust.App, settings: WorkerSettings, engine: ItemEngine) -> An
             for partition, end, units in cut:
                 decoded = [decode_user_event(e, settings) for e in units]
                 portions.append(UserPortion(partition, end, [e for e in decoded if e]))
-            result = await _until_applied(engine, progress_name, portions, batcher.redoing)
+            result = await _until_applied(engine, progress_name, portions, batcher.redoing, stage)
             batcher.applied({p.partition: p.end for p in portions})
             for p in portions:
-                metrics.item_processed[(topic_name, p.partition)] = p.end
+                processed[(topic_name, p.partition)] = p.end
             try:
                 await engine.finish(result)
             except RedisError:  # derived lists: the next event of the user rewrites them
-                metrics.REDIS_ERRORS.labels("item-lists").inc()
+                metrics.REDIS_ERRORS.labels(f"{stage}-lists").inc()
             for _p, _end, units in cut:
                 for event in units:
                     await stream.ack(event)
-            metrics.BATCH_SECONDS.labels("item-cf").observe(time.perf_counter() - started)
+            metrics.BATCH_SECONDS.labels(stage).observe(time.perf_counter() - started)
 
-    return cooccur
+    apply.__name__ = name  # Faust names the agent after the function
+    return app.agent(ratings, name=name)(apply)
