@@ -4,7 +4,7 @@ Writes are idempotent (the latest record of an item wins), so at-least-once is e
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -12,6 +12,7 @@ import faust
 from redis.exceptions import RedisError
 
 from streams import metrics
+from streams.agents.retry import through_outages
 from streams.hybrid_engine import HybridEngine
 from streams.schemas.dlq import dead_letter_headers
 from streams.schemas.errors import InvalidEvent
@@ -47,16 +48,9 @@ def register(app: faust.App, settings: WorkerSettings, engine: HybridEngine) -> 
                 changes[item.item_id] = (item.title, item.attributes)
             if not changes:
                 continue
-            delay = 0.1
-            while True:  # the catalogue is the source of truth: retry through outages
-                try:
-                    await engine.store.put_items(changes)
-                    break
-                except RedisError as exc:
-                    metrics.REDIS_ERRORS.labels("catalogue").inc()
-                    log.warning("redis error, retrying the catalogue in %.1fs: %s", delay, exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+            # the catalogue is the source of truth: retry through outages
+            put = functools.partial(engine.store.put_items, changes)
+            await through_outages("catalogue", put)
             if settings.content:
                 try:
                     await engine.rescore_content()

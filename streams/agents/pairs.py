@@ -4,9 +4,7 @@ applied."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import time
 from typing import Any
 
@@ -15,10 +13,9 @@ from redis.exceptions import RedisError
 
 from streams import metrics
 from streams.agents.batching import PartitionBatcher
+from streams.agents.retry import through_outages
 from streams.engine import BatchResult, ByItemEvent, Engine, Portion
 from streams.settings import WorkerSettings
-
-log = logging.getLogger(__name__)
 
 
 def _decode(event: Any) -> ByItemEvent:
@@ -29,21 +26,13 @@ def _decode(event: Any) -> ByItemEvent:
 async def _until_applied(
     engine: Engine, topic: str, ends: dict[int, int], portions: list[Portion]
 ) -> BatchResult:
-    """Apply the batch, retrying through Redis outages: the fences make a retry harmless,
-    so an unreachable Redis stalls the worker (and raises the error counter and the lag)
-    instead of killing it or losing the batch."""
-    delay = 0.1
-    while True:
-        try:
-            await engine.store.begin(topic, ends)
-            result = await engine.apply_batch(portions)
-            await engine.store.commit(topic, ends)
-            return result
-        except RedisError as exc:
-            metrics.REDIS_ERRORS.labels("pairs").inc()
-            log.warning("redis error, retrying the batch in %.1fs: %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    async def attempt() -> BatchResult:
+        await engine.store.begin(topic, ends)
+        result = await engine.apply_batch(portions)
+        await engine.store.commit(topic, ends)
+        return result
+
+    return await through_outages("pairs", attempt)
 
 
 def register(

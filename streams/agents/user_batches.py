@@ -5,8 +5,6 @@ skipped here: the ingest agent dead-letters them."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from typing import Any, Protocol
 
@@ -15,13 +13,12 @@ from redis.exceptions import RedisError
 
 from streams import metrics
 from streams.agents.batching import PartitionBatcher
+from streams.agents.retry import through_outages
 from streams.item_engine import UserEvent, UserPortion
 from streams.schemas.errors import InvalidEvent
 from streams.schemas.ratings import parse_rating
 from streams.settings import WorkerSettings
 from streams.storage import Store
-
-log = logging.getLogger(__name__)
 
 
 class UserBatchEngine(Protocol):
@@ -47,23 +44,18 @@ def decode_user_event(event: Any, settings: WorkerSettings) -> UserEvent | None:
 async def _until_applied(
     engine: UserBatchEngine, name: str, portions: list[UserPortion], redoing: set[int], stage: str
 ) -> Any:
-    """Apply the batch, retrying through Redis outages (the fences make a retry safe).
-    Only a redo of a crashed batch has a recorded plan to read."""
-    delay = 0.1
-    while True:
-        try:
-            redo: dict[int, str] = {}
-            for p in portions:
-                if p.partition in redoing:
-                    plan = await engine.progress.plan(name, p.partition)
-                    if plan is not None:
-                        redo[p.partition] = plan
-            return await engine.apply_batch(name, portions, redo)
-        except RedisError as exc:
-            metrics.REDIS_ERRORS.labels(stage).inc()
-            log.warning("redis error, retrying the batch in %.1fs: %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    """Apply the batch; only a redo of a crashed batch has a recorded plan to read."""
+
+    async def attempt() -> Any:
+        redo: dict[int, str] = {}
+        for p in portions:
+            if p.partition in redoing:
+                plan = await engine.progress.plan(name, p.partition)
+                if plan is not None:
+                    redo[p.partition] = plan
+        return await engine.apply_batch(name, portions, redo)
+
+    return await through_outages(stage, attempt)
 
 
 def register(
