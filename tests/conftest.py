@@ -131,7 +131,8 @@ def engine_settings(worker_settings: WorkerSettings, services: Endpoints) -> Wor
     """Worker settings on a Redis database of its own, emptied first (engine state)."""
     import redis
 
-    url = services.redis.rsplit("/", 1)[0] + "/3"
+    # STREAMREC_TEST_ENGINE_DB lets two suites share one Redis without flushing each other
+    url = services.redis.rsplit("/", 1)[0] + "/" + os.environ.get("STREAMREC_TEST_ENGINE_DB", "3")
     redis.Redis.from_url(url).flushdb()
     return worker_settings.model_copy(update={"redis": RedisConnection(url=url)})
 
