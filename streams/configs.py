@@ -17,6 +17,7 @@ def engine_config(settings: WorkerSettings) -> EngineConfig:
         min_support=settings.min_support,
         rating_bounds=(settings.limits.rating_min, settings.limits.rating_max),
         popularity_half_life_s=settings.popularity_half_life_s,
+        popularity_epoch=settings.popularity_epoch_s,
         fan_out_cap=settings.fan_out_cap,
     )
 

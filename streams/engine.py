@@ -32,6 +32,20 @@ class EngineConfig:
     fan_out_cap: int = 0  # 0 = exact; see expand_item_events
 
 
+# Exponents of the popularity weight are held inside [-1000, 900]: 2**900 leaves room to
+# add 2**100 such weights in a sorted-set score without reaching infinity (which Redis
+# refuses), and nothing below 2**-1000 changes a sum.
+POPULARITY_EXPONENT = (-1000.0, 900.0)
+
+
+def popularity_weight(ts: float, epoch: float, half_life_s: float) -> float:
+    """2^((ts − epoch)/half-life): forward decay, so old scores never need rewriting.
+    Saturates (never overflows) for any ``ts``; settings refuse a half-life that would
+    saturate present-day events (``WorkerSettings``)."""
+    low, high = POPULARITY_EXPONENT
+    return math.pow(2.0, min(high, max(low, (ts - epoch) / half_life_s)))
+
+
 @dataclass(frozen=True)
 class ByItemEvent:
     """A validated rating on its way to its item's owner."""
@@ -68,7 +82,7 @@ class Engine:
 
     def _popularity_weight(self, ts: float) -> float:
         c = self.config
-        return math.pow(2.0, (ts - c.popularity_epoch) / c.popularity_half_life_s)
+        return popularity_weight(ts, c.popularity_epoch, c.popularity_half_life_s)
 
     async def apply_batch(self, portions: list[Portion]) -> BatchResult:
         """Apply a batch at most once per (user or item, partition); see docs/algorithm.md."""

@@ -44,9 +44,13 @@ def logging_config(level: str = "INFO", fmt: str = "json") -> dict[str, Any]:
 
 def event_id_of(raw: bytes | str | None) -> str | None:
     """Best effort: the ``event_id`` of a record that failed validation, if it has one."""
-    try:
-        value = json.loads(raw or b"")
-        found = value.get("event_id") if isinstance(value, dict) else None
-        return str(found) if found is not None else None
-    except (ValueError, UnicodeDecodeError):
+    if raw is None or len(raw) > 65_536:
         return None
+    try:
+        value = json.loads(raw)
+        found = value.get("event_id") if isinstance(value, dict) else None
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    if not isinstance(found, str | int):
+        return None
+    return str(found)[:256].encode("utf-8", "replace").decode("utf-8")

@@ -9,6 +9,7 @@ is refused at start-up with a message naming the variable, never discovered late
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -103,6 +104,10 @@ class EventLimits(BaseModel):
     rating_min: float = 0.5
     rating_max: float = 5.0
     max_id_length: int = Field(default=256, ge=1, le=4096)
+    # a record's value: far above any real event, far below the broker's 1 MB
+    max_event_bytes: int = Field(default=65_536, ge=256, le=1_000_000)
+    # how far ``ts`` may run ahead of the record's own produce time (clock skew)
+    max_future_s: float = Field(default=86_400.0, ge=0, le=10 * 365 * 86_400)
 
     @model_validator(mode="after")
     def _ordered_range(self) -> EventLimits:
@@ -134,6 +139,8 @@ class WorkerSettings(BaseSettings):
     min_support: int = Field(default=1, ge=1)
     fan_out_cap: int = Field(default=0, ge=0, le=100_000)
     popularity_half_life_s: float = Field(default=30 * 86_400, gt=0)
+    # t0 of the popularity weight 2^((ts − t0)/half-life); set once, before the first event
+    popularity_epoch_s: float = Field(default=1.5e9, ge=0, lt=1e11)
     item_cf: bool = True  # the item-to-item path (a second agent on the ratings topic)
     item_cf_kmax: int = Field(default=100, ge=0, le=100_000)
     item_cf_fmax: int = Field(default=0, ge=0)
@@ -162,6 +169,23 @@ class WorkerSettings(BaseSettings):
     session_timeout_s: float = Field(default=10, ge=1, le=300)
     data_dir: str = ".state/worker"
     cache_dir: str = "~/.cache/streamrec"
+
+    @model_validator(mode="after")
+    def _popularity_in_range(self) -> WorkerSettings:
+        """The popularity weight saturates at 2^900 (streams.engine); refuse a half-life
+        that would reach it within two years, naming the fix."""
+        from streams.engine import POPULARITY_EXPONENT
+
+        horizon = time.time() + 2 * 365 * 86_400
+        exponent = (horizon - self.popularity_epoch_s) / self.popularity_half_life_s
+        if exponent > POPULARITY_EXPONENT[1]:
+            shortest = (horizon - self.popularity_epoch_s) / POPULARITY_EXPONENT[1]
+            raise ValueError(
+                f"popularity_half_life_s {self.popularity_half_life_s:g} is too short for "
+                f"popularity_epoch_s {self.popularity_epoch_s:g}: use at least {shortest:.0f} "
+                "s, or move the epoch closer to now (before the first event)"
+            )
+        return self
 
     @property
     def by_item_topic(self) -> str:

@@ -1,8 +1,9 @@
 """The ingest agent: validates every ``ratings`` record and re-keys it by item.
 
 It never raises on input: whatever the bytes are, the record is either forwarded or
-dead-lettered with a reason, and the batch is acknowledged only after its sends are
-delivered, so nothing is lost if the worker dies half-way (duplicates that a restart may
+dead-lettered with a reason. Records are acknowledged one by one, only after their send
+(forward or dead letter) is delivered, so a worker that dies half-way leaves Kafka's
+committed offset before every record it has not handed on (duplicates that a restart may
 forward are recognised downstream by their source offset).
 """
 
@@ -10,30 +11,39 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from typing import Any
 
 import faust
 
 from streams import metrics
-from streams.logs import event_id_of
-from streams.schemas.dlq import dead_letter_headers
+from streams.agents.dead_letters import DeadLetters, unexpected
+from streams.agents.guard import fail_stop
 from streams.schemas.errors import InvalidEvent
-from streams.schemas.ratings import parse_rating
-from streams.settings import WorkerSettings
+from streams.schemas.ratings import RatingEvent, check_key, parse_rating
+from streams.settings import EventLimits, WorkerSettings
 
-log = logging.getLogger(__name__)
+
+def parse_record(message: Any, limits: EventLimits) -> RatingEvent:
+    """The one way every path reads a ``ratings`` record: the same record gives the same
+    answer everywhere (``ts`` is bounded by the record's own timestamp, not a clock)."""
+    try:
+        event = parse_rating(message.value, limits, message.timestamp or None)
+        return check_key(message.key, event)
+    except InvalidEvent:
+        raise
+    except Exception as exc:  # a parser bug: still only this record's problem
+        raise unexpected(exc) from exc
 
 
 def register(app: faust.App, settings: WorkerSettings, by_item: faust.TopicT) -> Any:
     topics = settings.topics
     ratings = app.topic(topics.ratings, key_serializer="raw", value_serializer="raw")
-    dlq = app.topic(topics.dlq, key_serializer="raw", value_serializer="raw")
+    dead_letters = DeadLetters(app, settings)
 
-    @app.agent(ratings, name="ingest")
+    @fail_stop("ingest", app)
     async def ingest(stream: faust.StreamT) -> None:
-        batches = stream.take_events(settings.batch_max, settings.batch_within_s)  # type: ignore[attr-defined]
+        batches = stream.noack_take(settings.batch_max, settings.batch_within_s)  # type: ignore[attr-defined]
         async for batch in batches:
             started = time.perf_counter()
             deliveries = []
@@ -41,26 +51,9 @@ def register(app: faust.App, settings: WorkerSettings, by_item: faust.TopicT) ->
             for event in batch:
                 message = event.message
                 try:
-                    rating = parse_rating(message.value, settings.limits)
+                    rating = parse_record(message, settings.limits)
                 except InvalidEvent as error:
-                    headers = dead_letter_headers(
-                        error, message.topic, message.partition, message.offset
-                    )
-                    deliveries.append(
-                        await dlq.send(key=message.key, value=message.value, headers=headers)
-                    )
-                    metrics.DEAD_LETTERS.labels(error.reason.value).inc()
-                    log.warning(
-                        "dead-lettered",
-                        extra={
-                            "fields": {
-                                "event_id": event_id_of(message.value),
-                                "reason": error.reason.value,
-                                "detail": error.detail,
-                                "source": f"{message.topic}/{message.partition}/{message.offset}",
-                            }
-                        },
-                    )
+                    deliveries.append(await dead_letters.send(message, error))
                     dead += 1
                     continue
                 body = {
@@ -77,6 +70,7 @@ def register(app: faust.App, settings: WorkerSettings, by_item: faust.TopicT) ->
             if deliveries:
                 await asyncio.gather(*deliveries)
             for event in batch:
+                await stream.ack(event)  # delivered: now Kafka's committed offset may pass it
                 message = event.message
                 metrics.processed[(message.topic, message.partition)] = message.offset
             metrics.EVENTS.labels("valid").inc(len(batch) - dead)
@@ -84,4 +78,4 @@ def register(app: faust.App, settings: WorkerSettings, by_item: faust.TopicT) ->
             metrics.BATCH_SIZE.observe(len(batch))
             metrics.BATCH_SECONDS.labels("ingest").observe(time.perf_counter() - started)
 
-    return ingest
+    return app.agent(ratings, name="ingest")(ingest)

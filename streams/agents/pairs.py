@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from streams import metrics
 from streams.agents.batching import PartitionBatcher
+from streams.agents.guard import fail_stop
 from streams.agents.retry import through_outages
 from streams.engine import BatchResult, ByItemEvent, Engine, Portion
 from streams.settings import WorkerSettings
@@ -44,6 +45,7 @@ def register(
     batcher.forget_on_revoke(app, topic_name)
 
     @app.agent(by_item, name="pairs")
+    @fail_stop("pairs", app)
     async def pairs(stream: faust.StreamT) -> None:
         async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
             started = time.perf_counter()

@@ -13,10 +13,11 @@ from redis.exceptions import RedisError
 
 from streams import metrics
 from streams.agents.batching import PartitionBatcher
+from streams.agents.guard import fail_stop
+from streams.agents.ingest import parse_record
 from streams.agents.retry import through_outages
 from streams.item_engine import UserEvent, UserPortion
 from streams.schemas.errors import InvalidEvent
-from streams.schemas.ratings import parse_rating
 from streams.settings import WorkerSettings
 from streams.storage import Store
 
@@ -34,7 +35,7 @@ class UserBatchEngine(Protocol):
 def decode_user_event(event: Any, settings: WorkerSettings) -> UserEvent | None:
     message = event.message
     try:
-        rating = parse_rating(message.value, settings.limits)
+        rating = parse_record(message, settings.limits)  # ingest decides the same
     except InvalidEvent:
         return None
     produced = message.timestamp or time.time()
@@ -93,4 +94,4 @@ def register(
             metrics.BATCH_SECONDS.labels(stage).observe(time.perf_counter() - started)
 
     apply.__name__ = name  # Faust names the agent after the function
-    return app.agent(ratings, name=name)(apply)
+    return app.agent(ratings, name=name)(fail_stop(stage, app)(apply))

@@ -36,12 +36,12 @@ class ItemEvent:
         return self.item_id.encode()
 
 
-def parse_item(raw: bytes | str | dict[str, Any], limits: EventLimits) -> ItemEvent:
-    data = fields.decode_object(raw)
+def parse_item(raw: bytes | str | dict[str, Any] | None, limits: EventLimits) -> ItemEvent:
+    """Validate one catalogue record; raises only :class:`InvalidEvent` (a tombstone is
+    recognised by the caller before parsing)."""
+    data = fields.decode_object(raw, limits.max_event_bytes)
     item_id = fields.identifier(data, "item_id", limits.max_id_length)
-    title = data.get("title", "")
-    if not isinstance(title, str):
-        raise InvalidEvent(Reason.WRONG_TYPE, f"title must be a string, got {type(title).__name__}")
+    title = fields.text(data.get("title", ""), "title")
     attributes = data.get("attributes")
     if attributes is None:
         attributes = {}

@@ -5,6 +5,9 @@ Wire form (JSON object)::
     {"user_id": str, "item_id": str, "rating": number, "ts": epoch seconds | ISO-8601,
      "op": "upsert" | "delete", "event_id": str | null}
 
+``ts`` is in seconds: a value that looks like milliseconds is refused with a reason of
+its own, and so is one more than ``max_future_s`` after the record was produced.
+
 ``rating`` is required for upserts and ignored for deletes. A later upsert of the
 same (user, item) replaces the earlier rating; a delete retracts it. Unknown fields
 are ignored so that producers can add fields before consumers know them.
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from streams.schemas import fields
-from streams.schemas.errors import InvalidEvent, Reason
+from streams.schemas.errors import InvalidEvent, Reason, shown
 from streams.settings import EventLimits
 
 Op = Literal["upsert", "delete"]
@@ -55,16 +58,22 @@ class RatingEvent:
         return self.user_id.encode()
 
 
-def parse_rating(raw: bytes | str | dict[str, Any], limits: EventLimits) -> RatingEvent:
-    """Validate one event; raises :class:`InvalidEvent` with the first problem found."""
-    data = fields.decode_object(raw)
+def parse_rating(
+    raw: bytes | str | dict[str, Any] | None,
+    limits: EventLimits,
+    received_at: float | None = None,
+) -> RatingEvent:
+    """Validate one event; raises :class:`InvalidEvent` with the first problem found, and
+    nothing else, whatever ``raw`` is. ``received_at`` (epoch seconds: the Kafka record's
+    timestamp, or now for HTTP) bounds how far ``ts`` may lie in the future."""
+    data = fields.decode_object(raw, limits.max_event_bytes)
     user_id = fields.identifier(data, "user_id", limits.max_id_length)
     item_id = fields.identifier(data, "item_id", limits.max_id_length)
     op = data.get("op", "upsert")
     if op is None:
         op = "upsert"
     if op not in OPS:
-        raise InvalidEvent(Reason.UNKNOWN_OP, f"op must be one of {list(OPS)}, got {op!r}")
+        raise InvalidEvent(Reason.UNKNOWN_OP, f"op must be one of {list(OPS)}, got {shown(op)}")
     rating: float | None = None
     if op == "upsert":
         rating = fields.finite_number(data, "rating")
@@ -73,6 +82,17 @@ def parse_rating(raw: bytes | str | dict[str, Any], limits: EventLimits) -> Rati
                 Reason.RATING_OUT_OF_RANGE,
                 f"rating {rating} outside [{limits.rating_min}, {limits.rating_max}]",
             )
-    ts = fields.timestamp(data, "ts")
+    ts = fields.timestamp(data, "ts", received_at, limits.max_future_s)
     event_id = fields.optional_string(data, "event_id", limits.max_id_length)
     return RatingEvent(user_id, item_id, rating, ts, op, event_id)
+
+
+def check_key(key: bytes | None, event: RatingEvent) -> RatingEvent:
+    """The record key must be the user id: the user-keyed paths rely on a user's events
+    arriving in order in one partition, which only the key guarantees."""
+    if key != event.key:
+        got = "no key" if key is None else f"key {shown(key)}"
+        raise InvalidEvent(
+            Reason.KEY_MISMATCH, f"{got}; the key of a rating must be its user_id (UTF-8)"
+        )
+    return event
