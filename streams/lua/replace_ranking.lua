@@ -2,6 +2,9 @@
 -- KEYS: zset [, hash]                 (one hash tag)
 -- ARGV: ids_len, ids, scores [, texts_len, texts]
 --       (ids and texts as uint32 lengths + concatenated bytes; scores float64 per id)
+-- Writes go in chunks of CHUNK members: unpack() of more than ~8,000 values fails
+-- ("too many results to unpack"), and lists may hold 10,000 entries.
+local CHUNK = 1000
 redis.call('DEL', unpack(KEYS))
 local lens, data, scores = ARGV[1], ARGV[2], ARGV[3]
 local n = #lens / 4
@@ -22,9 +25,13 @@ for j = 1, n do
     hargs[#hargs + 1] = string.sub(ARGV[5], tpos, tpos + tlen - 1)
     tpos = tpos + tlen
   end
-end
-redis.call('ZADD', KEYS[1], unpack(zargs))
-if KEYS[2] then
-  redis.call('HSET', KEYS[2], unpack(hargs))
+  if j % CHUNK == 0 or j == n then
+    redis.call('ZADD', KEYS[1], unpack(zargs))
+    zargs = {}
+    if KEYS[2] then
+      redis.call('HSET', KEYS[2], unpack(hargs))
+      hargs = {}
+    end
+  end
 end
 return n
