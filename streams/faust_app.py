@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from pathlib import Path
+from typing import Any
 
 import faust
 import redis.asyncio as aioredis
@@ -37,9 +39,50 @@ def credentials(settings: WorkerSettings) -> SASLCredentials | SSLCredentials | 
     return SSLCredentials(context) if context is not None else None
 
 
-def create_faust_app(settings: WorkerSettings) -> faust.App:
+class StreamrecApp(faust.App):
+    """Faust's app with a bounded drain when the worker stops.
+
+    On stop Faust suspends delivery, then waits, with no limit, until every message it
+    handed to the agents is acknowledged. Under back-pressure (several agents read
+    ``ratings``, the slowest one's buffer is full) some messages are parked in a
+    delivery that the suspension never lets through, so they can never be acknowledged
+    and a busy worker hung there for good after SIGTERM (Faust's wait also swallows a
+    cancel). Here the stop waits at most ``drain_s``, and less once acknowledgements stop
+    coming: what is acknowledged is committed (by Faust, when the consumer stops), the
+    rest is abandoned, harmless as after ``kill -9`` because the per-partition fences
+    redo it exactly once after a restart. A rebalance keeps Faust's own wait.
+    """
+
+    drain_s: float = 5.0
+    drain_quiet_s: float = 1.0  # no acknowledgement for this long: nothing is in flight
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        if not self.should_stop:  # a rebalance, not a stop
+            return await super()._consumer_wait_empty(consumer, logger)
+        unacked = getattr(consumer, "_unacked_messages", None)
+        if unacked is None or not self.conf.stream_wait_empty:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_s
+        left, quiet_since = len(unacked), loop.time()
+        while unacked and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            consumer._clean_unacked_messages()
+            if len(unacked) < left:
+                left, quiet_since = len(unacked), loop.time()
+            elif loop.time() - quiet_since >= self.drain_quiet_s:
+                break
+        if unacked:
+            logger.warning(
+                "stopping: %d delivered records not acknowledged are left to the next "
+                "worker (the fences apply them exactly once)",
+                len(unacked),
+            )
+
+
+def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.App:
     brokers = ";".join(f"kafka://{s.strip()}" for s in settings.kafka.bootstrap_servers.split(","))
-    app = faust.App(
+    app = StreamrecApp(
         settings.app_id,
         broker=brokers,
         broker_credentials=credentials(settings),
@@ -56,6 +99,7 @@ def create_faust_app(settings: WorkerSettings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
     )
+    app.drain_s = drain_s
     # Faust's own sensor (messages, events, commit latency, …) on the worker's /metrics.
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
     by_item = app.topic(

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.exposition import MetricsHandler
 
 disable_created_metrics()
 
@@ -58,3 +65,73 @@ CONSUMER_LAG = Gauge(
 # ``ratings`` directly (item-cf, hybrid), that path's own progress.
 processed: dict[tuple[str, int], int] = {}
 path_processed: dict[str, dict[tuple[str, int], int]] = {}
+
+
+# --- liveness: the metrics server runs on a thread of its own, so answering /metrics
+# proves nothing about the event loop. A task on the loop stamps a heartbeat; /livez
+# answers 503 once the stamp is older than the threshold, so a wedged loop gets restarted.
+
+
+class Heartbeat:
+    """The last time the worker's event loop ran a beat (monotonic clock, injectable)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.last = clock()  # start-up counts as a beat: a loop that never beats goes stale
+
+    def beat(self) -> None:
+        self.last = self.clock()
+
+    def age(self) -> float:
+        return max(0.0, self.clock() - self.last)
+
+    def alive(self, stale_s: float) -> bool:
+        return self.age() <= stale_s
+
+    async def run(self, interval_s: float = 1.0) -> None:
+        """Stamp every ``interval_s`` for as long as the loop runs (cancelled on stop)."""
+        while True:
+            self.beat()
+            await asyncio.sleep(interval_s)
+
+
+HEARTBEAT_AGE = Gauge(
+    "streamrec_loop_heartbeat_age_seconds",
+    "Seconds since the worker's event loop last stamped its heartbeat (liveness).",
+)
+
+
+def _handler(heartbeat: Heartbeat, stale_s: float) -> type[BaseHTTPRequestHandler]:
+    class Handler(MetricsHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] not in ("/livez", "/healthz"):
+                return super().do_GET()
+            age = heartbeat.age()
+            alive = age <= stale_s
+            body = f"{'ok' if alive else 'stale'}: loop heartbeat {age:.1f}s ago\n".encode()
+            self.send_response(200 if alive else 503)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+class MetricsServer:
+    """/metrics (Prometheus) and /livez (the loop's heartbeat) on a daemon thread; closing
+    it frees the port at once, so the next worker can bind it."""
+
+    def __init__(self, port: int, heartbeat: Heartbeat, stale_s: float, host: str = "0.0.0.0"):
+        HEARTBEAT_AGE.set_function(heartbeat.age)
+        self.server = ThreadingHTTPServer((host, port), _handler(heartbeat, stale_s))
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="metrics-server", daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
