@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 # --- ACL rules (docs/deploy.md shows them; tests/integration/test_redis_acl_tls.py
 # proves them on a real redis-server) -------------------------------------------------
 KEYS = "sr:*"  # streams.keys.NAMESPACE and every later layout version
-CONNECT = ("+ping", "+info", "+select", "+client|setinfo")
+# Redis 7.2+ knows CLIENT SETINFO, which redis-py sends on connect and tolerates being
+# refused (docs/deploy.md: add +client|setinfo there to keep ACL LOG quiet).
+CONNECT = ("+ping", "+info", "+select")
 READER_ACL = (
     "resetkeys", "resetchannels", f"%R~{KEYS}", "-@all", *CONNECT,
     "+zrevrange", "+zcard", "+hget", "+hmget", "+hgetall", "+hexists", "+hlen",
@@ -41,7 +43,7 @@ READER_ACL = (
 WORKER_ACL = (
     "resetkeys", "resetchannels", f"~{KEYS}", "-@all", *CONNECT,
     "+evalsha", "+script|load", "+script|exists",
-    "+get", "+incr", "+del", "+unlink", "+scan",
+    "+get", "+incrby", "+del", "+unlink", "+scan",
     "+hget", "+hmget", "+hgetall", "+hexists", "+hlen", "+hset", "+hsetnx", "+hdel",
     "+hincrby", "+hincrbyfloat",
     "+sadd", "+srem", "+smembers",
