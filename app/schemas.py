@@ -54,7 +54,9 @@ class PredictionOut(BaseModel):
     user_id: str
     item_id: str
     prediction: float | None  # user-based; None: unknown user (no ratings yet)
-    neighbours: list[UsedNeighbour]
+    neighbours: list[UsedNeighbour]  # empty when the reader hides neighbours' ratings
+    neighbour_count: int = 0  # how many neighbours the user-based prediction used
+    neighbours_hidden: bool = False
     embedding: float | None = None  # the embedding learned online
     blend: float | None = None  # the stacked estimate (streams.blend.RATING_WEIGHTS)
 
@@ -75,7 +77,11 @@ class Because(BaseModel):
     sources: list[str] = []  # the sources that list it
     because_item: str | None = None  # item-to-item: the recent rating behind it
     because_title: str | None = None
-    neighbours: list[Contribution]  # user-based: who rated it, how similar
+    neighbours: list[Contribution]  # user-based: who rated it, how similar (or hidden)
+    neighbours_hidden: bool = False
+    similar_raters: int = 0  # neighbours who rated the item
+    similar_mean: float | None = None  # their mean rating (rounded, and only of a group)
+    summary: str = ""  # the aggregate in words, e.g. "5 similar users rated it, mean 4.2"
 
 
 class Item(BaseModel):
@@ -99,3 +105,36 @@ class StreamStats(BaseModel):
     events: float
     users: float
     stale_lists: float
+
+
+_RATING_IN: dict[str, Any] = {
+    "type": "object",
+    "required": ["user_id", "item_id", "rating"],
+    "properties": {
+        "user_id": {"type": "string", "minLength": 1, "maxLength": 256},
+        "item_id": {"type": "string", "minLength": 1, "maxLength": 256},
+        "rating": {"type": "number", "description": "within the configured bounds (0.5–5)"},
+        "ts": {
+            "description": "epoch seconds (not milliseconds) or ISO-8601; default: now",
+            "anyOf": [{"type": "number"}, {"type": "string"}],
+        },
+        "op": {"type": "string", "enum": ["upsert", "delete"]},
+        "event_id": {"type": "string", "minLength": 1, "maxLength": 256},
+    },
+}
+
+# POST /v1/ratings reads its body itself (app.body); this documents it for clients and
+# for schemathesis, which generates request bodies from it
+RATINGS_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    _RATING_IN,
+                    {"type": "array", "items": _RATING_IN, "minItems": 1, "maxItems": 1000},
+                ]
+            }
+        }
+    },
+}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.blend import COLD_START_RATINGS, DEFAULT_WEIGHTS
@@ -29,7 +29,13 @@ class ReaderSettings(BaseSettings):
     reader_host: str = "127.0.0.1"
     reader_port: int = Field(default=8080, ge=1, le=65535)
     redis_pool_size: int = Field(default=32, ge=1, le=1024)
-    api_key: SecretStr | None = None  # when set, POST /v1/ratings needs X-API-Key
+    # writes are closed unless a key is set (clients send it in X-API-Key) or anonymous
+    # writes are asked for explicitly (a local demo); the two together are refused
+    api_key: SecretStr | None = None
+    allow_anonymous_writes: bool = False
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)  # POST bodies (413)
+    # /predict and /because: other users' ids and exact ratings, or only aggregates
+    hide_neighbour_ratings: bool = False
     max_n: int = Field(default=50, ge=1, le=1000)  # at most the worker's topn_size
     max_k: int = Field(default=50, ge=1, le=1000)  # at most the neighbourhood size
     predict_k: int = Field(default=40, ge=1, le=1000)
@@ -44,6 +50,29 @@ class ReaderSettings(BaseSettings):
     blend_popular: float = Field(default=DEFAULT_WEIGHTS["popular"], ge=0)
     # fewer ratings than this: only content and popularity (0 turns routing off)
     cold_start_ratings: int = Field(default=COLD_START_RATINGS, ge=0, le=1000)
+
+    @field_validator("api_key")
+    @classmethod
+    def _usable_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty key (what compose passes for an unset variable) must not mean "any
+        header will do"; a key HTTP cannot carry unchanged could never be matched."""
+        if value is None:
+            return None
+        key = value.get_secret_value()
+        if not key.strip():
+            raise ValueError("is empty: set a key, or leave the variable unset")
+        if not all(33 <= ord(c) <= 126 for c in key):
+            raise ValueError("must be printable ASCII without spaces (it travels in a header)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_write_policy(self) -> ReaderSettings:
+        if self.api_key is not None and self.allow_anonymous_writes:
+            raise ValueError(
+                "STREAMREC_API_KEY and STREAMREC_ALLOW_ANONYMOUS_WRITES=true contradict "
+                "each other: choose one"
+            )
+        return self
 
     def blend_weights(self) -> dict[str, float]:
         return {

@@ -10,6 +10,10 @@ from streams import blend
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
+# with neighbours hidden, a mean is shown only over this many raters: the mean of one or
+# two is their rating
+MIN_GROUP = 3
+
 
 SOURCES = ("blend", *blend.SOURCES)
 
@@ -97,21 +101,38 @@ async def predict(request: Request, user_id: str, item_id: str) -> schemas.Predi
         schemas.UsedNeighbour(user_id=v, similarity=s, rating=r)
         for v, s, r in (result.neighbours if result is not None else [])
     ]
+    hidden = settings.hide_neighbour_ratings
     return schemas.PredictionOut(
         user_id=user_id,
         item_id=item_id,
         prediction=user_cf,
-        neighbours=used,
+        neighbours=[] if hidden else used,
+        neighbour_count=len(used),
+        neighbours_hidden=hidden,
         embedding=learned,
         blend=stacked,
     )
 
 
+def _aggregate(ratings: list[float], hidden: bool) -> tuple[float | None, str]:
+    """Neighbours who rated the item, in numbers: (their mean, the sentence)."""
+    n = len(ratings)
+    if n == 0:
+        return None, "no similar user rated it"
+    who = "1 similar user" if n == 1 else f"{n} similar users"
+    if hidden and n < MIN_GROUP:
+        return None, f"{who} rated it"
+    mean = sum(ratings) / n
+    if hidden:
+        mean = round(mean, 1)
+    return mean, f"{who} rated it, mean {mean:.1f}"
+
+
 @router.get("/{user_id}/recommendations/{item_id}/because", response_model=schemas.Because)
 async def because(request: Request, user_id: str, item_id: str) -> schemas.Because:
     """Why the item is recommended: the sources that list it, the recent rating that put
-    it on the item-to-item list, and the neighbours (with their ratings) behind its
-    user-based prediction."""
+    it on the item-to-item list, and the neighbours behind its user-based prediction:
+    each with their rating, or (``hide_neighbour_ratings``) only how many and their mean."""
     checked_id(user_id, "user_id", request)
     checked_id(item_id, "item_id", request)
     settings = settings_of(request)
@@ -122,6 +143,12 @@ async def because(request: Request, user_id: str, item_id: str) -> schemas.Becau
     rows = (await store.because(user_id, item_id, settings.max_k))[: settings.predict_k]
     reason = found.reasons.get(item_id) if "item-cf" in listed_by else None
     meta = await store.items([reason]) if reason else {}
+    hidden = settings.hide_neighbour_ratings
+    mean, summary = _aggregate([r for _v, _s, r, _m in rows], hidden)
+    contributions = [
+        schemas.Contribution(user_id=v, similarity=s, rating=r, mean=m, contribution=s * (r - m))
+        for v, s, r, m in rows
+    ]
     return schemas.Because(
         user_id=user_id,
         item_id=item_id,
@@ -130,10 +157,9 @@ async def because(request: Request, user_id: str, item_id: str) -> schemas.Becau
         sources=listed_by,
         because_item=reason,
         because_title=meta[reason].title if reason in meta else None,
-        neighbours=[
-            schemas.Contribution(
-                user_id=v, similarity=s, rating=r, mean=m, contribution=s * (r - m)
-            )
-            for v, s, r, m in rows
-        ],
+        neighbours=[] if hidden else contributions,
+        neighbours_hidden=hidden,
+        similar_raters=len(rows),
+        similar_mean=mean,
+        summary=summary,
     )

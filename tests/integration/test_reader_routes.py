@@ -21,6 +21,7 @@ from tests.conftest import worker_env
 from tests.reference import Reference, final_ratings
 
 pytestmark = pytest.mark.integration
+KEY = "routes-key"
 SPEC = SyntheticSpec(events=2_500, users=60, items=50, rerate_share=0.05, delete_share=0.02)
 
 
@@ -52,8 +53,10 @@ def filled(services):
             for event in events:
                 producer.send_rating(settings.topics.ratings, event)
         assert wait_idle(settings, timeout=240)
-        reader = ReaderSettings(kafka=settings.kafka, redis=settings.redis, topics=settings.topics)
-        with TestClient(create_app(reader)) as client:
+        reader = ReaderSettings(
+            kafka=settings.kafka, redis=settings.redis, topics=settings.topics, api_key=KEY
+        )
+        with TestClient(create_app(reader), headers={"X-API-Key": KEY}) as client:
             yield client, settings, events, worker
     finally:
         worker.terminate()
@@ -149,6 +152,45 @@ def test_because_explains_an_item_on_the_list(filled):
     assert "item-cf" in why["sources"] and why["because_item"] == top["because_item"]
 
 
+def test_predict_and_because_can_hide_other_users_ratings(filled):
+    """Shown by default (the local reader); hidden with ``hide_neighbour_ratings`` (the
+    chart's and compose's default): no other user's id or rating, only aggregates."""
+    client, settings, events, _w = filled
+    user = events[0].user_id
+    params = {"n": 1, "source": "user-cf"}
+    item = client.get(f"/v1/users/{user}/recommendations", params=params).json()["items"][0]
+    predicted = client.get(f"/v1/users/{user}/predict/{item['item_id']}").json()
+    why = client.get(f"/v1/users/{user}/recommendations/{item['item_id']}/because").json()
+    assert predicted["neighbours"] and not predicted["neighbours_hidden"]
+    assert predicted["neighbour_count"] == len(predicted["neighbours"])
+    ratings = [n["rating"] for n in why["neighbours"]]
+    assert len(ratings) >= 3 and why["similar_raters"] == len(ratings)
+    assert abs(why["similar_mean"] - sum(ratings) / len(ratings)) < 1e-9
+    assert f"{len(ratings)} similar users rated it, mean" in why["summary"]
+    others = {n["user_id"] for n in predicted["neighbours"] + why["neighbours"]}
+
+    private = ReaderSettings(
+        kafka=settings.kafka, redis=settings.redis, topics=settings.topics,
+        hide_neighbour_ratings=True,
+    )  # fmt: skip
+    with TestClient(create_app(private)) as hiding:
+        got = hiding.get(f"/v1/users/{user}/predict/{item['item_id']}")
+        because = hiding.get(f"/v1/users/{user}/recommendations/{item['item_id']}/because")
+    assert got.json()["neighbours"] == [] and got.json()["neighbours_hidden"]
+    assert got.json()["neighbour_count"] == predicted["neighbour_count"]
+    assert got.json()["prediction"] == predicted["prediction"]
+    hidden = because.json()
+    assert hidden["neighbours"] == [] and hidden["neighbours_hidden"]
+    assert hidden["similar_raters"] == len(ratings)
+    assert hidden["similar_mean"] == round(sum(ratings) / len(ratings), 1)
+    assert (
+        hidden["summary"]
+        == f"{len(ratings)} similar users rated it, mean {hidden['similar_mean']:.1f}"
+    )
+    for text in (got.text, because.text):
+        assert not [v for v in others if f'"{v}"' in text and v != user]
+
+
 def test_items_and_popular(filled):
     client, *_ = filled
     assert client.get("/v1/items/i3").json()["attributes"]["year"] == 1993
@@ -203,8 +245,14 @@ def test_writes_need_the_key_when_one_is_configured(filled):
         assert client.post("/v1/ratings", json=body).status_code == 401
         wrong = client.post("/v1/ratings", json=body, headers={"X-API-Key": "nope"})
         assert wrong.status_code == 401
+        empty = client.post("/v1/ratings", json=body, headers={"X-API-Key": ""})
+        assert empty.status_code == 401
         right = client.post("/v1/ratings", json=body, headers={"X-API-Key": "s3cret"})
         assert right.status_code == 202
+    closed = ReaderSettings(kafka=settings.kafka, redis=settings.redis, topics=settings.topics)
+    with TestClient(create_app(closed)) as client:
+        refused = client.post("/v1/ratings", json=body)
+        assert refused.status_code == 403 and "STREAMREC_API_KEY" in refused.json()["detail"]
 
 
 def test_page_metrics_and_stats(filled):
