@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import resources
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
-from app import metrics
+from app import metrics, page
 from app.ingest import AsyncProducer
 from app.routers import health, items, ratings, users
 from app.settings import ReaderSettings
@@ -47,7 +46,9 @@ def create_app(settings: ReaderSettings) -> FastAPI:
     app = FastAPI(title="streamrec reader", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.add_middleware(metrics.RequestMetrics)
-    for router in (health.router, metrics.router, users.router, items.router, ratings.router):
+    app.add_middleware(page.CommonHeaders)
+    routers = (health.router, metrics.router, users.router, items.router, ratings.router)
+    for router in (*routers, page.router):
         app.include_router(router)
 
     @app.exception_handler(RequestValidationError)
@@ -60,11 +61,5 @@ def create_app(settings: ReaderSettings) -> FastAPI:
     @app.exception_handler(RedisError)
     async def redis_down(_request: Request, exc: RedisError) -> JSONResponse:
         return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503)
-
-    page = resources.files("app").joinpath("static/index.html").read_text()
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> HTMLResponse:
-        return HTMLResponse(page)
 
     return app

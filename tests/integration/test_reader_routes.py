@@ -274,7 +274,8 @@ CHROMIUM_FLAGS = [
 
 
 def test_browser_rates_a_movie_and_sees_the_list_change(filled, tmp_path):
-    """Playwright drives Debian's Chromium: open the page, rate the top movie, watch it go."""
+    """Playwright drives Debian's Chromium: open the page, rate the top movie (with the
+    write key typed into the page), watch it go."""
     import threading
     import time
     from pathlib import Path
@@ -285,7 +286,9 @@ def test_browser_rates_a_movie_and_sees_the_list_change(filled, tmp_path):
     from tests.conftest import free_port
 
     _client, settings, events, _w = filled
-    reader = ReaderSettings(kafka=settings.kafka, redis=settings.redis, topics=settings.topics)
+    reader = ReaderSettings(
+        kafka=settings.kafka, redis=settings.redis, topics=settings.topics, api_key=KEY
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(reader), host="127.0.0.1", port=port, log_level="warning")
@@ -310,6 +313,11 @@ def test_browser_rates_a_movie_and_sees_the_list_change(filled, tmp_path):
             )
             page.fill("#item", item)
             page.select_option("#stars", "5")
+            page.click("#rate")  # writes need the key: refused until the viewer gives it
+            page.wait_for_function(
+                "() => document.getElementById('flash').textContent.includes('X-API-Key')"
+            )
+            page.fill("#key", KEY)
             page.click("#rate")
             page.wait_for_function(
                 "item => ![...document.querySelectorAll('#recs tbody tr')]"
