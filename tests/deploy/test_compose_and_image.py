@@ -16,7 +16,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "helm" / "streamrec" / "files"
-SECRETS = {"REDIS_PASSWORD": "r-secret", "GRAFANA_ADMIN_PASSWORD": "g-secret"}
+SECRETS = {
+    "REDIS_PASSWORD": "r-secret",
+    "GRAFANA_ADMIN_PASSWORD": "g-secret",
+    "STREAMREC_API_KEY": "w-secret",
+}
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -64,6 +68,26 @@ def test_compose_is_valid_and_wired():
 def test_compose_refuses_to_start_without_the_secrets():
     result = compose_config({})
     assert result.returncode != 0 and "set REDIS_PASSWORD" in result.stderr
+
+
+@pytest.mark.parametrize("key", [None, ""], ids=["unset", "empty"])
+def test_compose_writes_are_closed_without_a_key(key):
+    """Unset or empty, the write key stops compose with the variable named: an empty key
+    must never reach the reader as "no key needed"."""
+    env = {k: v for k, v in SECRETS.items() if k != "STREAMREC_API_KEY"}
+    if key is not None:
+        env["STREAMREC_API_KEY"] = key
+    result = compose_config(env)
+    assert result.returncode != 0 and "set STREAMREC_API_KEY" in result.stderr
+
+
+def test_compose_reader_gets_the_key_and_hides_neighbours():
+    result = compose_config(SECRETS)
+    assert result.returncode == 0, result.stderr
+    reader = yaml.safe_load(result.stdout)["services"]["reader"]["environment"]
+    assert reader["STREAMREC_API_KEY"] == "w-secret"
+    assert reader["STREAMREC_HIDE_NEIGHBOUR_RATINGS"] == "true"
+    assert "STREAMREC_ALLOW_ANONYMOUS_WRITES" not in reader
 
 
 def test_dockerfile_passes_hadolint():
