@@ -5,19 +5,33 @@ round-trip records; a wrong password, a wrong CA and a plaintext client are refu
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 
 import pytest
+import redis
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from streams.commands.wait_idle import wait_idle
+from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.faust_app import credentials
 from streams.producer import EventProducer
+from streams.redis_checks import WORKER_ACL, acl_rule
 from streams.schemas.ratings import RatingEvent, parse_rating
-from streams.settings import EventLimits, KafkaConnection, WorkerSettings
-from streams.stack.ephemeral import make_tls_files
+from streams.settings import (
+    EventLimits,
+    KafkaConnection,
+    RedisConnection,
+    TopicSettings,
+    WorkerSettings,
+)
+from streams.stack.ephemeral import RedisServer, make_tls_files
 from streams.stack.scram_broker import ScramBroker
-from streams.topics import TopicSpec, create_topics
+from streams.topics import TopicSpec, create_topics, topic_specs
+from tests.conftest import worker_env
+from tests.integration.test_engine_exact import assert_state_equals_reference
 
 pytestmark = pytest.mark.integration
 
@@ -150,3 +164,72 @@ def test_the_faust_worker_credentials_with_a_wrong_password_are_refused(broker):
 
     with pytest.raises(KafkaError):
         asyncio.run(connect())
+
+
+def test_a_worker_runs_over_sasl_ssl_kafka_and_tls_redis_with_acl_users(
+    broker, tmp_path, monkeypatch
+):
+    """The whole path secured at once: ``streamrec worker`` with SCRAM over TLS to Kafka and
+    its ACL user over TLS to Redis; the state equals the reference."""
+    _running, tls, _stranger = broker
+    kafka = connection(broker)
+    acl = ["user default on >admin-pw ~* &* +@all", acl_rule("w", "w-pw", WORKER_ACL)]
+    tag = uuid.uuid4().hex[:8]
+    with RedisServer(tmp_path / "redis", acl=acl, tls=tls) as redis_server:
+        redis_tls = RedisConnection(
+            url=redis_server.url, username="w", password="w-pw", ssl_ca_certs=str(tls.ca)
+        )
+        settings = WorkerSettings(
+            app_id=f"scram-{tag}",
+            kafka=kafka,
+            redis=redis_tls,
+            topics=TopicSettings(
+                ratings=f"s{tag}.ratings",
+                items=f"s{tag}.items",
+                dlq=f"s{tag}.dlq",
+                ratings_partitions=2,
+            ),
+            metrics_port=0,
+            data_dir=str(tmp_path / "worker"),
+            hybrid=False,
+        )
+        create_topics(kafka, topic_specs(settings.topics))
+        env = worker_env(settings) | {
+            "STREAMREC_KAFKA__SECURITY_PROTOCOL": "SASL_SSL",
+            "STREAMREC_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+            "STREAMREC_KAFKA__SASL_USERNAME": USER,
+            "STREAMREC_KAFKA__SASL_PASSWORD": PASSWORD,
+            "STREAMREC_KAFKA__SSL_CAFILE": str(tls.ca),
+            "STREAMREC_REDIS__USERNAME": "w",
+            "STREAMREC_REDIS__PASSWORD": "w-pw",
+            "STREAMREC_REDIS__SSL_CA_CERTS": str(tls.ca),
+        }
+        log = (tmp_path / "worker.log").open("wb")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env=env,
+            stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        try:
+            events = list(generate(SyntheticSpec(events=600, users=30, items=20)))
+            with EventProducer(kafka) as producer:
+                for event in events:
+                    producer.send_rating(settings.topics.ratings, event)
+            assert wait_idle(settings, timeout=180), "the worker did not drain the stream"
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            admin_url = f"rediss://default:admin-pw@127.0.0.1:{redis_server.port}/0"
+            check = RedisConnection(url=admin_url, ssl_ca_certs=str(tls.ca))
+            # the reference check connects with redis.Redis.from_url(url): add the CA
+            original = redis.Redis.from_url
+            monkeypatch.setattr(
+                redis.Redis,
+                "from_url",
+                staticmethod(lambda url, **kw: original(url, ssl_ca_certs=str(tls.ca), **kw)),
+            )
+            assert_state_equals_reference(settings.model_copy(update={"redis": check}), events)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            log.close()

@@ -87,9 +87,11 @@ def worked(acl_server, services, tmp_path_factory):
         "STREAMREC_REDIS__USERNAME": "streamrec-worker",
         "STREAMREC_REDIS__PASSWORD": WORKER_PW,
     }
+    log_path = Path(settings.data_dir) / "worker.log"
+    log = log_path.open("wb")
     worker = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     events = list(generate(SPEC))
     try:
@@ -100,7 +102,7 @@ def worked(acl_server, services, tmp_path_factory):
             for event in events:
                 producer.send_rating(settings.topics.ratings, event)
         assert wait_idle(settings, timeout=240), "worker did not drain the stream"
-        assert worker.poll() is None, worker.stderr.read().decode()[-3000:] if worker.stderr else ""
+        assert worker.poll() is None, log_path.read_text()[-3000:]
         yield settings, events
     finally:
         worker.terminate()
@@ -108,6 +110,7 @@ def worked(acl_server, services, tmp_path_factory):
             worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
             worker.kill()
+        log.close()
         internal = [settings.by_item_topic, f"{settings.app_id}-__assignor-__leader"]
         delete_topics(settings.kafka, [s.name for s in specs] + internal)
 
