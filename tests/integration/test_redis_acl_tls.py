@@ -273,3 +273,9 @@ def test_a_server_signed_by_another_ca_is_refused(tls):
 
     with pytest.raises(RedisConnectionError, match="certificate verify failed"):
         asyncio.run(reader_ping())
+
+
+def test_the_deploy_docs_show_the_tested_rules():
+    docs = (Path(__file__).parents[2] / "docs" / "deploy.md").read_text()
+    assert acl_rule("streamrec-reader", "<reader-password>", READER_ACL) in docs.splitlines()
+    assert acl_rule("streamrec-worker", "<worker-password>", WORKER_ACL) in docs.splitlines()
