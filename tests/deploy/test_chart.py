@@ -149,3 +149,73 @@ def test_notes_tell_how_to_read_a_top_n(tmp_path):
     text = yaml.safe_load(result.stdout)["data"]["notes"]
     assert "kubectl port-forward --namespace recs svc/t-streamrec-reader 8080:8080" in text
     assert "curl -s localhost:8080/v1/users/196/recommendations?n=10" in text
+
+
+def _reader_env(docs: list[dict]) -> dict[str, dict]:
+    reader = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("reader")
+    )
+    return {e["name"]: e for e in reader["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def _decoded(secret: dict, key: str) -> str:
+    import base64
+
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+def test_writes_are_closed_by_default_with_a_generated_key():
+    """No apiKey: a random key in the chart's Secret, bitnami style (``lookup`` keeps the
+    stored one across upgrades; without a cluster, as here, a new one is drawn)."""
+    docs = manifests()
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    key = _decoded(secret, "api-key")
+    assert len(key) == 40 and key.isalnum()
+    again = next(d for d in manifests() if d["kind"] == "Secret")
+    assert _decoded(again, "api-key") != key  # random, not a constant baked into the chart
+    ref = _reader_env(docs)["STREAMREC_API_KEY"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == secret["metadata"]["name"] and ref["key"] == "api-key"
+    template = (CHART / "templates" / "_helpers.tpl").read_text()
+    assert 'lookup "v1" "Secret" .Release.Namespace' in template
+
+
+def test_a_given_key_is_used_and_only_the_reader_sees_it():
+    docs = manifests("--set", "apiKey=my-write-key")
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    assert _decoded(secret, "api-key") == "my-write-key"
+    for doc in docs:
+        if doc["kind"] == "Deployment" and doc["metadata"]["name"].endswith("worker"):
+            env = doc["spec"]["template"]["spec"]["containers"][0]["env"]
+            assert "STREAMREC_API_KEY" not in {e["name"] for e in env}
+    assert "my-write-key" not in yaml.safe_dump([d for d in docs if d["kind"] != "Secret"])
+
+
+@pytest.mark.parametrize("key", ["two words", "kéy"])
+def test_the_schema_refuses_a_key_no_header_can_carry(key):
+    result = render("--set-string", f"apiKey={key}")
+    assert result.returncode != 0 and "apiKey" in result.stderr
+
+
+def test_neighbours_ratings_are_hidden_by_default():
+    assert _reader_env(manifests())["STREAMREC_HIDE_NEIGHBOUR_RATINGS"]["value"] == "true"
+    shown = manifests("--set", "reader.hideNeighbourRatings=false")
+    assert _reader_env(shown)["STREAMREC_HIDE_NEIGHBOUR_RATINGS"]["value"] == "false"
+
+
+def _ingress_paths(*args: str) -> dict[str, str]:
+    docs = manifests("--set", "ingress.enabled=true", *args)
+    ingress = next(d for d in docs if d["kind"] == "Ingress")
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    return {p["path"]: p["pathType"] for p in paths}
+
+
+def test_the_ingress_routes_the_api_and_the_page_only():
+    assert _ingress_paths() == {"/v1": "Prefix", "/": "Exact"}  # not /metrics, not /docs
+    with_docs = _ingress_paths("--set", "ingress.exposeDocs=true")
+    assert with_docs == {
+        "/v1": "Prefix",
+        "/": "Exact",
+        "/docs": "Exact",
+        "/redoc": "Exact",
+        "/openapi.json": "Exact",
+    }

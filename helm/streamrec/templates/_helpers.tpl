@@ -61,9 +61,25 @@ env:
   - name: STREAMREC_KAFKA__SASL_PASSWORD
     valueFrom:
       secretKeyRef: {name: {{ include "streamrec.secretName" . }}, key: kafka-sasl-password, optional: true}
-  - name: STREAMREC_API_KEY
-    valueFrom:
-      secretKeyRef: {name: {{ include "streamrec.secretName" . }}, key: api-key, optional: true}
+{{- end -}}
+
+{{/* The key POST /v1/ratings needs: apiKey, else the one already in the release's Secret
+(an upgrade keeps it), else a new random one (bitnami's passwords.manage, by hand). */}}
+{{- define "streamrec.apiKey" -}}
+{{- if .Values.apiKey -}}
+{{- .Values.apiKey -}}
+{{- else -}}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "streamrec.fullname" .) -}}
+{{- $stored := "" -}}
+{{- if $secret -}}
+{{- $stored = index ($secret.data | default dict) "api-key" | default "" -}}
+{{- end -}}
+{{- if $stored -}}
+{{- $stored | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 40 -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Writable scratch space (the root filesystem is read-only) and TLS bundles. */}}
