@@ -20,9 +20,10 @@ _DETAIL_LIMIT = 160
 class BodyRefused(HTTPException):
     """A request refused for its body as a whole (before any event was looked at)."""
 
-    def __init__(self, status: int, detail: str, reason: str) -> None:
+    def __init__(self, status: int, detail: str, reason: str, events: int = 0) -> None:
         super().__init__(status, detail)
         self.reason = reason
+        self.events = events  # how many events the body held, when that is known
 
 
 def short(text: str, limit: int = _DETAIL_LIMIT) -> str:

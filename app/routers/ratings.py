@@ -51,9 +51,8 @@ def _events_of(value: Any, max_batch: int) -> list[Any]:
     if not raw:
         raise BodyRefused(422, "the batch is empty", "empty_batch")
     if len(raw) > max_batch:
-        raise BodyRefused(
-            413, f"the batch has {len(raw)} events, at most {max_batch} allowed", "batch_too_large"
-        )
+        detail = f"the batch has {len(raw)} events, at most {max_batch} allowed"
+        raise BodyRefused(413, detail, "batch_too_large", events=len(raw))
     return raw
 
 
@@ -74,7 +73,7 @@ async def post_ratings(request: Request, _writer: Writer) -> Any:
         body = await read_capped(request, settings.max_body_bytes)
         raw = _events_of(parse_json(body), settings.max_batch)
     except BodyRefused as refused:
-        _refused(refused.status_code, 0, [{"reason": refused.reason}])
+        _refused(refused.status_code, refused.events, [{"reason": refused.reason}])
         raise
     events: list[RatingEvent] = []
     problems: list[dict[str, Any]] = []

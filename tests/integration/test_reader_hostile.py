@@ -104,11 +104,14 @@ def test_an_id_with_a_double_quote_is_a_valid_id(client):
     assert response.json()["accepted"] == 1
 
 
-def test_a_batch_over_the_cap_is_refused_before_any_event_is_looked_at(client):
+def test_a_batch_over_the_cap_is_refused_before_any_event_is_looked_at(client, caplog):
     invalid = [{"rating": None}] * (MAX_BATCH + 1)  # every event bad: the count decides
-    response = post(client, json.dumps(invalid))
+    with caplog.at_level(logging.INFO, logger="app.routers.ratings"):
+        response = post(client, json.dumps(invalid))
     assert response.status_code == 413
     assert f"at most {MAX_BATCH}" in response.json()["detail"]
+    [line] = [r for r in caplog.records if r.name == "app.routers.ratings"]
+    assert line.fields["events"] == MAX_BATCH + 1 and line.fields["invalid"] == 0
     assert post(client, json.dumps([GOOD] * MAX_BATCH)).status_code == 202
 
 
