@@ -30,6 +30,8 @@ class EngineConfig:
     popularity_half_life_s: float = 30 * 86_400
     popularity_epoch: float = 1.5e9
     fan_out_cap: int = 0  # 0 = exact; see expand_item_events
+    # a user's counted ratings per by-item partition (history cap; 0 = exact)
+    history_cap_per_partition: int = 0
 
 
 # Exponents of the popularity weight are held inside [-1000, 900]: 2**900 leaves room to
@@ -86,12 +88,23 @@ class Engine:
 
     async def apply_batch(self, portions: list[Portion]) -> BatchResult:
         """Apply a batch at most once per (user or item, partition); see docs/algorithm.md."""
-        items = sorted({e.item_id for portion in portions for e in portion.events})
-        raters = await self.store.load_raters(items)
+        c = self.config
+        acting_by_item: dict[str, set[str]] = {}
+        for portion in portions:
+            for e in portion.events:
+                acting_by_item.setdefault(e.item_id, set()).add(e.user_id)
+        raters = await self.store.load_raters(
+            {i: sorted(us) for i, us in acting_by_item.items()}, c.fan_out_cap
+        )
+        counted: list[dict[str, int]] = [{} for _p in portions]
+        if c.history_cap_per_partition:
+            counted = await self.store.counted_before(
+                [(p.partition, p.end, sorted({e.user_id for e in p.events})) for p in portions]
+            )
         popularity: dict[str, float] = {}
         expanded = []
-        for portion in portions:
-            deltas = BatchDeltas()
+        for portion, base in zip(portions, counted, strict=True):
+            deltas = BatchDeltas(counted_before=base)
             for e in portion.events:
                 state = raters[e.item_id]
                 before = state.rating(e.user_id)
@@ -100,7 +113,8 @@ class Engine:
                     state,
                     [(e.user_id, e.rating, e.source_offset)],
                     deltas,
-                    self.config.fan_out_cap,
+                    c.fan_out_cap,
+                    c.history_cap_per_partition,
                 )
                 sign = (state.rating(e.user_id) is not None) - (before is not None)
                 if sign:

@@ -17,7 +17,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from streams import keys
-from streams.cf.expansion import RATER_DTYPE, BatchDeltas, ItemRaters
+from streams.cf.expansion import RATER_DTYPE, BatchDeltas, ItemRaters, seq_windows
 from streams.cf.pearson import WIDTH
 from streams.cf.recommend import stored_scores
 
@@ -50,6 +50,38 @@ def packed_entries(raw: dict[Any, bytes], dtype: np.dtype) -> tuple[list[str], n
 
 def decode_raters(raw: dict[Any, bytes]) -> ItemRaters:
     return ItemRaters(*packed_entries(raw, RATER_DTYPE)) if raw else ItemRaters.empty()
+
+
+def item_joins(item_id: str) -> str:
+    """Hash: join seq → user id, every rater's current join (the fan-out cap's windows).
+    Next to the item's raters hash, in its hash tag; ``next_seq`` is on the fence hash."""
+    return keys.item_raters(item_id).removesuffix("raters") + "joins"
+
+
+def item_seq_keys(item_id: str) -> list[str]:
+    return [item_joins(item_id), keys.item_raters(item_id)]
+
+
+def _with_window(partial: ItemRaters, rows: list[bytes]) -> ItemRaters:
+    """The acting raters plus the window's, dropping index rows of raters that re-joined."""
+    users, entries = list(partial.users), [partial.packed(u) for u in partial.users]
+    for k in range(0, len(rows), 3):
+        seq, user, entry = int(rows[k]), _text(rows[k + 1]), rows[k + 2]
+        if user not in partial.position and np.frombuffer(entry, RATER_DTYPE)["seq"][0] == seq:
+            users.append(user)
+            entries.append(entry)
+    state = np.frombuffer(b"".join(entries), dtype=RATER_DTYPE)
+    return ItemRaters(users, state, partial.next_seq)
+
+
+def _rater_args(state: ItemRaters) -> list[Any]:
+    """apply_raters.lua's arguments after the fence: changed entries, next seq, new joins
+    (every live join when the item's index is being built)."""
+    changed = sorted(state.changed)
+    packed = b"".join(state.packed(user) for user in changed)
+    joined = state.joined(everyone=state.reindex)
+    seqs = np.array([s for s, _u in joined], dtype="<f8").tobytes()
+    return [*pack_ids(changed), packed, state.next_seq, seqs, *pack_ids([u for _s, u in joined])]
 
 
 async def hgetall_many(client: aioredis.Redis, names: list[str]) -> list[dict[Any, Any]]:
@@ -85,6 +117,13 @@ async def write_rankings(
         await pipe.execute()
 
 
+def _counted_fields(partition: int) -> list[str]:
+    """The history cap's count on a user's state (h:<p>) and ``<batch end>:<count before>``
+    of the last batch that moved it (hb:<p>); apply_user.lua derives both from f:<p>."""
+    suffix = keys.user_fence_field(partition).removeprefix("f")
+    return ["h" + suffix, "hb" + suffix]
+
+
 def _fmt(value: float) -> str:
     return repr(float(value))
 
@@ -112,7 +151,8 @@ class Store:
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
         self._apply_user = client.register_script(_script("apply_user.lua"))
-        self._apply_item = client.register_script(_script("apply_entries.lua"))
+        self._apply_raters = client.register_script(_script("apply_raters.lua"))
+        self._load_window = client.register_script(_script("load_window.lua"))
         self._write_lists = client.register_script(_script("write_lists.lua"))
         self._publish_means = client.register_script(_script("publish_means.lua"))
 
@@ -150,28 +190,60 @@ class Store:
             await pipe.execute()
 
     # --- items ---------------------------------------------------------------------------
-    async def load_raters(self, item_ids: list[str]) -> dict[str, ItemRaters]:
-        raw = await hgetall_many(self.redis, [keys.item_raters(i) for i in item_ids])
-        return {item: decode_raters(r) for item, r in zip(item_ids, raw, strict=True)}
+    async def load_raters(
+        self, acting: dict[str, list[str]], fan_out: int = 0
+    ) -> dict[str, ItemRaters]:
+        """Each item's raters that its acting users' events can pair with: all of them, or
+        with the fan-out cap only the acting users and the seq windows around them (read
+        through the join index), so the read does not grow with the item's audience."""
+        items = sorted(acting)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.hget(keys.item_fence(item), "next_seq")
+                pipe.hlen(keys.item_raters(item))
+                if fan_out:
+                    pipe.hmget(keys.item_raters(item), acting[item])
+            first = await pipe.execute()
+        out: dict[str, ItemRaters] = {}
+        full, windowed = [], []
+        for k, item in enumerate(items):
+            width = 3 if fan_out else 2
+            next_seq, size, *mine = first[width * k : width * (k + 1)]
+            if size == 0:
+                out[item] = ItemRaters.empty()
+            elif next_seq is None or not fan_out:  # no cap, or an index not built yet
+                full.append((item, next_seq))
+            else:
+                found = [(u, m) for u, m in zip(acting[item], mine[0], strict=True) if m]
+                state = np.frombuffer(b"".join(m for _u, m in found), dtype=RATER_DTYPE)
+                partial = ItemRaters([u for u, _m in found], state, int(next_seq))
+                windowed.append((item, partial, seq_windows(partial, acting[item], fan_out)))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item, _next in full:
+                pipe.hgetall(keys.item_raters(item))
+            for item, _partial, ranges in windowed:
+                bounds = [b for r in ranges for b in r]
+                await self._load_window(keys=item_seq_keys(item), args=bounds, client=pipe)
+            second = await pipe.execute()
+        for (item, next_seq), raw in zip(full, second, strict=False):
+            users, state = packed_entries(raw, RATER_DTYPE)
+            out[item] = ItemRaters(users, state, None if next_seq is None else int(next_seq))
+            out[item].reindex = next_seq is None  # build the item's join index, once
+        for (item, partial, _r), rows in zip(windowed, second[len(full) :], strict=True):
+            out[item] = _with_window(partial, rows)
+        return out
 
     async def apply_items(self, portions: list[tuple[int, int, dict[str, ItemRaters]]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, batch_end, raters in portions:
-                await self._apply_portion_items(pipe, partition, batch_end, raters)
+                for item, state in raters.items():
+                    if state.changed:
+                        await self._apply_raters(
+                            keys=[keys.item_raters(item), keys.item_fence(item), item_joins(item)],
+                            args=[partition, batch_end, *_rater_args(state)],
+                            client=pipe,
+                        )
             await pipe.execute()
-
-    async def _apply_portion_items(
-        self, pipe: Any, partition: int, batch_end: int, raters: dict[str, ItemRaters]
-    ) -> None:
-        for item, state in raters.items():
-            if not state.changed:
-                continue
-            changed = sorted(state.changed)
-            packed = b"".join(state.packed(user) for user in changed)
-            args: list[Any] = [partition, batch_end, *pack_ids(changed), packed]
-            await self._apply_item(
-                keys=[keys.item_raters(item), keys.item_fence(item)], args=args, client=pipe
-            )
 
     # --- users ---------------------------------------------------------------------------
     async def apply_users(
@@ -205,6 +277,7 @@ class Store:
                     args += [keys.user_fence_field(partition), end, *map(_fmt, stats)]
                     args += [*pack_ids(list(ratings)), values.tobytes()]
                     args += [*pack_ids(partners), sums.astype("<f8").tobytes()]
+                    args.append(deltas.counted_delta.get(user, 0))
                     changed_partners.update(partners)
                 if check:
                     ordered = sorted(changed_partners)
@@ -225,6 +298,28 @@ class Store:
             user: UserOutcome(float(r[1]), float(r[2]), bool(int(r[4])), int(r[3]))
             for user, r in zip(users, results, strict=True)
         }
+
+    async def counted_before(
+        self, portions: list[tuple[int, int, list[str]]]
+    ) -> list[dict[str, int]]:
+        """Per (partition, batch end, users): each user's counted ratings on the partition
+        before this batch (history cap). A user who already applied this very batch (a
+        redo after a crash) answers with the count it recorded before it, so the redo
+        makes the same decisions; only that partition's owner moves the count."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, _end, users in portions:
+                for user in users:
+                    pipe.hmget(keys.user_state(user), _counted_fields(partition))
+            raw = iter(await pipe.execute())
+        out = []
+        for _partition, end, users in portions:
+            counts = {}
+            for user in users:
+                now, before = next(raw)
+                mark, _sep, then = _text(before or b"").partition(":")
+                counts[user] = int(then) if mark == str(end) else int(now or 0)
+            out.append(counts)
+        return out
 
     async def stats(self, users: list[str]) -> dict[str, tuple[float, float]]:
         """(count, sum) per user, as stored now."""

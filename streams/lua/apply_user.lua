@@ -5,7 +5,8 @@
 -- ARGV: n_portions, K (0 = no stale check), then per portion:
 --         fence_field, batch_end, d_count, d_sum, d_sumsq,
 --         rating_ids_len, rating_ids, rating_values,   (values: float64, NaN = delete)
---         partner_ids_len, partner_ids, sums          (sums: 6 float64 per partner)
+--         partner_ids_len, partner_ids, sums,         (sums: 6 float64 per partner)
+--         d_counted   (change of the user's counted ratings on this partition: history cap)
 --       then, when K > 0: check_ids_len, check_ids, check_means (float64 per id)
 -- Id lists are packed as uint32 lengths (little-endian) and the concatenated bytes.
 -- Returns {applied portions, count, sum, ver, stale (0/1)}
@@ -59,9 +60,16 @@ for _ = 1, tonumber(ARGV[1]) do
         redis.call('HSET', pairs, partner, struct.pack('<dddddd', n, su, sv, suu, svv, suv))
       end
     end
+    local d_counted = tonumber(ARGV[a + 11])
+    if d_counted ~= 0 then  -- h:<p> = the count, hb:<p> = '<batch end>:<count before>'
+      local suffix = string.sub(field, 2)
+      local before = tonumber(redis.call('HGET', state, 'h' .. suffix) or '0')
+      redis.call('HSET', state, 'h' .. suffix, string.format('%d', before + d_counted),
+        'hb' .. suffix, ARGV[a + 1] .. ':' .. string.format('%d', before))
+    end
     redis.call('HSET', state, field, ARGV[a + 1])
   end
-  a = a + 11
+  a = a + 12
 end
 
 local ver = redis.call('HGET', state, 'ver') or '0'
