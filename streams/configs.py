@@ -19,7 +19,15 @@ def engine_config(settings: WorkerSettings) -> EngineConfig:
         popularity_half_life_s=settings.popularity_half_life_s,
         popularity_epoch=settings.popularity_epoch_s,
         fan_out_cap=settings.fan_out_cap,
+        history_cap_per_partition=history_cap_per_partition(settings),
     )
+
+
+def history_cap_per_partition(settings: WorkerSettings) -> int:
+    """The history cap is kept per by-item partition (each count is moved by one owner, in
+    log order): ⌈H / partitions⌉ each, so at most about H in all."""
+    partitions = settings.topics.ratings_partitions
+    return -(-settings.history_cap // partitions) if settings.history_cap else 0
 
 
 def item_cf_config(settings: WorkerSettings) -> ItemCFConfig:

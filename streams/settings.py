@@ -137,7 +137,9 @@ class WorkerSettings(BaseSettings):
     predict_k: int = Field(default=40, ge=1, le=1000)
     topn_size: int = Field(default=50, ge=1, le=1000)
     min_support: int = Field(default=1, ge=1)
+    # the caps that bound the cost of one event (docs/algorithm.md); 0 = off = exact
     fan_out_cap: int = Field(default=0, ge=0, le=100_000)
+    history_cap: int = Field(default=0, ge=0, le=10_000_000)
     popularity_half_life_s: float = Field(default=30 * 86_400, gt=0)
     # t0 of the popularity weight 2^((ts − t0)/half-life); set once, before the first event
     popularity_epoch_s: float = Field(default=1.5e9, ge=0, lt=1e11)

@@ -1,0 +1,41 @@
+"""The shipped configurations run with the caps on; the library default stays exact."""
+
+from pathlib import Path
+
+import yaml
+
+from streams.configs import engine_config, history_cap_per_partition
+from streams.settings import TopicSettings, WorkerSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+CAPS = ("FAN_OUT_CAP", "HISTORY_CAP", "ITEM_CF_KMAX", "ITEM_CF_FMAX")
+
+
+def test_compose_turns_every_cap_on():
+    env = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["worker"]
+    for name in CAPS:
+        value = str(env["environment"][f"STREAMREC_{name}"])
+        assert int(value.split(":-")[1].rstrip("}")) > 0, name
+
+
+def test_the_chart_turns_every_cap_on():
+    caps = yaml.safe_load((ROOT / "helm/streamrec/values.yaml").read_text())["caps"]
+    assert all(value > 0 for value in caps.values())
+    template = (ROOT / "helm/streamrec/templates/configmap.yaml").read_text()
+    assert all(f"STREAMREC_{name}:" in template for name in CAPS)
+
+
+def test_the_library_default_is_exact():
+    config = engine_config(WorkerSettings())
+    assert config.fan_out_cap == 0 and config.history_cap_per_partition == 0
+
+
+def test_the_history_cap_is_shared_out_over_the_partitions():
+    def per_partition(cap: int, partitions: int) -> int:
+        topics = TopicSettings(ratings_partitions=partitions)
+        return history_cap_per_partition(WorkerSettings(history_cap=cap, topics=topics))
+
+    assert per_partition(1000, 8) == 125
+    assert per_partition(1001, 8) == 126  # rounded up: never below the cap in all
+    assert per_partition(3, 8) == 1
+    assert per_partition(0, 8) == 0
