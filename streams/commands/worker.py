@@ -86,17 +86,26 @@ class StreamrecWorker(Worker):
         super().__init__(app, **kw)
         self.heartbeat = heartbeat
         self.watchdog = watchdog
+        self.stop_signalled = False
 
     async def on_start(self) -> None:
         await super().on_start()
         self.add_future(self.heartbeat.run())
 
+    def install_signal_handlers(self) -> None:
+        """Faust's handlers run on the loop; a Python-level handler arms the watchdog even
+        while the loop is wedged (asyncio's wakeup fd still hands the signal to the loop)."""
+        super().install_signal_handlers()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.watchdog.arm())
+
     def _schedule_shutdown(self, signal: signal.Signals) -> None:
-        if self.watchdog.armed_at is not None:  # a second signal: the operator insists
+        if self.stop_signalled:  # a second signal: the operator insists
             log.warning("second %s during the stop: exiting now", signal.name)
             _flush_logs()
             self.watchdog.exit(EXIT_SHUTDOWN_TIMEOUT)
             return
+        self.stop_signalled = True
         self.watchdog.arm()
         super()._schedule_shutdown(signal)
 

@@ -21,6 +21,7 @@ import redis
 
 from streams import keys
 from streams.commands.wait_idle import lag, wait_idle
+from streams.commands.worker import EXIT_SHUTDOWN_TIMEOUT
 from streams.datasets import movielens
 from streams.producer import EventProducer
 from streams.storage import decode_pairs
@@ -196,6 +197,36 @@ def test_livez_answers_503_while_the_event_loop_is_wedged_and_metrics_still_answ
         assert age and float(age[0].split()[-1]) > 3
         _wait_for(lambda: _get(livez) == 200, 60, "/livez to recover with the loop")
         assert _terminate(worker)[0] == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_on_a_wedged_loop_is_cut_short_by_the_watchdog(worker_settings, topics):
+    """The loop cannot run Faust's stop; the watchdog, armed from the signal handler that
+    runs between the wedged code's bytecodes, exits after STREAMREC_SHUTDOWN_TIMEOUT_S."""
+    port = free_port()
+    env = worker_env(worker_settings, port) | {
+        "STREAMREC_LIVENESS_STALE_S": "3",
+        "STREAMREC_SHUTDOWN_TIMEOUT_S": "5",
+        "STREAMREC_SHUTDOWN_DRAIN_S": "1",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WEDGED_WORKER, "600"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        livez = f"http://127.0.0.1:{port}/livez"
+        _wait_for(lambda: _get(livez) == 200, 120, "/livez to answer 200")
+        _wait_for(lambda: _get(livez) == 503, 60, "the loop to be wedged")
+        code, took = _terminate(worker)
+        print(f"SIGTERM on a wedged loop: exit {code} after {took:.2f}s")
+        assert code == EXIT_SHUTDOWN_TIMEOUT
+        assert _port_is_free(port)
     finally:
         if worker.poll() is None:
             worker.kill()
