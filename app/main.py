@@ -18,6 +18,7 @@ from app.routers import health, items, ratings, users
 from app.settings import ReaderSettings
 from app.store import ReaderStore
 from streams.engine import Engine, EngineConfig
+from streams.redis_checks import check_eviction
 from streams.storage import Store
 
 
@@ -31,6 +32,7 @@ def create_app(settings: ReaderSettings) -> FastAPI:
             **settings.redis.client_kwargs(),
         )
         client = aioredis.Redis(connection_pool=pool)
+        await check_eviction(client, "reader")  # an evicting Redis could drop fences
         app.state.redis = client
         app.state.store = ReaderStore(client)
         bounds = (settings.limits.rating_min, settings.limits.rating_max)
