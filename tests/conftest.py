@@ -138,20 +138,26 @@ def engine_settings(worker_settings: WorkerSettings, services: Endpoints) -> Wor
 
 
 @pytest.fixture
-def start_worker():
-    """Start ``streamrec worker`` processes; all are stopped at the end of the test."""
+def start_worker(tmp_path):
+    """Start ``streamrec worker`` processes; all are stopped at the end of the test.
+
+    Each one's stderr goes to a file (``proc.log_path``), never to a pipe: a long run logs
+    more than a pipe holds, and a worker blocked on a full pipe looks like a slow one."""
     import subprocess
     import sys
 
     procs: list[subprocess.Popen] = []
 
     def start(settings: WorkerSettings, metrics_port: int = 0) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=worker_env(settings, metrics_port),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        log_path = tmp_path / f"worker-{len(procs)}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=worker_env(settings, metrics_port),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        proc.log_path = log_path  # type: ignore[attr-defined]
         procs.append(proc)
         return proc
 

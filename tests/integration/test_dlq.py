@@ -51,7 +51,7 @@ def test_invalid_events_reach_the_dlq_unchanged_and_the_worker_keeps_going(
     deadline = time.monotonic() + 90
     letters = []
     while time.monotonic() < deadline:
-        assert worker.poll() is None, worker.stderr.read().decode()[-2000:]
+        assert worker.poll() is None, worker.log_path.read_text()[-2000:]
         letters = read_dead_letters(worker_settings, limit=100)
         if len(letters) >= len(BAD):
             break
@@ -65,7 +65,8 @@ def test_invalid_events_reach_the_dlq_unchanged_and_the_worker_keeps_going(
     assert worker.poll() is None  # bad input never stops the consumer
     worker.terminate()
     logged = []
-    for line in worker.communicate(timeout=60)[1].decode().splitlines():
+    worker.wait(timeout=60)
+    for line in worker.log_path.read_text().splitlines():
         with contextlib.suppress(ValueError):
             record = json.loads(line)
             if record.get("msg") == "dead-lettered":
