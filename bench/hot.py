@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 from streams import keys
 from streams.cf.expansion import RATER_DTYPE
 from streams.engine import ByItemEvent, Engine, EngineConfig, Portion
-from streams.storage import Store, item_joins
+from streams.storage import Store
 
 NAME = "bench-hot"
 PARTITIONS = 8
@@ -50,7 +50,7 @@ def seed_item(pipe: redis.client.Pipeline, item: str, users: list[str], offset: 
         pipe.hset(
             keys.item_raters(item), mapping={users[k]: raw[24 * k : 24 * k + 24] for k in chunk}
         )
-        pipe.hset(item_joins(item), mapping={str(k): users[k] for k in chunk})
+        pipe.hset(keys.item_joins(item), mapping={str(k): users[k] for k in chunk})
     pipe.hset(keys.item_fence(item), mapping={str(partition_of(item)): offset, "next_seq": n})
 
 

@@ -35,7 +35,8 @@ def _item(item_id: str, part: str) -> str:
 # --- per user --------------------------------------------------------------------------
 def user_state(user_id: str) -> str:
     """Hash: count, sum, sumsq of the user's ratings; ver (bumped by every change);
-    f:<partition> fences; topn_at / topn_ver (when and from which ver the lists were made)."""
+    f:<partition> fences; topn_at / topn_ver (when and from which ver the lists were made);
+    h:<partition> / hb:<partition> the history cap's count and its redo base."""
     return _user(user_id, "state")
 
 
@@ -101,14 +102,22 @@ def user_embedding_ratings(user_id: str) -> str:
 # --- per item --------------------------------------------------------------------------
 def item_raters(item_id: str) -> str:
     """Hash: user id → 24 bytes, little-endian: float64 rating (NaN = retracted), int64
-    source offset of the event that set it, int64 join sequence (fan-out cap)."""
+    source offset of the event that set it, int64 join sequence (fan-out cap; −1 = left
+    out by the history cap: pairs with no one)."""
     return _item(item_id, "raters")
+
+
+def item_joins(item_id: str) -> str:
+    """Hash: join seq → user id, every rater's current join (the fan-out cap's windows).
+    Next to the item's raters hash, in its hash tag; ``next_seq`` is on the fence hash."""
+    return _item(item_id, "joins")
 
 
 def item_fence(item_id: str) -> str:
     """Hash: <partition> → last by-item offset whose batch was applied to this item;
     c:<partition> → the same for the item-to-item path (ratings topic offsets); n → n(i),
-    the item's counted interactions; s → the sum of their ratings (docs/algorithm.md)."""
+    the item's counted interactions; s → the sum of their ratings; next_seq → the next
+    join sequence (docs/algorithm.md)."""
     return _item(item_id, "fence")
 
 

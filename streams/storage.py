@@ -52,14 +52,8 @@ def decode_raters(raw: dict[Any, bytes]) -> ItemRaters:
     return ItemRaters(*packed_entries(raw, RATER_DTYPE)) if raw else ItemRaters.empty()
 
 
-def item_joins(item_id: str) -> str:
-    """Hash: join seq → user id, every rater's current join (the fan-out cap's windows).
-    Next to the item's raters hash, in its hash tag; ``next_seq`` is on the fence hash."""
-    return keys.item_raters(item_id).removesuffix("raters") + "joins"
-
-
 def item_seq_keys(item_id: str) -> list[str]:
-    return [item_joins(item_id), keys.item_raters(item_id)]
+    return [keys.item_joins(item_id), keys.item_raters(item_id)]
 
 
 def _with_window(partial: ItemRaters, rows: list[bytes]) -> ItemRaters:
@@ -239,7 +233,11 @@ class Store:
                 for item, state in raters.items():
                     if state.changed:
                         await self._apply_raters(
-                            keys=[keys.item_raters(item), keys.item_fence(item), item_joins(item)],
+                            keys=[
+                                keys.item_raters(item),
+                                keys.item_fence(item),
+                                keys.item_joins(item),
+                            ],
                             args=[partition, batch_end, *_rater_args(state)],
                             client=pipe,
                         )

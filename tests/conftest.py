@@ -108,6 +108,7 @@ def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str
         "STREAMREC_METRICS_PORT": str(metrics_port),
         "STREAMREC_DATA_DIR": settings.data_dir,
         "STREAMREC_FAN_OUT_CAP": str(settings.fan_out_cap),
+        "STREAMREC_HISTORY_CAP": str(settings.history_cap),
         "STREAMREC_ITEM_CF": str(settings.item_cf).lower(),
         "STREAMREC_ITEM_CF_KMAX": str(settings.item_cf_kmax),
         "STREAMREC_ITEM_CF_FMAX": str(settings.item_cf_fmax),

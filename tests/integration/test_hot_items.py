@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from streams import keys
 from streams.engine import ByItemEvent, Engine, EngineConfig, Portion
 from streams.schemas.ratings import RatingEvent
-from streams.storage import Store, decode_pairs, item_joins
+from streams.storage import Store, decode_pairs
 from tests.unit.test_caps import CappedReference, partition_of
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def test_capped_engine_equals_the_capped_reference_through_a_crash_and_an_index_
                 eng.store.apply_items = real_apply_items  # type: ignore[method-assign]
             if n == 10:  # state written before the join index existed: rebuilt on load
                 for item in items:
-                    client.delete(item_joins(item))
+                    client.delete(keys.item_joins(item))
                     client.hdel(keys.item_fence(item), "next_seq")
             await eng.apply_batch(portions(batch))  # (the redo, for batch 5)
             for _o, e in batch:
