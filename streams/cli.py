@@ -50,14 +50,14 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
-    """For container HEALTHCHECKs: 0 when the reader's /readyz or the worker's /metrics
+    """For container HEALTHCHECKs: 0 when the reader's /readyz or the worker's /livez
     answers 200 on this host (whichever this container runs)."""
     import os
     import urllib.request
 
     reader = os.environ.get("STREAMREC_READER_PORT", "8080")
     worker = os.environ.get("STREAMREC_METRICS_PORT", "9108")
-    urls = args.url or [f"http://127.0.0.1:{reader}/readyz", f"http://127.0.0.1:{worker}/metrics"]
+    urls = args.url or [f"http://127.0.0.1:{reader}/readyz", f"http://127.0.0.1:{worker}/livez"]
     for url in urls:
         try:
             with urllib.request.urlopen(url, timeout=3) as response:

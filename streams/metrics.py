@@ -49,11 +49,6 @@ HYBRID_FRESHNESS = Histogram(
 )
 STALE_LISTS = Gauge("streamrec_stale_lists", "Users whose lists wait for the refresher.")
 REDIS_ERRORS = Counter("streamrec_redis_errors_total", "Redis calls that failed.", ["stage"])
-AGENT_FAILURES = Counter(
-    "streamrec_agent_failures_total",
-    "Unexpected exceptions that stopped the worker (fail-stop), by agent.",
-    ["stage"],
-)
 CONSUMER_LAG = Gauge(
     "streamrec_consumer_lag_records",
     "Records between a partition's end and what this worker has processed.",

@@ -116,6 +116,23 @@ class EventLimits(BaseModel):
         return self
 
 
+class Lifecycle(BaseModel):
+    """How the worker stops and how its liveness is judged (``STREAMREC_LIFECYCLE__*``)."""
+
+    # from the first SIGTERM/SIGINT to a hard exit; keep it under the pod's grace period
+    shutdown_timeout_s: float = Field(default=20.0, gt=0, le=3600)
+    # how long a stop waits for in-flight batches to be acknowledged before abandoning them
+    shutdown_drain_s: float = Field(default=5.0, ge=0, le=3600)
+    # /livez answers 503 once the event loop's heartbeat is older than this
+    liveness_stale_s: float = Field(default=30.0, ge=2, le=3600)
+
+    @model_validator(mode="after")
+    def _drain_within_timeout(self) -> Lifecycle:
+        if self.shutdown_drain_s >= self.shutdown_timeout_s:
+            raise ValueError("shutdown_drain_s must be below shutdown_timeout_s")
+        return self
+
+
 class WorkerSettings(BaseSettings):
     """Settings of ``streamrec worker`` and of the command-line tools that talk to Kafka."""
 
@@ -128,6 +145,7 @@ class WorkerSettings(BaseSettings):
     redis: RedisConnection = RedisConnection()
     topics: TopicSettings = TopicSettings()
     limits: EventLimits = EventLimits()
+    lifecycle: Lifecycle = Lifecycle()
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"  # Faust is chatty
     log_format: Literal["json", "text"] = "json"

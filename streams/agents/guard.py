@@ -6,7 +6,8 @@ record behind a committed offset, lost for good. Input cannot cause that any mor
 parser is total and dead-letters instead), so what is left is a bug or a broken
 invariant, and the safe answer is the one the fences are built for: stop as ``kill -9``
 would, with nothing more acknowledged, and let the supervisor restart the worker, which
-redoes the batch from the committed offsets.
+redoes the batch from the committed offsets. (No metric: the process is gone before a
+scrape; the log line and the exit code 70 say it, and the restart count shows it.)
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-from streams import metrics
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,6 @@ def fail_stop(
             except Exception:
                 if app is not None and getattr(app, "should_stop", False):
                     raise  # shutting down: Faust's own stop handles it
-                metrics.AGENT_FAILURES.labels(stage).inc()
                 log.critical(
                     "agent %s failed; stopping the worker so that no offset passes an "
                     "unapplied record (a restart redoes the batch)",

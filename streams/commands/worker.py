@@ -13,38 +13,18 @@ import time
 from typing import Any
 
 from faust import Worker
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.logs import logging_config
 from streams.metrics import Heartbeat, MetricsServer
-from streams.settings import ENV_PREFIX, WorkerSettings, load_settings
+from streams.redis_checks import refuse_evicting_redis
+from streams.settings import WorkerSettings
 from streams.topics import TopicMismatch, check_topics, topic_specs
 
 log = logging.getLogger(__name__)
 
-# the stop took longer than STREAMREC_SHUTDOWN_TIMEOUT_S and was cut short (EX_TEMPFAIL):
+# the stop took longer than STREAMREC_LIFECYCLE__SHUTDOWN_TIMEOUT_S and was cut short (EX_TEMPFAIL):
 # harmless, the fences redo the abandoned batch exactly once after a restart
 EXIT_SHUTDOWN_TIMEOUT = 75
-
-
-class LifecycleSettings(BaseSettings):
-    """How the worker stops and how its liveness is judged (``STREAMREC_*`` as well)."""
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
-
-    # from the first SIGTERM/SIGINT to a hard exit; keep it under the pod's grace period
-    shutdown_timeout_s: float = Field(default=20.0, gt=0, le=3600)
-    # how long a stop waits for in-flight batches to be acknowledged before abandoning them
-    shutdown_drain_s: float = Field(default=5.0, ge=0, le=3600)
-    # /livez answers 503 once the event loop's heartbeat is older than this
-    liveness_stale_s: float = Field(default=30.0, ge=2, le=3600)
-
-    @model_validator(mode="after")
-    def _drain_within_timeout(self) -> LifecycleSettings:
-        if self.shutdown_drain_s >= self.shutdown_timeout_s:
-            raise ValueError("shutdown_drain_s must be below shutdown_timeout_s")
-        return self
 
 
 class Watchdog:
@@ -111,7 +91,8 @@ class StreamrecWorker(Worker):
 
 
 def run_worker(settings: WorkerSettings) -> int:
-    lifecycle = load_settings(LifecycleSettings)
+    lifecycle = settings.lifecycle
+    refuse_evicting_redis(settings.redis)  # an evicting Redis could drop fences
     try:
         check_topics(settings.kafka, topic_specs(settings.topics))
     except TopicMismatch as exc:

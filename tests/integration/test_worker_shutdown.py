@@ -180,7 +180,7 @@ def test_livez_answers_503_while_the_event_loop_is_wedged_and_metrics_still_answ
     worker_settings, topics
 ):
     port = free_port()
-    env = worker_env(worker_settings, port) | {"STREAMREC_LIVENESS_STALE_S": "3"}
+    env = worker_env(worker_settings, port) | {"STREAMREC_LIFECYCLE__LIVENESS_STALE_S": "3"}
     worker = subprocess.Popen(
         [sys.executable, "-c", WEDGED_WORKER, "20"],
         env=env,
@@ -206,12 +206,12 @@ def test_livez_answers_503_while_the_event_loop_is_wedged_and_metrics_still_answ
 @pytest.mark.timeout(300)
 def test_sigterm_on_a_wedged_loop_is_cut_short_by_the_watchdog(worker_settings, topics):
     """The loop cannot run Faust's stop; the watchdog, armed from the signal handler that
-    runs between the wedged code's bytecodes, exits after STREAMREC_SHUTDOWN_TIMEOUT_S."""
+    runs between the wedged code's bytecodes, exits after the lifecycle's shutdown timeout."""
     port = free_port()
     env = worker_env(worker_settings, port) | {
-        "STREAMREC_LIVENESS_STALE_S": "3",
-        "STREAMREC_SHUTDOWN_TIMEOUT_S": "5",
-        "STREAMREC_SHUTDOWN_DRAIN_S": "1",
+        "STREAMREC_LIFECYCLE__LIVENESS_STALE_S": "3",
+        "STREAMREC_LIFECYCLE__SHUTDOWN_TIMEOUT_S": "5",
+        "STREAMREC_LIFECYCLE__SHUTDOWN_DRAIN_S": "1",
     }
     worker = subprocess.Popen(
         [sys.executable, "-c", WEDGED_WORKER, "600"],

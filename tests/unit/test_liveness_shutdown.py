@@ -14,12 +14,12 @@ from pydantic import ValidationError
 
 from streams.commands.worker import (
     EXIT_SHUTDOWN_TIMEOUT,
-    LifecycleSettings,
     StreamrecWorker,
     Watchdog,
 )
 from streams.faust_app import StreamrecApp
 from streams.metrics import Heartbeat
+from streams.settings import Lifecycle, WorkerSettings
 
 
 class Message:
@@ -151,14 +151,14 @@ def test_the_first_signal_arms_the_watchdog_and_a_second_exits_at_once():
 
 
 def test_lifecycle_settings_defaults_fit_kubernetes_default_grace_period(monkeypatch):
-    settings = LifecycleSettings()
+    settings = WorkerSettings().lifecycle
     assert settings.shutdown_drain_s < settings.shutdown_timeout_s < 30
-    monkeypatch.setenv("STREAMREC_SHUTDOWN_TIMEOUT_S", "12")
-    monkeypatch.setenv("STREAMREC_LIVENESS_STALE_S", "9")
-    settings = LifecycleSettings()
+    monkeypatch.setenv("STREAMREC_LIFECYCLE__SHUTDOWN_TIMEOUT_S", "12")
+    monkeypatch.setenv("STREAMREC_LIFECYCLE__LIVENESS_STALE_S", "9")
+    settings = WorkerSettings().lifecycle
     assert settings.shutdown_timeout_s == 12 and settings.liveness_stale_s == 9
 
 
 def test_a_drain_as_long_as_the_timeout_is_refused():
     with pytest.raises(ValidationError, match="shutdown_drain_s"):
-        LifecycleSettings(shutdown_timeout_s=5, shutdown_drain_s=5)
+        Lifecycle(shutdown_timeout_s=5, shutdown_drain_s=5)
