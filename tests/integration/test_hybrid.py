@@ -91,10 +91,12 @@ def test_embedding_content_and_cold_start_on_the_real_stack(engine_settings, top
     assert wait_idle(settings, timeout=120)
     unrated = next(i.item_id for i in items if i.item_id not in mine)
     with EventProducer(settings.kafka) as producer:  # any rating refreshes the user's lists
-        producer.send_rating(topics.ratings, RatingEvent(user, unrated, 3.0, 2e9))
+        producer.send_rating(
+            topics.ratings, RatingEvent(user, unrated, 3.0, 1.7e9)
+        )  # after ML-100K, not in the future
     assert wait_idle(settings, timeout=120)
     mine[unrated] = 3.0
-    reference.learn(user, unrated, 3.0, len(events), 2e9)
+    reference.learn(user, unrated, 3.0, len(events), 1.7e9)
     reader = ReaderSettings(kafka=settings.kafka, redis=settings.redis, topics=settings.topics)
     with TestClient(create_app(reader)) as http:
         similar = http.get(f"/v1/items/{favourite}/similar", params={"kind": "content"}).json()
