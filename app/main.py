@@ -17,9 +17,9 @@ from app.ingest import AsyncProducer
 from app.routers import health, items, ratings, users
 from app.settings import ReaderSettings
 from app.store import ReaderStore
-from streams.engine import Engine, EngineConfig
-from streams.redis_checks import check_eviction
-from streams.storage import Store
+from streams.state.predict import Predictor
+from streams.state.redis_checks import check_eviction
+from streams.state.usercf import Store
 
 
 def create_app(settings: ReaderSettings) -> FastAPI:
@@ -36,8 +36,7 @@ def create_app(settings: ReaderSettings) -> FastAPI:
         app.state.redis = client
         app.state.store = ReaderStore(client)
         bounds = (settings.limits.rating_min, settings.limits.rating_max)
-        config = EngineConfig(predict_k=settings.predict_k, rating_bounds=bounds)
-        app.state.engine = Engine(Store(client), config)
+        app.state.predictor = Predictor(Store(client), settings.predict_k, rating_bounds=bounds)
         app.state.producer = AsyncProducer(settings.kafka)
         try:
             yield

@@ -58,7 +58,7 @@ class PredictionOut(BaseModel):
     neighbour_count: int = 0  # how many neighbours the user-based prediction used
     neighbours_hidden: bool = False
     embedding: float | None = None  # the embedding learned online
-    blend: float | None = None  # the stacked estimate (streams.blend.RATING_WEIGHTS)
+    blend: float | None = None  # the stacked estimate (streams.algo.blend.RATING_WEIGHTS)
 
 
 class Contribution(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.blend import COLD_START_RATINGS, DEFAULT_WEIGHTS
+from streams.algo.blend import COLD_START_RATINGS, DEFAULT_WEIGHTS
 from streams.settings import (
     ENV_PREFIX,
     EventLimits,
@@ -42,7 +42,7 @@ class ReaderSettings(BaseSettings):
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
-    # weights of the served blend (streams.blend); 0 leaves a source out
+    # weights of the served blend (streams.algo.blend); 0 leaves a source out
     blend_item_cf: float = Field(default=DEFAULT_WEIGHTS["item-cf"], ge=0)
     blend_user_cf: float = Field(default=DEFAULT_WEIGHTS["user-cf"], ge=0)
     blend_content: float = Field(default=DEFAULT_WEIGHTS["content"], ge=0)

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
-from streams import keys
-from streams.cf.expansion import RATER_DTYPE
-from streams.cf.pearson import WIDTH, N, pearson
-from streams.embedding import model as embedding
+from streams.algo.embedding import model as embedding
+from streams.algo.usercf.expansion import RATER_DTYPE
+from streams.algo.usercf.pearson import WIDTH, N, pearson
+from streams.state import keys
 
 SIMILAR_KEYS = {
     "cf": keys.item_similar,

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from streams.content import ContentConfig, vectors
-from streams.embedding import EmbeddingConfig
-from streams.embedding import model as embedding
+from streams.algo.content import ContentConfig, vectors
+from streams.algo.embedding import EmbeddingConfig
+from streams.algo.embedding import model as embedding
 
 GENRES = [
     "Action",

@@ -24,10 +24,10 @@ import numpy as np
 import redis
 import redis.asyncio as aioredis
 
-from streams import keys
-from streams.cf.expansion import RATER_DTYPE
-from streams.engine import ByItemEvent, Engine, EngineConfig, Portion
-from streams.storage import Store
+from streams.algo.usercf.expansion import RATER_DTYPE
+from streams.engines.usercf import ByItemEvent, Engine, EngineConfig, Portion
+from streams.state import keys
+from streams.state.usercf import Store
 
 NAME = "bench-hot"
 PARTITIONS = 8
@@ -73,12 +73,12 @@ class Probe:
         ours = [
             e["duration"] / 1000
             for e in self.client.slowlog_get(128)
-            if e["id"] > self.slowlog_from and _text(e.get("client_name")) == NAME
+            if e["id"] > self.slowlog_from and text(e.get("client_name")) == NAME
         ]
         return max(ours, default=0.0), grown
 
 
-def _text(value: bytes | str | None) -> str:
+def text(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else (value or "")
 
 

@@ -25,11 +25,11 @@ from pathlib import Path
 import redis
 from tqdm import tqdm
 
-from streams import keys
 from streams.commands.wait_idle import lag
 from streams.datasets import movielens, synthetic
 from streams.producer import EventProducer, paced
 from streams.settings import RedisConnection, TopicSettings, WorkerSettings
+from streams.state import keys
 from streams.topics import create_topics, delete_topics, topic_specs
 from tests.conftest import free_port, worker_env
 

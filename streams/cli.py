@@ -123,7 +123,7 @@ def _dataset(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from streams.commands.worker import run_worker
+    from streams.worker.run import run_worker
 
     return run_worker(load_settings(WorkerSettings))
 

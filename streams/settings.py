@@ -192,9 +192,9 @@ class WorkerSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _popularity_in_range(self) -> WorkerSettings:
-        """The popularity weight saturates at 2^900 (streams.engine); refuse a half-life
+        """The popularity weight saturates at 2^900 (streams.engines.usercf); refuse a half-life
         that would reach it within two years, naming the fix."""
-        from streams.engine import POPULARITY_EXPONENT
+        from streams.engines.usercf import POPULARITY_EXPONENT
 
         horizon = time.time() + 2 * 365 * 86_400
         exponent = (horizon - self.popularity_epoch_s) / self.popularity_half_life_s

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streams import keys
+from streams.state import keys
 
 
 def counted_sets(events, kmax: int) -> dict[str, set[str]]:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from app import schemas
 from app.deps import checked_id, settings_of, store_of
-from streams import blend
+from streams.algo import blend
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
@@ -29,7 +29,7 @@ async def recommendations(
 ) -> schemas.Recommendations:
     """The served top-N: the sources fused by weighted reciprocal rank (``source=blend``),
     or one source alone. A user with few ratings is routed to content and popularity
-    (``streams.blend.route``); a user no source knows yet gets the popular items."""
+    (``streams.algo.blend.route``); a user no source knows yet gets the popular items."""
     checked_id(user_id, "user_id", request)
     if source not in SOURCES:
         raise HTTPException(422, f"source must be one of {', '.join(SOURCES)}")
@@ -93,7 +93,7 @@ async def predict(request: Request, user_id: str, item_id: str) -> schemas.Predi
     checked_id(item_id, "item_id", request)
     settings = settings_of(request)
     bounds = (settings.limits.rating_min, settings.limits.rating_max)
-    result = await request.app.state.engine.predict(user_id, item_id)
+    result = await request.app.state.predictor.predict(user_id, item_id)
     learned = await store_of(request).embedding_prediction(user_id, item_id, bounds)
     user_cf = None if result is None else result.value
     stacked = blend.stack({"embedding": learned, "user-cf": user_cf}, blend.RATING_WEIGHTS, bounds)

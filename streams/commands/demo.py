@@ -12,11 +12,12 @@ from typing import Any
 import redis
 from tqdm import tqdm
 
-from streams import blend, keys
+from streams.algo import blend
 from streams.commands.wait_idle import lag, wait_idle
 from streams.datasets import movielens
 from streams.producer import EventProducer
 from streams.settings import WorkerSettings
+from streams.state import keys
 from streams.topics import create_topics, topic_specs
 
 

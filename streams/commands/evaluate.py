@@ -12,10 +12,10 @@ from typing import Any
 from prometheus_client import Gauge, start_http_server
 from tqdm import tqdm
 
-from streams import blend
-from streams.configs import content_config, embedding_config, engine_config, item_cf_config
-from streams.content import vectors
+from streams.algo import blend
+from streams.algo.content import vectors
 from streams.datasets import movielens, synthetic
+from streams.engines.configs import content_config, embedding_config, engine_config, item_cf_config
 from streams.evaluation import hybrid, models, peers, report
 from streams.evaluation.prequential import Running, prequential
 from streams.schemas.ratings import RatingEvent

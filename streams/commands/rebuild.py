@@ -15,8 +15,8 @@ import redis
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from streams import keys
 from streams.settings import WorkerSettings
+from streams.state import keys
 from streams.topics import end_offsets
 
 

@@ -7,8 +7,8 @@ import time
 import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from streams import keys
 from streams.settings import WorkerSettings
+from streams.state import keys
 from streams.topics import end_offsets
 
 

@@ -1,5 +1,5 @@
 """The content-based and embedding sources held in memory, from the worker's own pure
-functions (``streams.content``, ``streams.embedding``)."""
+functions (``streams.algo.content``, ``streams.algo.embedding``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from streams import blend
-from streams.content import ContentConfig
-from streams.content import profile as content_profile
-from streams.content.vectors import Catalogue
-from streams.embedding import EmbeddingConfig
-from streams.embedding import model as embedding
-from streams.embedding.plan import learn_event
+from streams.algo import blend
+from streams.algo.content import ContentConfig
+from streams.algo.content import profile as content_profile
+from streams.algo.content.vectors import Catalogue
+from streams.algo.embedding import EmbeddingConfig
+from streams.algo.embedding import model as embedding
+from streams.algo.embedding.plan import learn_event
 from streams.evaluation.models import Ratings
 
 

@@ -1,7 +1,8 @@
 """streamrec's recommenders held in memory, built from the same pure functions the worker
-runs (``streams.cf``, ``streams.itemcf``, ``streams.blend``), so the evaluation replays a
-stream in minutes without a broker. ``tests/integration/test_eval_parity.py`` checks that
-they give the same numbers as the real stack."""
+runs (``streams.algo.usercf``, ``streams.algo.itemcf``, ``streams.algo.blend``), so the
+evaluation replays a stream in minutes without a broker.
+``tests/integration/test_eval_parity.py`` checks that they give the same numbers as the
+real stack."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from typing import Protocol
 
 import numpy as np
 
-from streams.cf import recommend
-from streams.cf.expansion import BatchDeltas, ItemRaters, expand_item_events
-from streams.cf.pearson import WIDTH, N, pearson
-from streams.engine import EngineConfig
-from streams.itemcf import ItemCFConfig
-from streams.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
-from streams.itemcf.similarity import cosine_row, most_similar, score_recent
+from streams.algo.itemcf import ItemCFConfig
+from streams.algo.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
+from streams.algo.itemcf.similarity import cosine_row, most_similar, score_recent
+from streams.algo.usercf import recommend
+from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
+from streams.algo.usercf.pearson import WIDTH, N, pearson
+from streams.engines.usercf import EngineConfig
 
 
 class Recommender(Protocol):

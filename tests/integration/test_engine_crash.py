@@ -12,14 +12,15 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from streams import keys
-from streams.cf.pearson import pearson
+from streams.algo.usercf.pearson import pearson
 from streams.commands.wait_idle import lag, wait_idle
-from streams.configs import engine_config
 from streams.datasets import movielens
-from streams.engine import Engine
+from streams.engines.configs import engine_config
+from streams.engines.usercf import Engine
 from streams.producer import EventProducer
-from streams.storage import Store, decode_pairs
+from streams.state import keys
+from streams.state.codecs import decode_pairs
+from streams.state.usercf import Store
 from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.reference import Reference, final_ratings
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import redis
 
-from streams import keys
-from streams.cf.pearson import pearson
+from streams.algo.usercf.pearson import pearson
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
-from streams.storage import decode_pairs
+from streams.state import keys
+from streams.state.codecs import decode_pairs
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.reference import Reference, final_ratings

@@ -13,14 +13,14 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import ReaderSettings
-from streams import keys
 from streams.commands.evaluate import build
 from streams.commands.wait_idle import wait_idle
-from streams.configs import engine_config
 from streams.datasets import movielens
-from streams.engine import Engine
+from streams.engines.configs import engine_config
+from streams.engines.usercf import Engine
 from streams.producer import EventProducer
-from streams.storage import Store
+from streams.state import keys
+from streams.state.usercf import Store
 
 pytestmark = pytest.mark.integration
 PREFIX = 4_000

@@ -14,12 +14,12 @@ import pytest
 import redis
 from confluent_kafka import Consumer, TopicPartition
 
-from streams import keys
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
 from streams.schemas.dlq import header_map
 from streams.schemas.ratings import RatingEvent
+from streams.state import keys
 from streams.topics import end_offsets
 from tests.conftest import worker_env
 from tests.cooccurrence import assert_cooccurrence_equals_reference

@@ -15,10 +15,11 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from streams import keys
-from streams.engine import ByItemEvent, Engine, EngineConfig, Portion
+from streams.engines.usercf import ByItemEvent, Engine, EngineConfig, Portion
 from streams.schemas.ratings import RatingEvent
-from streams.storage import Store, decode_pairs
+from streams.state import keys
+from streams.state.codecs import decode_pairs
+from streams.state.usercf import Store
 from tests.unit.test_caps import CappedReference, partition_of
 
 pytestmark = pytest.mark.integration

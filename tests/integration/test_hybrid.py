@@ -13,15 +13,16 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import ReaderSettings
-from streams import blend, keys
+from streams.algo import blend
+from streams.algo.content import profile, vectors
 from streams.commands.wait_idle import wait_idle
-from streams.configs import content_config, embedding_config
-from streams.content import profile, vectors
 from streams.datasets import movielens
+from streams.engines.configs import content_config, embedding_config
 from streams.evaluation.hybrid import EmbeddingModel
 from streams.producer import EventProducer
 from streams.schemas.items import ItemEvent
 from streams.schemas.ratings import RatingEvent
+from streams.state import keys
 
 pytestmark = pytest.mark.integration
 
@@ -152,12 +153,12 @@ def test_a_worker_configured_for_another_embedding_shape_refuses_to_apply(engine
 
     import redis.asyncio as aioredis
 
-    from streams.configs import content_config
-    from streams.embedding import EmbeddingConfig
-    from streams.hybrid_engine import HybridEngine
-    from streams.hybrid_storage import HybridStore
-    from streams.item_engine import UserEvent, UserPortion
-    from streams.storage import Store
+    from streams.algo.embedding import EmbeddingConfig
+    from streams.engines.configs import content_config
+    from streams.engines.hybrid import HybridEngine
+    from streams.engines.itemcf import UserEvent, UserPortion
+    from streams.state.hybrid import HybridStore
+    from streams.state.usercf import Store
 
     async def apply(factors: int) -> None:
         client = aioredis.Redis.from_url(engine_settings.redis.url)

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import redis
 
-from streams import keys
-from streams.cf.pearson import pearson
+from streams.algo.itemcf.similarity import cosine_row, most_similar
+from streams.algo.usercf.pearson import pearson
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
-from streams.itemcf.similarity import cosine_row, most_similar
 from streams.producer import EventProducer
 from streams.schemas.ratings import RatingEvent
-from streams.storage import decode_pairs
+from streams.state import keys
+from streams.state.codecs import decode_pairs
 from tests.cooccurrence import counted_sets, pearson_reference, reference, stored
 
 pytestmark = pytest.mark.integration

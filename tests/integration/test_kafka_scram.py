@@ -16,9 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
-from streams.faust_app import credentials
 from streams.producer import EventProducer
-from streams.redis_checks import WORKER_ACL, acl_rule
 from streams.schemas.ratings import RatingEvent, parse_rating
 from streams.settings import (
     EventLimits,
@@ -29,7 +27,9 @@ from streams.settings import (
 )
 from streams.stack.ephemeral import RedisServer, make_tls_files
 from streams.stack.scram_broker import ScramBroker
+from streams.state.redis_checks import WORKER_ACL, acl_rule
 from streams.topics import TopicSpec, create_topics, topic_specs
+from streams.worker.app import credentials
 from tests.conftest import worker_env
 from tests.integration.test_engine_exact import assert_state_equals_reference
 

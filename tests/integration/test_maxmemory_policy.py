@@ -14,10 +14,15 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from streams import redis_checks
-from streams.redis_checks import EvictingRedis, acl_rule, check_eviction, refuse_evicting_redis
 from streams.settings import RedisConnection
 from streams.stack.ephemeral import RedisServer
+from streams.state import redis_checks
+from streams.state.redis_checks import (
+    EvictingRedis,
+    acl_rule,
+    check_eviction,
+    refuse_evicting_redis,
+)
 from tests.conftest import worker_env
 
 pytestmark = pytest.mark.integration
@@ -126,8 +131,8 @@ def test_the_reader_app_refuses_to_start(server):
 
 
 @pytest.mark.skipif(
-    not _wired("streams.commands.worker", "refuse_evicting_redis"),
-    reason="streams.commands.worker does not call it yet",
+    not _wired("streams.worker.run", "refuse_evicting_redis"),
+    reason="streams.worker.run does not call it yet",
 )
 def test_the_worker_process_refuses_to_start(server, worker_settings, topics):
     _admin(server).config_set("maxmemory-policy", "allkeys-random")

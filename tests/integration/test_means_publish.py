@@ -7,8 +7,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from streams import keys
-from streams.storage import Store, UserOutcome
+from streams.state import keys
+from streams.state.usercf import Store, UserOutcome
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import uvicorn
 
 from app.main import create_app
 from app.settings import ReaderSettings
-from streams import keys
 from streams.settings import KafkaConnection, RedisConnection
+from streams.state import keys
 from tests.conftest import free_port
 from tests.integration.test_reader_routes import CHROMIUM_FLAGS
 

@@ -10,12 +10,13 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import ReaderSettings
-from streams import blend, keys
+from streams.algo import blend
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
 from streams.schemas.items import ItemEvent
 from streams.settings import KafkaConnection, RedisConnection, TopicSettings, WorkerSettings
+from streams.state import keys
 from streams.topics import create_topics, delete_topics, topic_specs
 from tests.conftest import worker_env
 from tests.reference import Reference, final_ratings

@@ -4,9 +4,9 @@ import sys
 import pytest
 import redis
 
-from streams import keys
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
+from streams.state import keys
 from tests.conftest import worker_env
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 

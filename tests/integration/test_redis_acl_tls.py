@@ -1,7 +1,7 @@
 """Least privilege on a real redis-server: the worker runs whole under its ACL user, the
 reader serves every route under its read-only user and cannot write, and both reach a
 TLS-only Redis through ``rediss://`` with the CA (a plain client or a wrong CA fails).
-The rules tested are ``streams.redis_checks``'s, the ones docs/deploy.md shows."""
+The rules tested are ``streams.state.redis_checks``'s, the ones docs/deploy.md shows."""
 
 from __future__ import annotations
 
@@ -21,15 +21,15 @@ from redis.exceptions import NoPermissionError
 
 from app.main import create_app
 from app.settings import ReaderSettings
-from streams import keys
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
-from streams.redis_checks import READER_ACL, WORKER_ACL, acl_rule, refuse_evicting_redis
 from streams.schemas.items import ItemEvent
 from streams.settings import KafkaConnection, RedisConnection, TopicSettings, WorkerSettings
 from streams.stack.ephemeral import RedisServer, make_tls_files
-from streams.storage import Store
+from streams.state import keys
+from streams.state.redis_checks import READER_ACL, WORKER_ACL, acl_rule, refuse_evicting_redis
+from streams.state.usercf import Store
 from streams.topics import create_topics, delete_topics, topic_specs
 from tests.conftest import worker_env
 from tests.integration.test_engine_exact import assert_state_equals_reference
@@ -125,7 +125,7 @@ def test_the_worker_runs_whole_under_its_acl_user(acl_server, worked):
     assert client.hlen(keys.embedding_items()) > 0  # the hybrid path wrote too
     assert client.zcard(keys.item_similar_content("i1")) > 0
     assert client.acl_log() == []  # nothing was refused, not even a swallowed error
-    # volatile-* policies are accepted (streams.redis_checks) because no key has a TTL
+    # volatile-* policies are accepted (streams.state.redis_checks) because no key has a TTL
     ttls = {client.ttl(key) for key in client.scan_iter(match="*", count=1000)}
     assert ttls == {-1}
 

@@ -9,12 +9,12 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from streams import keys
-from streams.cf.recommend import stored_scores
-from streams.hybrid_storage import HybridStore
-from streams.item_storage import ItemStore
+from streams.algo.usercf.recommend import stored_scores
 from streams.settings import WorkerSettings
 from streams.stack.ephemeral import RedisServer
+from streams.state import keys
+from streams.state.hybrid import HybridStore
+from streams.state.itemcf import ItemStore
 
 pytestmark = pytest.mark.integration
 

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 import redis
 
-from streams import keys
 from streams.commands.wait_idle import lag, wait_idle
-from streams.commands.worker import EXIT_SHUTDOWN_TIMEOUT
 from streams.datasets import movielens
 from streams.producer import EventProducer
-from streams.storage import decode_pairs
+from streams.state import keys
+from streams.state.codecs import decode_pairs
+from streams.worker.run import EXIT_SHUTDOWN_TIMEOUT
 from tests.conftest import free_port, worker_env
 from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.reference import Reference, final_ratings
@@ -153,7 +153,7 @@ def test_sigterm_on_an_idle_worker_exits_in_grace_and_frees_the_port(
 # (what a CPU-bound or synchronous call in an agent would do), added from outside.
 WEDGED_WORKER = """
 import sys, time
-import streams.faust_app as faust_app
+import streams.worker.app as faust_app
 
 seconds, original = float(sys.argv[1]), faust_app.create_faust_app
 

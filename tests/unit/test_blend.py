@@ -1,6 +1,6 @@
 import pytest
 
-from streams.blend import RRF_K, fuse, route, stack
+from streams.algo.blend import RRF_K, fuse, route, stack
 
 
 def test_fuse_adds_weighted_reciprocal_ranks():

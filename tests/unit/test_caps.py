@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.cf.expansion import (
+from streams.algo.usercf.expansion import (
     RATER_DTYPE,
     BatchDeltas,
     ItemRaters,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from streams.configs import engine_config, history_cap_per_partition
+from streams.engines.configs import engine_config, history_cap_per_partition
 from streams.settings import TopicSettings, WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.content import ContentConfig, profile
-from streams.content.vectors import YEAR_MIN, build, similar_rows, words
+from streams.algo.content import ContentConfig, profile
+from streams.algo.content.vectors import YEAR_MIN, build, similar_rows, words
 
 GENRES = ["Action", "Comedy", "Drama", "Horror"]
 WORDS = ["star", "wars", "love", "night", "city", "dead"]

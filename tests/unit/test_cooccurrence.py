@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
-from streams.itemcf.similarity import cosine_row, most_similar, score_recent
+from streams.algo.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
+from streams.algo.itemcf.similarity import cosine_row, most_similar, score_recent
 
 USERS = ["a", "b", "c", "d"]
 ITEMS = ["i0", "i1", "i2", "i3", "i4", "i5"]

@@ -6,8 +6,8 @@ import inspect
 from pathlib import Path
 
 from app.settings import ReaderSettings
-from streams import keys
 from streams.settings import WorkerSettings
+from streams.state import keys
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

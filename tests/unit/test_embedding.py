@@ -9,9 +9,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.embedding import EmbeddingConfig
-from streams.embedding.model import FEATURES, Network, features, initial_row
-from streams.embedding.plan import ModelView, PortionPlan, UserView, plan_portion
+from streams.algo.embedding import EmbeddingConfig
+from streams.algo.embedding.model import FEATURES, Network, features, initial_row
+from streams.algo.embedding.plan import ModelView, PortionPlan, UserView, plan_portion
 from streams.evaluation.hybrid import EmbeddingModel
 
 USERS = ["a", "b", "c"]

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.cf.expansion import BatchDeltas, ItemRaters, expand_item_events
-from streams.cf.pearson import pearson
+from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
+from streams.algo.usercf.pearson import pearson
 from streams.schemas.ratings import RatingEvent
 from tests.reference import Reference, final_ratings
 

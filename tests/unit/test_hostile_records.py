@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.agents import guard
-from streams.engine import popularity_weight
+from streams.engines.usercf import popularity_weight
 from streams.schemas.dlq import DETAIL_BYTES, VALUE_BYTES, dead_letter_headers, dead_letter_value
 from streams.schemas.errors import InvalidEvent, Reason
 from streams.schemas.items import parse_item
 from streams.schemas.ratings import check_key, parse_rating
 from streams.settings import EventLimits, WorkerSettings
+from streams.worker import guard
 
 LIMITS = EventLimits()
 NOW = 1_795_795_000.0

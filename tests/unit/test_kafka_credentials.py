@@ -4,8 +4,8 @@ import ssl
 
 from faust.auth import SASLCredentials, SSLCredentials
 
-from streams.faust_app import credentials
 from streams.settings import KafkaConnection, WorkerSettings
+from streams.worker.app import credentials
 
 
 def settings(**kafka) -> WorkerSettings:

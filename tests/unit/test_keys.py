@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams import keys
+from streams.state import keys
 
 
 @given(st.text(min_size=1, max_size=50))

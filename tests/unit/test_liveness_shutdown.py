@@ -12,14 +12,14 @@ import faust
 import pytest
 from pydantic import ValidationError
 
-from streams.commands.worker import (
+from streams.metrics import Heartbeat
+from streams.settings import Lifecycle, WorkerSettings
+from streams.worker.app import StreamrecApp
+from streams.worker.run import (
     EXIT_SHUTDOWN_TIMEOUT,
     StreamrecWorker,
     Watchdog,
 )
-from streams.faust_app import StreamrecApp
-from streams.metrics import Heartbeat
-from streams.settings import Lifecycle, WorkerSettings
 
 
 class Message:

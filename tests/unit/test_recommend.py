@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.cf import recommend
-from streams.cf.pearson import pearson
+from streams.algo.usercf import recommend
+from streams.algo.usercf.pearson import pearson
 
 ITEMS = [f"i{k}" for k in range(12)]
 

@@ -1,1 +1,0 @@
-"""Faust agents: thin wiring from topics to the schemas, the math and the storage module."""

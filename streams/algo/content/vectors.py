@@ -1,0 +1,132 @@
+"""Item vectors from attributes and their cosine, vectorised over the whole catalogue.
+
+An item's vector has four groups: genres (multi-hot), release year (its bucket, with half
+weight on the two neighbouring buckets so 1994 and 1996 are alike), title words and tags
+(TF-IDF over the catalogue, hashed into a fixed number of columns so the width never
+changes as the catalogue grows). Each group is L2-normalised, then weighted, and the
+whole row L2-normalised: the cosine of two items is then one dot product.
+
+IDF depends on the catalogue, so vectors are rebuilt from all attributes whenever the
+catalogue changes (:func:`build`): a pure function of the catalogue, which makes the
+similar lists derived from it idempotent to recompute.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from streams.algo.content import ContentConfig
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset({"the", "a", "an", "of", "and", "in", "to", "la", "le", "les", "de"})
+YEAR_MIN, YEAR_MAX = 1900, 2040
+
+
+def words(title: str) -> list[str]:
+    """Lower-case title words; drops a trailing "(1995)" year and articles."""
+    return [w for w in _WORD.findall(title.lower()) if w not in _STOP and not w.isdigit()]
+
+
+def _column(token: str, width: int) -> int:
+    return zlib.crc32(token.encode()) % width
+
+
+@dataclass
+class Catalogue:
+    """Item ids in a fixed order and their unit-length content vectors (one row each)."""
+
+    ids: list[str]
+    vectors: np.ndarray  # (items, width), rows of length 1 or 0 (no attributes)
+    genres: list[str]
+
+    def __post_init__(self) -> None:
+        self.index = {item: k for k, item in enumerate(self.ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def vector(self, item: str) -> np.ndarray | None:
+        k = self.index.get(item)
+        return None if k is None else self.vectors[k]
+
+
+def _tfidf(docs: Sequence[list[str]], width: int) -> np.ndarray:
+    counts = np.zeros((len(docs), width))
+    for row, tokens in enumerate(docs):
+        for token in tokens:
+            counts[row, _column(token, width)] += 1.0
+    df = np.count_nonzero(counts, axis=0)
+    idf = np.log((1.0 + len(docs)) / (1.0 + df)) + 1.0  # smoothed, as scikit-learn does
+    return counts * idf
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, matrix / np.where(norms > 0, norms, 1.0), 0.0)
+
+
+def build(items: Mapping[str, Mapping[str, Any]], config: ContentConfig) -> Catalogue:
+    """Vectors for every item of ``items`` (item id → {"title", "attributes"})."""
+    ids = sorted(items)
+    attrs = [dict(items[i].get("attributes") or {}) for i in ids]
+    genres = sorted({g for a in attrs for g in a.get("genres", []) if isinstance(g, str)})
+    genre_col = {g: k for k, g in enumerate(genres)}
+    multi_hot = np.zeros((len(ids), len(genres)))
+    for row, a in enumerate(attrs):
+        for g in a.get("genres", []):
+            if g in genre_col:
+                multi_hot[row, genre_col[g]] = 1.0
+    buckets = (YEAR_MAX - YEAR_MIN) // config.year_bucket + 1
+    years = np.zeros((len(ids), buckets))
+    for row, a in enumerate(attrs):
+        year = a.get("year")
+        if isinstance(year, int) and not isinstance(year, bool):
+            b = (min(max(year, YEAR_MIN), YEAR_MAX) - YEAR_MIN) // config.year_bucket
+            years[row, b] = 1.0
+            years[row, max(b - 1, 0)] += 0.0 if b == 0 else 0.5
+            years[row, min(b + 1, buckets - 1)] += 0.0 if b == buckets - 1 else 0.5
+    title_words = _tfidf([words(str(items[i].get("title", ""))) for i in ids], config.hashed_words)
+    tags = _tfidf(
+        [[str(t).lower() for t in a.get("tags", []) if isinstance(t, str)] for a in attrs],
+        config.hashed_words,
+    )
+    parts = [
+        config.genre_weight * _unit_rows(multi_hot),
+        config.year_weight * _unit_rows(years),
+        config.words_weight * _unit_rows(title_words),
+        config.tags_weight * _unit_rows(tags),
+    ]
+    return Catalogue(ids, _unit_rows(np.hstack(parts)), genres)
+
+
+def similar_rows(
+    catalogue: Catalogue, rows: Sequence[int], size: int, block: int = 1024
+) -> dict[str, list[tuple[str, float]]]:
+    """Each listed row's ``size`` most similar other items (cosine > 0), best first, ties
+    by id. Computed in blocks of rows, so memory stays at block × catalogue floats."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    ids = catalogue.ids
+    for start in range(0, len(rows), block):
+        chunk = np.asarray(rows[start : start + block], dtype=np.int64)
+        sims = catalogue.vectors[chunk] @ catalogue.vectors.T
+        sims[np.arange(len(chunk)), chunk] = 0.0  # not similar to itself
+        for k, row in zip(chunk.tolist(), sims, strict=True):
+            out[ids[k]] = top(ids, row, size)
+    return out
+
+
+def top(ids: Sequence[str], scores: np.ndarray, size: int) -> list[tuple[str, float]]:
+    """The ``size`` positive scores, best first; ties by id (vectorised pre-selection)."""
+    positive = np.flatnonzero(scores > 1e-12)
+    if len(positive) > size:
+        cut = np.partition(scores[positive], len(positive) - size)[len(positive) - size]
+        positive = positive[scores[positive] >= cut]
+    order = sorted(positive.tolist(), key=lambda k: (-scores[k], ids[k]))[:size]
+    return [(ids[k], float(scores[k])) for k in order]

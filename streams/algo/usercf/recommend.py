@@ -1,0 +1,143 @@
+"""Neighbourhoods, predictions and top-N from pair sums and ratings: pure and vectorised.
+
+Prediction is KNN with means: among the users who rated item i, the k most similar with
+positive similarity,
+
+    pred(u, i) = m_u + Σ sim(u,v)·(r_vi − m_v) / Σ |sim(u,v)|,  clipped to the rating range.
+
+Fallbacks: an unknown user has no mean (None: callers serve popularity); a known user with
+no positively similar rater of i gets their own mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from streams.algo.usercf.pearson import N, pearson
+
+
+@dataclass(frozen=True)
+class RatedItems:
+    """One user's ratings as parallel arrays (item ids as str, ratings as float64)."""
+
+    items: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, ratings: dict[str, float]) -> RatedItems:
+        items = np.array(list(ratings), dtype=str) if ratings else np.zeros(0, dtype=str)
+        return cls(items, np.fromiter(ratings.values(), float, len(ratings)))
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    user_id: Any  # str, or bytes on the hot path before decoding
+    similarity: float
+    support: int
+
+
+def neighbourhood(
+    partners: Sequence[Any],
+    sums: np.ndarray,
+    mean_u: float,
+    means_v: np.ndarray,
+    size: int,
+    min_support: int = 1,
+) -> list[Neighbour]:
+    """The ``size`` most similar partners with positive similarity, most similar first;
+    ties broken by id so that the result does not depend on storage order."""
+    if not partners:
+        return []
+    sims = pearson(sums, mean_u, means_v, min_support)
+    positive = np.flatnonzero(sims > 0)
+    if len(positive) > size:  # keep everything tied with the size-th best, then sort
+        cut = np.partition(sims[positive], len(positive) - size)[len(positive) - size]
+        positive = positive[sims[positive] >= cut]
+    order = sorted(positive.tolist(), key=lambda k: (-sims[k], partners[k]))[:size]
+    return [Neighbour(partners[k], float(sims[k]), round(float(sums[k, N]))) for k in order]
+
+
+def predict(
+    mean_u: float,
+    sims: np.ndarray,
+    ratings: np.ndarray,
+    means: np.ndarray,
+    k: int,
+    bounds: tuple[float, float],
+) -> float:
+    """KNN-with-means over the raters of one item (arrays aligned, any order)."""
+    positive = np.flatnonzero(sims > 0)
+    if len(positive) == 0:
+        return float(np.clip(mean_u, *bounds))
+    top = positive[np.argsort(-sims[positive], kind="stable")[:k]]
+    weight = np.abs(sims[top]).sum()
+    value = mean_u + float((sims[top] * (ratings[top] - means[top])).sum()) / weight
+    return float(np.clip(value, *bounds))
+
+
+def top_n(
+    mean_u: float,
+    neighbours: list[Neighbour],
+    neighbour_ratings: list[RatedItems],
+    neighbour_means: np.ndarray,
+    exclude: set[str],
+    k: int,
+    n: int,
+    bounds: tuple[float, float],
+) -> list[tuple[str, float]]:
+    """Score every item the neighbours rated and u did not; return the best ``n``.
+
+    Each item is scored with :func:`predict` over the (at most ``k``) most similar
+    neighbours who rated it. Ties go to the item more neighbours rated, then by id.
+    """
+    if not neighbours:
+        return []
+    lengths = [len(r.values) for r in neighbour_ratings]
+    if not sum(lengths):
+        return []
+    items = np.concatenate([r.items for r in neighbour_ratings])
+    values = np.concatenate([r.values for r in neighbour_ratings])
+    rows = np.repeat(np.arange(len(neighbours)), lengths)
+    candidates, column = np.unique(items, return_inverse=True)
+    keep = ~np.isin(candidates, list(exclude)) if exclude else np.ones(len(candidates), bool)
+    sims = np.array([nb.similarity for nb in neighbours])
+    rank = np.empty(len(neighbours), dtype=np.int64)  # position by similarity, stable
+    rank[np.argsort(-sims, kind="stable")] = np.arange(len(neighbours))
+    dev = np.zeros((len(neighbours), len(candidates)))
+    rated = np.zeros((len(neighbours), len(candidates)), dtype=bool)
+    dev[rank[rows], column] = values - neighbour_means[rows]
+    rated[rank[rows], column] = True
+    sims = sims[np.argsort(-sims, kind="stable")]
+    use = rated & (np.cumsum(rated, axis=0) <= k) & (sims[:, None] > 0)
+    weight = (np.abs(sims)[:, None] * use).sum(axis=0)
+    support = use.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = np.clip(mean_u + (sims[:, None] * dev * use).sum(axis=0) / weight, *bounds)
+    valid = np.flatnonzero((weight > 0) & keep)
+    if len(valid) > n:  # keep everything tied with the n-th best, then order those few
+        cut = np.partition(-scores[valid], n - 1)[n - 1]
+        valid = valid[-scores[valid] <= cut]
+    ranked = sorted(valid.tolist(), key=lambda c: (-scores[c], -support[c], candidates[c]))[:n]
+    return [(str(candidates[c]), float(scores[c])) for c in ranked]
+
+
+TIE_STEP = 1e-12
+
+
+def stored_scores(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Scores to store in a sorted set so that ZREVRANGE gives exactly ``ranked``'s order.
+
+    A sorted set orders equal scores by member, not by our tie-breaks (support, id), so
+    within a run of equal scores each next score is lowered by ``TIE_STEP``; a score that
+    is not tied is stored exactly.
+    """
+    out: list[tuple[str, float]] = []
+    for item, score in ranked:
+        if out and score >= out[-1][1]:
+            score = out[-1][1] - TIE_STEP
+        out.append((item, score))
+    return out

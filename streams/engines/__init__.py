@@ -1,0 +1,1 @@
+"""One micro-batch per path, no Kafka: the worker hands in events and the offsets ending them."""

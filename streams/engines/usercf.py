@@ -1,0 +1,215 @@
+"""One micro-batch of the CF engine: expand pairs, apply per user and per item, refresh lists.
+
+No Kafka here: the Faust agent hands in the events of one partition, in offset order, and
+the offset that ends them. Kept apart from the wiring so that tests and the evaluation can
+drive the same code without a broker.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streams import metrics
+from streams.algo.usercf import recommend
+from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
+from streams.state.codecs import raw_pairs
+from streams.state.predict import Prediction, Predictor
+from streams.state.usercf import Store
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    neighbourhood_size: int = 50
+    predict_k: int = 40
+    topn_size: int = 50
+    min_support: int = 1
+    rating_bounds: tuple[float, float] = (0.5, 5.0)
+    popularity_half_life_s: float = 30 * 86_400
+    popularity_epoch: float = 1.5e9
+    fan_out_cap: int = 0  # 0 = exact; see expand_item_events
+    # a user's counted ratings per by-item partition (history cap; 0 = exact)
+    history_cap_per_partition: int = 0
+
+
+# Exponents of the popularity weight are held inside [-1000, 900]: 2**900 leaves room to
+# add 2**100 such weights in a sorted-set score without reaching infinity (which Redis
+# refuses), and nothing below 2**-1000 changes a sum.
+POPULARITY_EXPONENT = (-1000.0, 900.0)
+
+
+def popularity_weight(ts: float, epoch: float, half_life_s: float) -> float:
+    """2^((ts − epoch)/half-life): forward decay, so old scores never need rewriting.
+    Saturates (never overflows) for any ``ts``; settings refuse a half-life that would
+    saturate present-day events (``WorkerSettings``)."""
+    low, high = POPULARITY_EXPONENT
+    return math.pow(2.0, min(high, max(low, (ts - epoch) / half_life_s)))
+
+
+@dataclass(frozen=True)
+class ByItemEvent:
+    """A validated rating on its way to its item's owner."""
+
+    user_id: str
+    item_id: str
+    rating: float | None
+    source_offset: int
+    ts: float
+    produced_at: float
+
+
+@dataclass
+class Portion:
+    """The events of one by-item partition in a batch, in offset order, and the offset
+    that ends them: the unit each user's and item's fence counts in."""
+
+    partition: int
+    end: int
+    events: list[ByItemEvent]
+
+
+@dataclass
+class BatchResult:
+    """Users who rated (their lists are due now) with their latest produce time."""
+
+    acted: dict[str, float] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, store: Store, config: EngineConfig) -> None:
+        self.store = store
+        self.config = config
+
+    def _popularity_weight(self, ts: float) -> float:
+        c = self.config
+        return popularity_weight(ts, c.popularity_epoch, c.popularity_half_life_s)
+
+    async def apply_batch(self, portions: list[Portion]) -> BatchResult:
+        """Apply a batch at most once per (user or item, partition); see docs/algorithm.md."""
+        c = self.config
+        acting_by_item: dict[str, set[str]] = {}
+        for portion in portions:
+            for e in portion.events:
+                acting_by_item.setdefault(e.item_id, set()).add(e.user_id)
+        raters = await self.store.load_raters(
+            {i: sorted(us) for i, us in acting_by_item.items()}, c.fan_out_cap
+        )
+        counted: list[dict[str, int]] = [{} for _p in portions]
+        if c.history_cap_per_partition:
+            counted = await self.store.counted_before(
+                [(p.partition, p.end, sorted({e.user_id for e in p.events})) for p in portions]
+            )
+        popularity: dict[str, float] = {}
+        expanded = []
+        for portion, base in zip(portions, counted, strict=True):
+            deltas = BatchDeltas(counted_before=base)
+            for e in portion.events:
+                state = raters[e.item_id]
+                before = state.rating(e.user_id)
+                expand_item_events(
+                    e.item_id,
+                    state,
+                    [(e.user_id, e.rating, e.source_offset)],
+                    deltas,
+                    c.fan_out_cap,
+                    c.history_cap_per_partition,
+                )
+                sign = (state.rating(e.user_id) is not None) - (before is not None)
+                if sign:
+                    weight = sign * self._popularity_weight(e.ts)
+                    popularity[e.item_id] = popularity.get(e.item_id, 0.0) + weight
+            expanded.append((portion.partition, portion.end, deltas))
+        acting = sorted(set().union(*(d.ratings for _p, _e, d in expanded)))
+        stored = await self.store.stats(acting)
+        means = {}
+        for user in acting:
+            count, total = stored[user]
+            for _p, _e, deltas in expanded:
+                d = deltas.stats.get(user)
+                if d is not None:
+                    count, total = count + d[0], total + d[1]
+            if count > 0:
+                means[user] = total / count
+        outcomes = await self.store.apply_users(expanded, means, self.config.neighbourhood_size)
+        by_partition: dict[int, dict[str, ItemRaters]] = {}
+        for portion in portions:
+            owned = by_partition.setdefault(portion.partition, {})
+            for e in portion.events:
+                owned[e.item_id] = raters[e.item_id]
+        await self.store.apply_items(
+            [(p.partition, p.end, by_partition[p.partition]) for p in portions]
+        )
+        stale = {u for u, o in outcomes.items() if o.stale}
+        fresh = sum(len(p.events) for p in portions)
+        await self.store.publish_derived(outcomes, popularity, stale, fresh)
+        acted = {
+            e.user_id: e.produced_at
+            for portion in portions
+            for e in portion.events
+            if e.user_id in acting
+        }
+        return BatchResult(acted)
+
+    async def finish(self, result: BatchResult) -> int:
+        """Recompute the lists of everyone who rated in the batch; record freshness."""
+        moved_on = set(await self.refresh(sorted(result.acted)))
+        now = time.time()
+        for user, produced_at in result.acted.items():
+            if user not in moved_on:
+                metrics.FRESHNESS.observe(max(0.0, now - produced_at))
+        return len(result.acted)
+
+    async def refresh(self, users: list[str]) -> list[str]:
+        """Recompute neighbourhoods and top-N of ``users``; returns those that changed
+        meanwhile (they are queued as stale again, never written from old data)."""
+        if not users:
+            return []
+        c = self.config
+        views = await self.store.user_views(users)
+        decoded = [raw_pairs(pairs) for _ver, _ratings, pairs in views]
+        own = [u.encode() for u in users]
+        wanted = set(own).union(*(set(p) for p, _s in decoded))
+        means = await self.store.means(list(wanted))
+        neighbourhoods = []
+        for key, (partners, sums) in zip(own, decoded, strict=True):
+            mean_u = means.get(key, 0.0)
+            means_v = np.array([means.get(v, 0.0) for v in partners])
+            hood = recommend.neighbourhood(
+                partners, sums, mean_u, means_v, c.neighbourhood_size, c.min_support
+            )
+            neighbourhoods.append(
+                [recommend.Neighbour(nb.user_id.decode(), nb.similarity, nb.support) for nb in hood]
+            )
+        named = {k.decode(): v for k, v in means.items()}
+        needed = sorted({nb.user_id for hood in neighbourhoods for nb in hood})
+        their_ratings = {
+            u: recommend.RatedItems.of(r) for u, r in (await self.store.ratings_of(needed)).items()
+        }
+        lists = {}
+        for user, (ver, ratings, _p), hood in zip(users, views, neighbourhoods, strict=True):
+            top = recommend.top_n(
+                named.get(user, 0.0),
+                hood,
+                [their_ratings[nb.user_id] for nb in hood],
+                np.array([named.get(nb.user_id, 0.0) for nb in hood]),
+                set(ratings),
+                c.predict_k,
+                c.topn_size,
+                c.rating_bounds,
+            )
+            nbrs = recommend.stored_scores([(nb.user_id, nb.similarity) for nb in hood])
+            lists[user] = (ver, nbrs, recommend.stored_scores(top))
+        moved_on = await self.store.write_lists(lists)
+        if moved_on:
+            await self.store.publish_derived({}, {}, set(moved_on))
+        return moved_on
+
+    async def predict(self, user: str, item: str) -> Prediction | None:
+        """KNN-with-means prediction from the stored sums (the reader's read side)."""
+        c = self.config
+        return await Predictor(self.store, c.predict_k, c.min_support, c.rating_bounds).predict(
+            user, item
+        )

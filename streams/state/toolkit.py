@@ -1,0 +1,50 @@
+"""The Redis toolkit every store shares: its Lua scripts, many hashes in one round trip,
+rankings replaced in one pipeline."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from streams.algo.usercf.recommend import stored_scores
+from streams.state.codecs import pack_ids
+
+
+def script(name: str) -> str:
+    return resources.files("streams.state.lua").joinpath(name).read_text()
+
+
+async def hgetall_many(client: aioredis.Redis, names: list[str]) -> list[dict[Any, Any]]:
+    """HGETALL of many hashes in one round trip."""
+    async with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hgetall(name)
+        return await pipe.execute()
+
+
+async def hash_values(
+    client: aioredis.Redis, name: str, fields: list[Any], cast: Any
+) -> dict[Any, Any]:
+    """``cast`` of the fields of one hash that exist, keyed as asked (str or bytes)."""
+    if not fields:
+        return {}
+    values = await client.hmget(name, fields)
+    return {f: cast(v) for f, v in zip(fields, values, strict=True) if v is not None}
+
+
+async def write_rankings(
+    client: aioredis.Redis, replace: Any, rankings: dict[str, list[tuple[str, float]]]
+) -> None:
+    """Replace each sorted set (key → ranked (id, score)) in one pipelined round trip;
+    ``replace`` is the registered replace_ranking.lua. Scores get the engine's tie-break."""
+    async with client.pipeline(transaction=False) as pipe:
+        for key, listed in rankings.items():
+            ranked = stored_scores(listed)
+            scores = np.array([s for _j, s in ranked], dtype="<f8").tobytes()
+            await replace(
+                keys=[key], args=[*pack_ids([j for j, _s in ranked]), scores], client=pipe
+            )
+        await pipe.execute()

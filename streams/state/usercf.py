@@ -1,0 +1,313 @@
+"""The user-based path's state in Redis: item raters, user sums and pairs, lists.
+
+Every write that must happen at most once goes through a Lua script that checks a fence
+and applies the batch in the same atomic step. Work is pipelined: a batch costs a fixed
+handful of round trips, never one per pair.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from streams.algo.usercf.expansion import RATER_DTYPE, BatchDeltas, ItemRaters, seq_windows
+from streams.algo.usercf.pearson import WIDTH
+from streams.state import keys
+from streams.state.codecs import decode_raters, fmt, pack_ids, packed_entries, text
+from streams.state.progress import ProgressStore
+from streams.state.toolkit import hash_values, hgetall_many, script
+
+
+def item_seq_keys(item_id: str) -> list[str]:
+    return [keys.item_joins(item_id), keys.item_raters(item_id)]
+
+
+def _with_window(partial: ItemRaters, rows: list[bytes]) -> ItemRaters:
+    """The acting raters plus the window's, dropping index rows of raters that re-joined."""
+    users, entries = list(partial.users), [partial.packed(u) for u in partial.users]
+    for k in range(0, len(rows), 3):
+        seq, user, entry = int(rows[k]), text(rows[k + 1]), rows[k + 2]
+        if user not in partial.position and np.frombuffer(entry, RATER_DTYPE)["seq"][0] == seq:
+            users.append(user)
+            entries.append(entry)
+    state = np.frombuffer(b"".join(entries), dtype=RATER_DTYPE)
+    return ItemRaters(users, state, partial.next_seq)
+
+
+def _rater_args(state: ItemRaters) -> list[Any]:
+    """apply_raters.lua's arguments after the fence: changed entries, next seq, new joins
+    (every live join when the item's index is being built)."""
+    changed = sorted(state.changed)
+    packed = b"".join(state.packed(user) for user in changed)
+    joined = state.joined(everyone=state.reindex)
+    seqs = np.array([s for s, _u in joined], dtype="<f8").tobytes()
+    return [*pack_ids(changed), packed, state.next_seq, seqs, *pack_ids([u for _s, u in joined])]
+
+
+def _counted_fields(partition: int) -> list[str]:
+    """The history cap's count on a user's state (h:<p>) and ``<batch end>:<count before>``
+    of the last batch that moved it (hb:<p>); apply_user.lua derives both from f:<p>."""
+    suffix = keys.user_fence_field(partition).removeprefix("f")
+    return ["h" + suffix, "hb" + suffix]
+
+
+@dataclass(frozen=True)
+class UserOutcome:
+    count: float
+    total: float
+    stale: bool  # a non-rating user whose lists a partner's change can reach
+    ver: int = 0  # the user's version when count and total were read
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count > 0 else None
+
+
+class Store(ProgressStore):
+    """The user-based path's state, and the progress of its by-item partitions."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        super().__init__(client)
+        self._apply_user = client.register_script(script("apply_user.lua"))
+        self._apply_raters = client.register_script(script("apply_raters.lua"))
+        self._load_window = client.register_script(script("load_window.lua"))
+        self._write_lists = client.register_script(script("write_lists.lua"))
+        self._publish_means = client.register_script(script("publish_means.lua"))
+
+    # --- items ---------------------------------------------------------------------------
+    async def load_raters(
+        self, acting: dict[str, list[str]], fan_out: int = 0
+    ) -> dict[str, ItemRaters]:
+        """Each item's raters that its acting users' events can pair with: all of them, or
+        with the fan-out cap only the acting users and the seq windows around them (read
+        through the join index), so the read does not grow with the item's audience."""
+        items = sorted(acting)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.hget(keys.item_fence(item), "next_seq")
+                pipe.hlen(keys.item_raters(item))
+                if fan_out:
+                    pipe.hmget(keys.item_raters(item), acting[item])
+            first = await pipe.execute()
+        out: dict[str, ItemRaters] = {}
+        full, windowed = [], []
+        for k, item in enumerate(items):
+            width = 3 if fan_out else 2
+            next_seq, size, *mine = first[width * k : width * (k + 1)]
+            if size == 0:
+                out[item] = ItemRaters.empty()
+            elif next_seq is None or not fan_out:  # no cap, or an index not built yet
+                full.append((item, next_seq))
+            else:
+                found = [(u, m) for u, m in zip(acting[item], mine[0], strict=True) if m]
+                state = np.frombuffer(b"".join(m for _u, m in found), dtype=RATER_DTYPE)
+                partial = ItemRaters([u for u, _m in found], state, int(next_seq))
+                windowed.append((item, partial, seq_windows(partial, acting[item], fan_out)))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item, _next in full:
+                pipe.hgetall(keys.item_raters(item))
+            for item, _partial, ranges in windowed:
+                bounds = [b for r in ranges for b in r]
+                await self._load_window(keys=item_seq_keys(item), args=bounds, client=pipe)
+            second = await pipe.execute()
+        for (item, next_seq), raw in zip(full, second, strict=False):
+            users, state = packed_entries(raw, RATER_DTYPE)
+            out[item] = ItemRaters(users, state, None if next_seq is None else int(next_seq))
+            out[item].reindex = next_seq is None  # build the item's join index, once
+        for (item, partial, _r), rows in zip(windowed, second[len(full) :], strict=True):
+            out[item] = _with_window(partial, rows)
+        return out
+
+    async def apply_items(self, portions: list[tuple[int, int, dict[str, ItemRaters]]]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, batch_end, raters in portions:
+                for item, state in raters.items():
+                    if state.changed:
+                        await self._apply_raters(
+                            keys=[
+                                keys.item_raters(item),
+                                keys.item_fence(item),
+                                keys.item_joins(item),
+                            ],
+                            args=[partition, batch_end, *_rater_args(state)],
+                            client=pipe,
+                        )
+            await pipe.execute()
+
+    # --- users ---------------------------------------------------------------------------
+    async def apply_users(
+        self,
+        portions: list[tuple[int, int, BatchDeltas]],
+        means: dict[str, float],
+        neighbourhood_size: int,
+    ) -> dict[str, UserOutcome]:
+        """Apply each user's share of every portion (partition, batch end, deltas) in one
+        script per user. Users who did not rate also learn whether a changed partner can
+        reach their lists (``means`` holds the raters' new means)."""
+        coalesced = [(p, end, d, d.coalesced()) for p, end, d in portions]
+        acting = set().union(*(d.ratings for _p, _e, d in portions))
+        users = sorted(set().union(*(set(c) | set(d.stats) for _p, _e, d, c in coalesced)))
+        empty_sums: tuple[list[str], np.ndarray] = ([], np.zeros((0, WIDTH)))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                check = user not in acting
+                args: list[Any] = [0, neighbourhood_size if check else 0]
+                changed_partners: set[str] = set()
+                for partition, end, deltas, pairs in coalesced:
+                    partners, sums = pairs.get(user, empty_sums)
+                    ratings = deltas.ratings.get(user, {})
+                    if not partners and user not in deltas.stats:
+                        continue
+                    args[0] += 1
+                    stats = deltas.stats.get(user, np.zeros(3))
+                    values = np.array(
+                        [np.nan if v is None else v for v in ratings.values()], dtype="<f8"
+                    )
+                    args += [keys.user_fence_field(partition), end, *map(fmt, stats)]
+                    args += [*pack_ids(list(ratings)), values.tobytes()]
+                    args += [*pack_ids(partners), sums.astype("<f8").tobytes()]
+                    args.append(deltas.counted_delta.get(user, 0))
+                    changed_partners.update(partners)
+                if check:
+                    ordered = sorted(changed_partners)
+                    mean_blob = np.array([means.get(v, 0.0) for v in ordered], dtype="<f8")
+                    args += [*pack_ids(ordered), mean_blob.tobytes()]
+                await self._apply_user(
+                    keys=[
+                        keys.user_state(user),
+                        keys.user_ratings(user),
+                        keys.user_pairs(user),
+                        keys.user_neighbours(user),
+                    ],
+                    args=args,
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return {
+            user: UserOutcome(float(r[1]), float(r[2]), bool(int(r[4])), int(r[3]))
+            for user, r in zip(users, results, strict=True)
+        }
+
+    async def counted_before(
+        self, portions: list[tuple[int, int, list[str]]]
+    ) -> list[dict[str, int]]:
+        """Per (partition, batch end, users): each user's counted ratings on the partition
+        before this batch (history cap). A user who already applied this very batch (a
+        redo after a crash) answers with the count it recorded before it, so the redo
+        makes the same decisions; only that partition's owner moves the count."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, _end, users in portions:
+                for user in users:
+                    pipe.hmget(keys.user_state(user), _counted_fields(partition))
+            raw = iter(await pipe.execute())
+        out = []
+        for _partition, end, users in portions:
+            counts = {}
+            for user in users:
+                now, before = next(raw)
+                mark, _sep, then = text(before or b"").partition(":")
+                counts[user] = int(then) if mark == str(end) else int(now or 0)
+            out.append(counts)
+        return out
+
+    async def stats(self, users: list[str]) -> dict[str, tuple[float, float]]:
+        """(count, sum) per user, as stored now."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hmget(keys.user_state(user), ["count", "sum"])
+            raw = await pipe.execute()
+        return {u: (float(c or 0), float(t or 0)) for u, (c, t) in zip(users, raw, strict=True)}
+
+    async def publish_derived(
+        self,
+        outcomes: dict[str, UserOutcome],
+        popularity: dict[str, float],
+        stale: set[str],
+        applied_events: int = 0,
+    ) -> None:
+        """Means, popularity and stale marks: derived data, rewritten on every replay."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if outcomes:
+                args: list[Any] = []
+                for user, o in outcomes.items():
+                    args += [user, o.ver, "" if o.mean is None else fmt(o.mean)]
+                await self._publish_means(
+                    keys=[keys.user_means(), keys.user_means_versions()], args=args, client=pipe
+                )
+            for item, weight in popularity.items():
+                pipe.zincrby(keys.popular(), weight, item)
+            if stale:
+                pipe.zadd(keys.stale_users(), dict.fromkeys(stale, now), nx=True)
+            if applied_events:
+                pipe.hincrby(keys.stream_stats(), "events", applied_events)
+            await pipe.execute()
+
+    # --- reading a user's model ---------------------------------------------------------
+    async def user_views(self, users: list[str]) -> list[tuple[int, dict, dict]]:
+        """[(ver, ratings {item: r}, pairs raw)] per user, one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hget(keys.user_state(user), "ver")
+                pipe.hgetall(keys.user_ratings(user))
+                pipe.hgetall(keys.user_pairs(user))
+            raw = await pipe.execute()
+        out = []
+        for k in range(len(users)):
+            ver, ratings, pairs = raw[3 * k : 3 * k + 3]
+            out.append((int(ver or 0), {text(i): float(r) for i, r in ratings.items()}, pairs))
+        return out
+
+    async def prediction_inputs(
+        self, user: str, item: str
+    ) -> tuple[dict[Any, bytes] | None, ItemRaters]:
+        """(the user's pairs hash, or None for an unknown user; the item's raters)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hexists(keys.user_means(), user)
+            pipe.hgetall(keys.user_pairs(user))
+            pipe.hgetall(keys.item_raters(item))
+            known, pairs, raters = await pipe.execute()
+        return (pairs if known else None), decode_raters(raters)
+
+    async def means(self, users: list[Any]) -> dict[Any, float]:
+        """Current means of ``users`` (str or bytes ids; the result is keyed the same)."""
+        return await hash_values(self.redis, keys.user_means(), users, float)
+
+    async def ratings_of(self, users: list[str]) -> dict[str, dict[str, float]]:
+        raw = await hgetall_many(self.redis, [keys.user_ratings(u) for u in users])
+        return {
+            u: {text(i): float(r) for i, r in rs.items()} for u, rs in zip(users, raw, strict=True)
+        }
+
+    async def write_lists(
+        self, lists: dict[str, tuple[int, list[tuple[str, float]], list[tuple[str, float]]]]
+    ) -> list[str]:
+        """Write (ver_seen, neighbours, top-N) per user; returns the users that had moved on."""
+        now = fmt(time.time())
+        users = sorted(lists)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                ver, nbrs, top = lists[user]
+                args: list[Any] = [ver, now, len(nbrs)]
+                for other, sim in nbrs:
+                    args += [other, fmt(sim)]
+                for item, score in top:
+                    args += [item, fmt(score)]
+                await self._write_lists(
+                    keys=[keys.user_state(user), keys.user_neighbours(user), keys.user_topn(user)],
+                    args=args,
+                    client=pipe,
+                )
+            written = await pipe.execute()
+        return [u for u, ok in zip(users, written, strict=True) if not int(ok)]
+
+    async def pop_stale(self, budget: int) -> list[str]:
+        popped = await self.redis.zpopmin(keys.stale_users(), budget)
+        return [text(entry[0]) for entry in popped]  # type: ignore[arg-type]
+
+    async def stale_count(self) -> int:
+        return int(await self.redis.zcard(keys.stale_users()))

@@ -1,0 +1,138 @@
+"""The Faust application: configuration and wiring only; agents live in ``streams.worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from faust.auth import SASLCredentials, SSLCredentials
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from prometheus_client import REGISTRY
+
+from streams.engines.configs import content_config, embedding_config, engine_config, item_cf_config
+from streams.engines.hybrid import HybridEngine
+from streams.engines.itemcf import ItemEngine
+from streams.engines.usercf import Engine
+from streams.settings import WorkerSettings
+from streams.state.hybrid import HybridStore
+from streams.state.itemcf import ItemStore
+from streams.state.usercf import Store
+
+
+def credentials(settings: WorkerSettings) -> SASLCredentials | SSLCredentials | None:
+    """Faust's credentials for the four security protocols (TLS verified against
+    ``ssl_cafile`` when given, else the system's CAs)."""
+    kafka = settings.kafka
+    tls = kafka.security_protocol in ("SSL", "SASL_SSL")
+    context = ssl.create_default_context(cafile=kafka.ssl_cafile) if tls else None
+    if kafka.sasl_mechanism and kafka.sasl_username and kafka.sasl_password:
+        return SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value(),
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=context,
+        )
+    return SSLCredentials(context) if context is not None else None
+
+
+class StreamrecApp(faust.App):
+    """Faust's app with a bounded drain when the worker stops.
+
+    On stop Faust suspends delivery, then waits, with no limit, until every message it
+    handed to the agents is acknowledged. Under back-pressure (several agents read
+    ``ratings``, the slowest one's buffer is full) some messages are parked in a
+    delivery that the suspension never lets through, so they can never be acknowledged
+    and a busy worker hung there for good after SIGTERM (Faust's wait also swallows a
+    cancel). Here the stop waits at most ``drain_s``, and less once acknowledgements stop
+    coming: what is acknowledged is committed (by Faust, when the consumer stops), the
+    rest is abandoned, harmless as after ``kill -9`` because the per-partition fences
+    redo it exactly once after a restart. A rebalance keeps Faust's own wait.
+    """
+
+    drain_s: float = 5.0
+    drain_quiet_s: float = 1.0  # no acknowledgement for this long: nothing is in flight
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        if not self.should_stop:  # a rebalance, not a stop
+            return await super()._consumer_wait_empty(consumer, logger)
+        unacked = getattr(consumer, "_unacked_messages", None)
+        if unacked is None or not self.conf.stream_wait_empty:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_s
+        left, quiet_since = len(unacked), loop.time()
+        while unacked and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            consumer._clean_unacked_messages()
+            if len(unacked) < left:
+                left, quiet_since = len(unacked), loop.time()
+            elif loop.time() - quiet_since >= self.drain_quiet_s:
+                break
+        if unacked:
+            logger.warning(
+                "stopping: %d delivered records not acknowledged are left to the next "
+                "worker (the fences apply them exactly once)",
+                len(unacked),
+            )
+
+
+def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.App:
+    brokers = ";".join(f"kafka://{s.strip()}" for s in settings.kafka.bootstrap_servers.split(","))
+    app = StreamrecApp(
+        settings.app_id,
+        broker=brokers,
+        broker_credentials=credentials(settings),
+        store="memory://",
+        datadir=str(Path(settings.data_dir).expanduser()),
+        web_enabled=False,
+        topic_partitions=settings.topics.ratings_partitions,
+        topic_allow_declare=True,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
+    )
+    app.drain_s = drain_s
+    # Faust's own sensor (messages, events, commit latency, …) on the worker's /metrics.
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
+    by_item = app.topic(
+        settings.by_item_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topics.ratings_partitions,
+        internal=True,
+    )
+    client = aioredis.Redis.from_url(
+        settings.redis.url, socket_timeout=30, **settings.redis.client_kwargs()
+    )
+    store = Store(client)
+    engine = Engine(store, engine_config(settings))
+
+    hybrid_engine = HybridEngine(
+        HybridStore(client),
+        store,
+        content_config(settings),
+        embedding_config(settings),
+        settings.embedding == "neural",
+        settings.topn_size,
+    )
+
+    from streams.worker import catalogue, ingest, pairs, refresher, user_batches
+
+    catalogue.register(app, settings, hybrid_engine)
+    ingest.register(app, settings, by_item)
+    pairs.register(app, settings, by_item, engine)
+    refresher.register(app, settings, engine)
+    if settings.item_cf:
+        item_engine = ItemEngine(ItemStore(client), store, item_cf_config(settings))
+        user_batches.register(app, settings, item_engine, name="cooccur", stage="item-cf")
+    if settings.hybrid:
+        user_batches.register(app, settings, hybrid_engine, name="hybrid", stage="hybrid")
+    return app

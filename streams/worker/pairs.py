@@ -1,0 +1,70 @@
+"""The pairs agent: owns the items of its partitions, applies their events exactly once
+(see ``streams.worker.batching``). Events are acknowledged to Kafka only after they are
+applied."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import faust
+from redis.exceptions import RedisError
+
+from streams import metrics
+from streams.engines.usercf import BatchResult, ByItemEvent, Engine, Portion
+from streams.settings import WorkerSettings
+from streams.worker.batching import PartitionBatcher
+from streams.worker.guard import fail_stop
+from streams.worker.retry import through_outages
+
+
+def _decode(event: Any) -> ByItemEvent:
+    body = json.loads(event.message.value)
+    return ByItemEvent(body["u"], body["i"], body["r"], body["o"], body["ts"], body["pt"])
+
+
+async def _until_applied(
+    engine: Engine, topic: str, ends: dict[int, int], portions: list[Portion]
+) -> BatchResult:
+    async def attempt() -> BatchResult:
+        await engine.store.begin(topic, ends)
+        result = await engine.apply_batch(portions)
+        await engine.store.commit(topic, ends)
+        return result
+
+    return await through_outages("pairs", attempt)
+
+
+def register(
+    app: faust.App, settings: WorkerSettings, by_item: faust.TopicT, engine: Engine
+) -> Any:
+    topic_name = settings.by_item_topic
+    batcher = PartitionBatcher(engine.store, topic_name)
+
+    batcher.forget_on_revoke(app, topic_name)
+
+    @app.agent(by_item, name="pairs")
+    @fail_stop("pairs", app)
+    async def pairs(stream: faust.StreamT) -> None:
+        async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
+            started = time.perf_counter()
+            portions = await batcher.cut(batch, stream.ack)
+            if not portions:
+                continue
+            ends = {partition: end for partition, end, _units in portions}
+            decoded = [Portion(p, end, [_decode(e) for e in units]) for p, end, units in portions]
+            result = await _until_applied(engine, topic_name, ends, decoded)
+            batcher.applied(ends)
+            for partition, end in ends.items():
+                metrics.processed[(topic_name, partition)] = end
+            try:
+                await engine.finish(result)
+            except RedisError:  # lists are derived: queue nothing, the refresher retries
+                metrics.REDIS_ERRORS.labels("lists").inc()
+            for _p, _end, units in portions:
+                for event in units:
+                    await stream.ack(event)  # only now may Kafka's committed offset pass them
+            metrics.BATCH_SECONDS.labels("pairs").observe(time.perf_counter() - started)
+
+    return pairs
