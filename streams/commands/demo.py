@@ -13,11 +13,11 @@ import redis
 from tqdm import tqdm
 
 from streams.algo import blend
-from streams.commands.wait_idle import lag, wait_idle
+from streams.commands.wait_idle import wait_idle
 from streams.datasets import movielens
 from streams.producer import EventProducer
 from streams.settings import WorkerSettings
-from streams.state import keys
+from streams.state import keys, watch
 from streams.topics import create_topics, topic_specs
 
 
@@ -58,6 +58,47 @@ def print_top(client: redis.Redis, user: str, n: int = 10) -> None:
         print(f"  {rank:>2}. {title}  ({genres})  — {why}")
 
 
+def _paths(settings: WorkerSettings) -> tuple[str, ...]:
+    chosen = [watch.USER_BASED]
+    if settings.item_cf:
+        chosen.append(watch.ITEM_CF)
+    if settings.hybrid:
+        chosen.append(watch.HYBRID)
+    return tuple(chosen)
+
+
+def _follow_paths(
+    settings: WorkerSettings, worker: subprocess.Popen, total: int, started: float
+) -> bool:
+    """One bar per path, each from that path's own fences, until every path has applied
+    every event; then a line per path with the second it finished."""
+    client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
+    paths = _paths(settings)
+    bars = {
+        p: tqdm(total=total, unit="ev", desc=f"{p:>17}", position=k) for k, p in enumerate(paths)
+    }
+    finished: dict[str, float] = {}
+    while len(finished) < len(paths):
+        if worker.poll() is not None:
+            print("worker exited", file=sys.stderr)
+            return False
+        partitions = settings.topics.ratings_partitions
+        for progress in watch.path_progress(
+            client, settings.topics.ratings, settings.by_item_topic, partitions, paths
+        ):
+            bar = bars[progress.path]
+            bar.n = min(total, progress.applied)
+            bar.refresh()
+            if bar.n >= total and progress.path not in finished:
+                finished[progress.path] = time.perf_counter() - started
+        time.sleep(0.5)
+    for bar in bars.values():
+        bar.close()
+    for path, seconds in finished.items():
+        print(f"  {path}: every event applied {seconds:.1f}s after the replay started")
+    return True
+
+
 def run(settings: WorkerSettings, user: str, exit_after: bool) -> int:
     create_topics(settings.kafka, topic_specs(settings.topics))
     folder = movielens.ensure_ml100k(Path(settings.cache_dir) / "datasets")
@@ -70,16 +111,8 @@ def run(settings: WorkerSettings, user: str, exit_after: bool) -> int:
                 producer.send_item(settings.topics.items, item)
             for event in tqdm(events, unit="ev", desc="produce ML-100K"):
                 producer.send_rating(settings.topics.ratings, event)
-        bar = tqdm(total=len(events), unit="ev", desc="worker applies")
-        while (backlog := lag(settings)) > 0 or bar.n == 0:
-            bar.n = max(0, len(events) - backlog // 2)
-            bar.refresh()
-            if worker.poll() is not None:
-                print("worker exited", file=sys.stderr)
-                return 1
-            time.sleep(1)
-        bar.n = len(events)
-        bar.close()
+        if not _follow_paths(settings, worker, len(events), started):
+            return 1
         wait_idle(settings, timeout=600)
         seconds = time.perf_counter() - started
         print(f"replayed {len(events):,} events end to end in {seconds:.1f}s")

@@ -1,0 +1,26 @@
+"""Per-path progress is read from each path's own fences, so one path's lead never shows
+as another's progress."""
+
+import pytest
+import redis
+
+from streams.state import keys, watch
+
+pytestmark = pytest.mark.integration
+
+
+def test_each_path_counts_its_own_fences(services):
+    client = redis.Redis.from_url(services.redis.rsplit("/", 1)[0] + "/8")
+    client.flushdb()
+    client.hset(keys.partition_progress("app-ratings-by-item", 0), "fence", 99)
+    client.hset(keys.partition_progress("app-ratings-by-item", 1), "fence", 9)
+    client.hset(keys.partition_progress("ratings#item-cf", 1), "fence", 499)
+    client.hset(keys.partition_progress("ratings#hybrid", 0), "intent_end", 50)  # not yet
+    got = watch.path_progress(client, "ratings", "app-ratings-by-item", 2)
+    assert [(p.path, p.applied) for p in got] == [
+        (watch.USER_BASED, 110),
+        (watch.ITEM_CF, 500),
+        (watch.HYBRID, 0),
+    ]
+    only = watch.path_progress(client, "ratings", "app-ratings-by-item", 2, (watch.ITEM_CF,))
+    assert [(p.path, p.applied) for p in only] == [(watch.ITEM_CF, 500)]
