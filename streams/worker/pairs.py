@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from streams import metrics
 from streams.engines.usercf import BatchResult, ByItemEvent, Engine, Portion
 from streams.settings import WorkerSettings
-from streams.worker.batching import PartitionBatcher
+from streams.worker.batching import Cut, PartitionBatcher
 from streams.worker.guard import fail_stop
 from streams.worker.retry import through_outages
 
@@ -48,23 +48,24 @@ def register(
     @fail_stop("pairs", app)
     async def pairs(stream: faust.StreamT) -> None:
         async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
-            started = time.perf_counter()
-            portions = await batcher.cut(batch, stream.ack)
-            if not portions:
-                continue
-            ends = {partition: end for partition, end, _units in portions}
-            decoded = [Portion(p, end, [_decode(e) for e in units]) for p, end, units in portions]
-            result = await _until_applied(engine, topic_name, ends, decoded)
-            batcher.applied(ends)
-            for partition, end in ends.items():
-                metrics.processed[(topic_name, partition)] = end
-            try:
-                await engine.finish(result)
-            except RedisError:  # lists are derived: queue nothing, the refresher retries
-                metrics.REDIS_ERRORS.labels("lists").inc()
-            for _p, _end, units in portions:
-                for event in units:
-                    await stream.ack(event)  # only now may Kafka's committed offset pass them
-            metrics.BATCH_SECONDS.labels("pairs").observe(time.perf_counter() - started)
+            for cut in await batcher.cut(batch, stream.ack):  # a redo, then what follows
+                await apply(stream, cut)
+
+    async def apply(stream: faust.StreamT, cut: list[Cut]) -> None:
+        started = time.perf_counter()
+        ends = {c.partition: c.end for c in cut}
+        decoded = [Portion(c.partition, c.end, [_decode(e) for e in c.events]) for c in cut]
+        result = await _until_applied(engine, topic_name, ends, decoded)
+        batcher.applied(ends)
+        for partition, end in ends.items():
+            metrics.processed[(topic_name, partition)] = end
+        try:
+            await engine.finish(result)
+        except RedisError:  # lists are derived: queue nothing, the refresher retries
+            metrics.REDIS_ERRORS.labels("lists").inc()
+        for c in cut:
+            for event in c.events:
+                await stream.ack(event)  # only now may Kafka's committed offset pass them
+        metrics.BATCH_SECONDS.labels("pairs").observe(time.perf_counter() - started)
 
     return pairs

@@ -15,15 +15,16 @@ from streams import metrics
 from streams.engines.itemcf import UserEvent, UserPortion
 from streams.schemas.errors import InvalidEvent
 from streams.settings import WorkerSettings
-from streams.state.usercf import Store
-from streams.worker.batching import PartitionBatcher
+from streams.state.progress import Progress
+from streams.worker.batching import Cut, PartitionBatcher
 from streams.worker.guard import fail_stop
 from streams.worker.ingest import parse_record
 from streams.worker.retry import through_outages
 
 
 class UserBatchEngine(Protocol):
-    progress: Store
+    @property
+    def progress(self) -> Progress: ...
 
     async def apply_batch(
         self, progress_name: str, portions: list[UserPortion], redo: dict[int, str]
@@ -72,26 +73,28 @@ def register(
 
     async def apply(stream: faust.StreamT) -> None:
         async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
-            started = time.perf_counter()
-            cut = await batcher.cut(batch, stream.ack)
-            if not cut:
-                continue
-            portions = []
-            for partition, end, units in cut:
-                decoded = [decode_user_event(e, settings) for e in units]
-                portions.append(UserPortion(partition, end, [e for e in decoded if e]))
-            result = await _until_applied(engine, progress_name, portions, batcher.redoing, stage)
-            batcher.applied({p.partition: p.end for p in portions})
-            for p in portions:
-                processed[(topic_name, p.partition)] = p.end
-            try:
-                await engine.finish(result)
-            except RedisError:  # derived lists: the next event of the user rewrites them
-                metrics.REDIS_ERRORS.labels(f"{stage}-lists").inc()
-            for _p, _end, units in cut:
-                for event in units:
-                    await stream.ack(event)
-            metrics.BATCH_SECONDS.labels(stage).observe(time.perf_counter() - started)
+            for cut in await batcher.cut(batch, stream.ack):  # a redo, then what follows
+                await apply_cut(stream, cut)
+
+    async def apply_cut(stream: faust.StreamT, cut: list[Cut]) -> None:
+        started = time.perf_counter()
+        portions = []
+        for c in cut:
+            decoded = [decode_user_event(e, settings) for e in c.events]
+            portions.append(UserPortion(c.partition, c.end, [e for e in decoded if e]))
+        redoing = {c.partition for c in cut if c.redo}
+        result = await _until_applied(engine, progress_name, portions, redoing, stage)
+        batcher.applied({p.partition: p.end for p in portions})
+        for p in portions:
+            processed[(topic_name, p.partition)] = p.end
+        try:
+            await engine.finish(result)
+        except RedisError:  # derived lists: the next event of the user rewrites them
+            metrics.REDIS_ERRORS.labels(f"{stage}-lists").inc()
+        for c in cut:
+            for event in c.events:
+                await stream.ack(event)
+        metrics.BATCH_SECONDS.labels(stage).observe(time.perf_counter() - started)
 
     apply.__name__ = name  # Faust names the agent after the function
     return app.agent(ratings, name=name)(fail_stop(stage, app)(apply))
