@@ -1,10 +1,20 @@
 """The refresher: recomputes lists that other users' events made stale, oldest first,
-within a bounded budget per tick so that it never starves the event path."""
+within a bounded budget per tick so that it never starves the event path.
+
+A tick is bounded by time: ``TIME_SHARE`` of the timer's interval, so a tick never
+overruns its timer. Within it the refresher works in rounds of at most ``refresh_budget``
+users, each as large as the time left allows at the cost per user measured so far, so a
+quiet worker drains a backlog of a thousand users within a few ticks, and a busy one
+(whose rounds take longer, sharing the event loop with the agents) does less per tick.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import faust
 from redis.exceptions import RedisError
@@ -13,21 +23,87 @@ from streams import metrics
 from streams.engines.usercf import Engine
 from streams.settings import WorkerSettings
 
+TIME_SHARE = 0.5  # of the timer's interval: the most one tick may spend refreshing
+FIRST_GUESS_S = 0.05  # seconds per user until measured: the first round is a small probe
+
+
+class StaleQueue(Protocol):
+    async def pop_stale(self, budget: int) -> list[str]: ...
+
+    async def give_back(self, users: list[str]) -> None: ...
+
+
+@dataclass
+class TickBudget:
+    """How many users the next round may take: what fits in half the time left at the
+    cost per user measured so far, never more than ``round_max``. The estimate rises at
+    once and falls slowly, and the half leaves room for a round that runs slower than
+    estimated (up to 4x on the first round of a tick, more on later ones) without the
+    tick overrunning its timer."""
+
+    seconds: float
+    round_max: int
+    clock: Callable[[], float] = time.monotonic
+    per_user_s: float = FIRST_GUESS_S
+
+    def next_round(self, started: float) -> int:
+        left_s = self.seconds - (self.clock() - started)
+        fits = int(0.5 * left_s / max(self.per_user_s, 1e-9))
+        return max(0, min(self.round_max, fits))
+
+    def measured(self, users: int, seconds: float) -> None:
+        if users:
+            latest = seconds / users
+            self.per_user_s = max(latest, 0.5 * (self.per_user_s + latest))
+
+
+async def refresh_tick(
+    queue: StaleQueue, refresh: Callable[[list[str]], Awaitable[Any]], budget: TickBudget
+) -> int:
+    """Pop and refresh stale users in rounds until the tick's time is spent or the queue
+    is empty; returns how many were refreshed. A failed round gives its users back."""
+    started = budget.clock()
+    done = 0
+    while (size := budget.next_round(started)) > 0:
+        users = await queue.pop_stale(size)
+        if not users:
+            break
+        round_started = budget.clock()
+        try:
+            await refresh(users)
+        except RedisError:
+            metrics.REDIS_ERRORS.labels("refresher").inc()
+            with contextlib.suppress(RedisError):  # for the next tick
+                await queue.give_back(users)
+            break
+        budget.measured(len(users), budget.clock() - round_started)
+        done += len(users)
+        if len(users) < size:
+            break  # the queue is empty
+    return done
+
+
+class _Queue:
+    def __init__(self, engine: Engine) -> None:
+        self.store = engine.store
+
+    async def pop_stale(self, budget: int) -> list[str]:
+        return await self.store.pop_stale(budget)
+
+    async def give_back(self, users: list[str]) -> None:
+        await self.store.publish_derived({}, {}, set(users))
+
 
 def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
+    budget = TickBudget(TIME_SHARE * settings.refresh_interval_s, settings.refresh_budget)
+
     @app.timer(settings.refresh_interval_s, name="refresher")
     async def refresh_stale() -> None:
-        users: list[str] = []
         try:
-            if settings.refresh_budget:
-                users = await engine.store.pop_stale(settings.refresh_budget)
-                if users:
-                    await engine.refresh(users)
+            await refresh_tick(_Queue(engine), engine.refresh, budget)
             metrics.STALE_LISTS.set(await engine.store.stale_count())
         except RedisError:
             metrics.REDIS_ERRORS.labels("refresher").inc()
-            with contextlib.suppress(RedisError):  # give them back for the next tick
-                await engine.store.publish_derived({}, {}, set(users))
         for tp in app.consumer.assignment():
             key = (tp.topic, tp.partition)
             known = [metrics.processed.get(key)]

@@ -1,0 +1,112 @@
+"""The refresher's tick is bounded by time (an injected clock), never overruns its timer,
+and drains a backlog within a few ticks once the stream stops."""
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from streams.worker.refresher import TIME_SHARE, TickBudget, refresh_tick
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Queue:
+    def __init__(self, users: int) -> None:
+        self.stale = [f"u{k}" for k in range(users)]
+        self.given_back: list[str] = []
+
+    async def pop_stale(self, budget: int) -> list[str]:
+        popped, self.stale = self.stale[:budget], self.stale[budget:]
+        return popped
+
+    async def give_back(self, users: list[str]) -> None:
+        self.given_back += users
+        self.stale = users + self.stale
+
+
+def refresher(clock: Clock, costs):
+    """A refresh that advances the clock by a fixed cost per round plus a cost per user
+    (``costs`` yields the per-user cost of each round: the event loop's load varies)."""
+
+    async def refresh(users: list[str]) -> None:
+        clock.now += 0.004 + next(costs) * len(users)
+
+    return refresh
+
+
+def tick(queue: Queue, refresh, budget: TickBudget) -> int:
+    return asyncio.run(refresh_tick(queue, refresh, budget))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.floats(0.0002, 0.01),
+    load=st.lists(st.floats(1.0, 3.9), min_size=1, max_size=50),
+    backlog=st.integers(0, 5000),
+    round_max=st.integers(1, 1000),
+)
+def test_a_tick_never_overruns_its_timer(base, load, backlog, round_max):
+    """Whatever the backlog, and with the cost per user changing up to 3.9x from one
+    round to the next (the event loop's load)."""
+    interval = 1.0
+    clock, queue = Clock(), Queue(backlog)
+    budget = TickBudget(TIME_SHARE * interval, round_max, clock)
+    costs = iter([base * f for f in load] * 10_000)
+    refresh = refresher(clock, costs)
+    for _ in range(5):
+        started = clock.now
+        tick(queue, refresh, budget)
+        assert clock.now - started < interval
+        clock.now = started + interval
+
+
+def test_a_backlog_of_a_thousand_users_drains_within_five_seconds():
+    clock, queue = Clock(), Queue(1000)
+    budget = TickBudget(TIME_SHARE * 1.0, 100, clock)
+    refresh = refresher(clock, iter([0.002] * 10_000))  # 2 ms per user: a quiet worker
+    seconds = 0
+    while queue.stale:
+        started = clock.now
+        tick(queue, refresh, budget)
+        clock.now = started + 1.0
+        seconds += 1
+    assert seconds <= 5
+
+
+def test_a_count_budget_of_zero_refreshes_nothing():
+    clock, queue = Clock(), Queue(10)
+    assert tick(queue, refresher(clock, iter([0.001] * 10)), TickBudget(0.5, 0, clock)) == 0
+    assert len(queue.stale) == 10
+
+
+def test_a_failed_round_gives_its_users_back():
+    clock, queue = Clock(), Queue(10)
+
+    async def failing(users: list[str]) -> None:
+        raise RedisConnectionError("down")
+
+    assert tick(queue, failing, TickBudget(0.5, 100, clock)) == 0
+    assert sorted(queue.stale) == sorted(f"u{k}" for k in range(10))
+    assert queue.given_back
+
+
+@pytest.mark.parametrize("per_user", [0.0005, 0.003, 0.02])
+def test_rounds_adapt_to_the_measured_cost(per_user):
+    clock, queue = Clock(), Queue(10_000)
+    budget = TickBudget(0.5, 10_000, clock)
+    refresh = refresher(clock, iter([per_user] * 10_000))
+    for _ in range(3):
+        started = clock.now
+        done = tick(queue, refresh, budget)
+        assert clock.now - started <= 0.51  # half the interval, and one small round
+        clock.now = started + 1.0
+    assert done >= 0.4 / (per_user + 0.004)  # most of the tick's half second is used
