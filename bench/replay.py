@@ -8,6 +8,7 @@ bench/results/replay-<timestamp>.json.
     .venv/bin/python -m bench.replay --dataset ml-100k [--limit N] [--runs 3]
     .venv/bin/python -m bench.replay --dataset synthetic --events 1000000 --fan-out 50
     .venv/bin/python -m bench.replay --dataset ml-100k --limit 60000 --rate 1000  # freshness
+    .venv/bin/python -m bench.replay --dataset ml-100k --limit 30000 --floor  # + the floor
 """
 
 from __future__ import annotations
@@ -180,6 +181,11 @@ def main() -> None:
         default="on",
         help="the content and embedding path; both = alternate on/off runs",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run the do-nothing Faust floor on the same events in every run",
+    )
     args = parser.parse_args()
     base = WorkerSettings()
     if args.dataset == "ml-100k":
@@ -195,7 +201,12 @@ def main() -> None:
     for n in range(args.runs):
         for item_cf, hybrid in modes:
             redis.Redis.from_url(base.redis.url.rsplit("/", 1)[0] + "/5").config_resetstat()
-            runs.append(one_run(events, base, args.fan_out, args.rate, item_cf, hybrid))
+            run = one_run(events, base, args.fan_out, args.rate, item_cf, hybrid)
+            if args.floor:
+                floor = one_run(events, base, 0, args.rate, floor=True)
+                run["floor_events_per_s"] = floor["events_per_s"]
+                run["floor_ratio"] = run["events_per_s"] / floor["events_per_s"]
+            runs.append(run)
             print(f"run {n + 1}/{args.runs}: {json.dumps(runs[-1])}", flush=True)
     summary: dict[str, object] = {"runs": args.runs, "dataset": args.dataset, "limit": args.limit}
     for item_cf, hybrid in modes:
