@@ -1,14 +1,22 @@
-"""Topic specifications, idempotent creation, start-up checks and counting records back."""
+"""Topic specifications, idempotent creation, start-up checks and counting records back.
+
+The partition layout is part of the state: offsets are compared per (user, item) as one
+sequence, which holds only while a user's events stay in one partition of ``ratings``
+(docs/algorithm.md, "Exactly-once effect"). The worker records the partition counts of
+``ratings`` and the by-item topic in Redis at its first start and refuses any other count
+(:func:`check_partition_layout`); ``streamrec rebuild --yes`` is the way to change it."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.settings import KafkaConnection, TopicSettings
+from streams.settings import KafkaConnection, TopicSettings, WorkerSettings
+from streams.state import keys
 
 RETAIN_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 
@@ -29,6 +37,28 @@ def topic_specs(topics: TopicSettings) -> list[TopicSpec]:
         TopicSpec(topics.items, topics.items_partitions, rf, {"cleanup.policy": "compact"}),
         TopicSpec(topics.dlq, topics.dlq_partitions, rf, {"retention.ms": str(30 * 86_400_000)}),
     ]
+
+
+def by_item_spec(settings: WorkerSettings) -> TopicSpec:
+    """The internal by-item topic: as many partitions as ``ratings`` (the worker declares
+    it so too); its records are applied within seconds and never replayed (a rebuild
+    recreates it), so it keeps the broker's default retention."""
+    topics = settings.topics
+    return TopicSpec(settings.by_item_topic, topics.ratings_partitions, topics.replication_factor)
+
+
+def rebuild_copy_topic(settings: WorkerSettings) -> str:
+    """Where ``streamrec rebuild`` keeps the ratings log while it rewrites it."""
+    return f"{settings.topics.ratings}.rebuild-copy"
+
+
+CHANGE_PROCEDURE = (
+    "to change the partition count: pause the producers, wait for `streamrec wait-idle`, "
+    "stop every worker, configure STREAMREC_TOPICS__RATINGS_PARTITIONS, run "
+    "`streamrec rebuild --yes` (it rewrites the ratings log into the new count and "
+    "recreates the by-item topic), start the workers, resume the producers "
+    "(docs/deploy.md, Scaling out)"
+)
 
 
 class TopicMismatch(RuntimeError):
@@ -70,16 +100,74 @@ def check_topics(kafka: KafkaConnection, specs: list[TopicSpec], timeout: float 
             problems.append(f"topic {spec.name!r} does not exist (run: streamrec topics create)")
         elif (actual := len(metadata[spec.name].partitions)) != spec.partitions:
             problems.append(
-                f"topic {spec.name!r} has {actual} partitions, configured {spec.partitions}"
+                f"topic {spec.name!r} has {actual} partitions, configured {spec.partitions} "
+                f"({CHANGE_PROCEDURE})"
             )
     if problems:
         raise TopicMismatch("; ".join(problems))
+
+
+def layout_key() -> str:
+    """Hash: ratings, by_item → the partition counts the state in Redis was built with."""
+    return f"{keys.NAMESPACE}:{{g}}:layout"
+
+
+def layout_problems(recorded: dict[str, int], wanted: dict[str, int]) -> list[str]:
+    """Why state built with the ``recorded`` partition counts cannot go on with ``wanted``."""
+    return [
+        f"the state in Redis was built with {recorded[name]} partitions of {name}, now "
+        f"{count}: a user's later events would land in another partition with lower "
+        "offsets and be dropped as duplicates"
+        for name, count in wanted.items()
+        if name in recorded and recorded[name] != count
+    ]
+
+
+def recorded_layout(client: Any) -> dict[str, int]:
+    """The partition counts the state was built with (empty: no state yet)."""
+    raw: dict[bytes, bytes] = client.hgetall(layout_key())
+    return {name.decode(): int(count) for name, count in raw.items()}
+
+
+def check_partition_layout(settings: WorkerSettings, timeout: float = 30) -> None:
+    """Refuse to start on state built with other partition counts (or while a rebuild is
+    unfinished); at the first start, create the by-item topic and record the counts."""
+    import redis
+
+    spec = by_item_spec(settings)
+    metadata = _admin(settings.kafka).list_topics(timeout=timeout).topics
+    client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
+    recorded = recorded_layout(client)
+    problems = []
+    if rebuild_copy_topic(settings) in metadata:
+        copy = rebuild_copy_topic(settings)
+        problems.append(f"`streamrec rebuild --yes` did not finish (topic {copy!r} exists)")
+    if spec.name not in metadata:
+        if recorded:
+            problems.append(f"topic {spec.name!r} is gone but the state in Redis is not")
+        else:
+            create_topics(settings.kafka, [spec], timeout)
+    elif (actual := len(metadata[spec.name].partitions)) != spec.partitions:
+        problems.append(
+            f"topic {spec.name!r} has {actual} partitions, configured {spec.partitions}"
+        )
+    wanted = {"ratings": settings.topics.ratings_partitions, "by_item": spec.partitions}
+    problems += layout_problems(recorded, wanted)
+    if problems:
+        raise TopicMismatch("; ".join(problems) + f"; {CHANGE_PROCEDURE}")
+    for name, count in wanted.items():
+        client.hsetnx(layout_key(), name, count)  # a second worker starting at once agrees
+    recorded = recorded_layout(client)
+    if problems := layout_problems(recorded, wanted):
+        raise TopicMismatch("; ".join(problems) + f"; {CHANGE_PROCEDURE}")
 
 
 def delete_topics(kafka: KafkaConnection, names: list[str], timeout: float = 30) -> None:
     admin = _admin(kafka)
     existing = admin.list_topics(timeout=timeout).topics
     doomed = [n for n in names if n in existing]
+    if not doomed:
+        return
     for future in admin.delete_topics(doomed, operation_timeout=timeout).values():
         future.result()
 

@@ -18,7 +18,7 @@ from streams.logs import logging_config
 from streams.metrics import Heartbeat, MetricsServer
 from streams.settings import WorkerSettings
 from streams.state.redis_checks import refuse_evicting_redis
-from streams.topics import TopicMismatch, check_topics, topic_specs
+from streams.topics import TopicMismatch, check_partition_layout, check_topics, topic_specs
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ def run_worker(settings: WorkerSettings) -> int:
     refuse_evicting_redis(settings.redis)  # an evicting Redis could drop fences
     try:
         check_topics(settings.kafka, topic_specs(settings.topics))
+        check_partition_layout(settings)  # state built with other partition counts: refuse
     except TopicMismatch as exc:
         print(f"worker: refusing to start: {exc}", file=sys.stderr)
         return 2
