@@ -133,6 +133,8 @@ def expand_user_events(
     whether an event counts (n(i) may have moved meanwhile)."""
     for item, new, offset in events:
         k = history._slot(item)
+        # one sequence: a user's events are all in one ratings partition, as long as its
+        # count stays the one the state was built with (streams.topics.check_partition_layout)
         if offset <= history.offsets[k]:
             continue  # a replayed duplicate of something already applied
         old = history.rating(item)

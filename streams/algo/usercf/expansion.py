@@ -157,6 +157,8 @@ def expand_item_events(
     """
     for user, new, source_offset in events:
         k = raters._slot(user)
+        # one sequence: a user's events are all in one ratings partition, as long as its
+        # count stays the one the state was built with (streams.topics.check_partition_layout)
         if source_offset <= raters.offsets[k]:
             continue  # a replayed duplicate of something already applied
         old = raters.rating(user)
