@@ -4,9 +4,18 @@ import sys
 import pytest
 import redis
 
+from streams.commands.rebuild import copy_log, copy_marker
 from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.state import keys
+from streams.topics import (
+    RETAIN_FOREVER,
+    TopicSpec,
+    count_records,
+    create_topics,
+    delete_topics,
+    rebuild_copy_topic,
+)
 from tests.conftest import worker_env
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 
@@ -38,3 +47,33 @@ def test_rebuild_drops_the_state_and_replays_it_identically(engine_settings, top
     start_worker(engine_settings)
     assert wait_idle(engine_settings, timeout=240)
     assert_state_equals_reference(engine_settings, events)
+
+
+def test_a_rebuild_cut_short_after_deleting_ratings_resumes_from_the_copy(
+    engine_settings, topics, start_worker
+):
+    events = list(generate(SyntheticSpec(events=800, users=40, items=30, rerate_share=0.1)))
+    _produce(engine_settings, events)
+    wider = engine_settings.model_copy(
+        update={"topics": engine_settings.topics.model_copy(update={"ratings_partitions": 6})}
+    )
+    copy, t = rebuild_copy_topic(wider), wider.topics
+    try:  # what a rebuild leaves when it dies right after deleting `ratings`
+        create_topics(wider.kafka, [TopicSpec(copy, 4, 1, dict(RETAIN_FOREVER))])
+        assert copy_log(wider, t.ratings, copy, keep_partition=True) == len(events)
+        redis.Redis.from_url(wider.redis.url).set(copy_marker(), len(events))
+        delete_topics(wider.kafka, [t.ratings])
+        worker = start_worker(wider)
+        assert worker.wait(timeout=120) == 2  # the copy exists: refused
+
+        done = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "rebuild", "--yes"],
+            env=worker_env(wider), capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert count_records(wider.kafka, t.ratings) == len(events)
+        start_worker(wider)
+        assert wait_idle(wider, timeout=240)
+        assert_state_equals_reference(wider, events)
+    finally:
+        delete_topics(wider.kafka, [copy])
