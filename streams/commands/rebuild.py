@@ -62,7 +62,8 @@ def _redis(settings: WorkerSettings) -> redis.Redis:
 
 
 def copy_marker() -> str:
-    """String: the number of records in the complete copy of ``ratings`` (step 1)."""
+    """Hash: records → the number of records in the complete copy of ``ratings`` (step 1;
+    hash commands, which the worker's Redis ACL user, that runs the rebuild, may use)."""
     return f"{keys.NAMESPACE}:{{g}}:rebuild_copy"
 
 
@@ -102,7 +103,7 @@ def refuse_a_live_group(settings: WorkerSettings, admin: AdminClient) -> None:
 def needs_rewrite(settings: WorkerSettings, admin: AdminClient) -> bool:
     topic, wanted = settings.topics.ratings, settings.topics.ratings_partitions
     client = _redis(settings)
-    if client.exists(copy_marker()) or _partitions(admin, rebuild_copy_topic(settings)):
+    if client.hexists(copy_marker(), "records") or _partitions(admin, rebuild_copy_topic(settings)):
         return True  # a rebuild cut short
     actual = _partitions(admin, topic)
     if actual is None:
@@ -225,7 +226,7 @@ def rewrite_ratings(settings: WorkerSettings, admin: AdminClient) -> int:
     """Step 1: the ratings log in the configured partition count; returns its record count."""
     topics, copy = settings.topics, rebuild_copy_topic(settings)
     client = _redis(settings)
-    if client.get(copy_marker()) is None:  # no complete copy yet: make one
+    if client.hget(copy_marker(), "records") is None:  # no complete copy yet: make one
         source = _partitions(admin, topics.ratings)
         assert source is not None
         spec = TopicSpec(copy, source, topics.replication_factor, dict(RETAIN_FOREVER))
@@ -233,8 +234,8 @@ def rewrite_ratings(settings: WorkerSettings, admin: AdminClient) -> int:
         copied = copy_log(settings, topics.ratings, copy, keep_partition=True)
         if count_records(settings.kafka, copy) != copied:
             raise RuntimeError(f"the copy {copy!r} does not hold all {copied} records")
-        client.set(copy_marker(), copied)
-    expected = int(client.get(copy_marker()) or 0)
+        client.hset(copy_marker(), "records", copied)
+    expected = int(client.hget(copy_marker(), "records") or 0)
     if _partitions(admin, copy) is not None:  # else it was deleted after a complete rewrite
         spec = TopicSpec(
             topics.ratings, topics.ratings_partitions, topics.replication_factor,

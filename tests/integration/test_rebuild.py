@@ -61,7 +61,7 @@ def test_a_rebuild_cut_short_after_deleting_ratings_resumes_from_the_copy(
     try:  # what a rebuild leaves when it dies right after deleting `ratings`
         create_topics(wider.kafka, [TopicSpec(copy, 4, 1, dict(RETAIN_FOREVER))])
         assert copy_log(wider, t.ratings, copy, keep_partition=True) == len(events)
-        redis.Redis.from_url(wider.redis.url).set(copy_marker(), len(events))
+        redis.Redis.from_url(wider.redis.url).hset(copy_marker(), "records", len(events))
         delete_topics(wider.kafka, [t.ratings])
         worker = start_worker(wider)
         assert worker.wait(timeout=120) == 2  # the copy exists: refused
