@@ -14,7 +14,10 @@ from streams.state.codecs import pack_ids
 
 
 def script(name: str) -> str:
-    return resources.files("streams.state.lua").joinpath(name).read_text()
+    """A Lua script with the shared helpers of lib.lua before it (one copy of each idea:
+    packed ids, many fields per command)."""
+    lua = resources.files("streams.state.lua")
+    return lua.joinpath("lib.lua").read_text() + lua.joinpath(name).read_text()
 
 
 async def hgetall_many(client: aioredis.Redis, names: list[str]) -> list[dict[Any, Any]]:

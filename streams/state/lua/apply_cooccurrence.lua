@@ -5,44 +5,47 @@
 --       (ids as uint32 lengths + concatenated bytes; deltas = int32 per id;
 --        sums = six float64 per id, added to the 48-byte values of isums)
 -- Returns {n(i), Σ counted ratings of i} after the batch (also when applied before).
-local function ids(lens, data)
-  local out, pos = {}, 1
-  for j = 1, #lens / 4 do
-    local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
-    out[j] = string.sub(data, pos, pos + len - 1)
-    pos = pos + len
-  end
-  return out
-end
-
 local fence = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 if fence < tonumber(ARGV[2]) then
   local partners, deltas = ids(ARGV[4], ARGV[5]), ARGV[6]
+  local olds = hmget_all(KEYS[1], partners)
+  local set, gone = {}, {}
   for j = 1, #partners do
-    local d = struct.unpack('<i4', deltas, 4 * (j - 1) + 1)
-    if redis.call('HINCRBY', KEYS[1], partners[j], d) == 0 then
-      redis.call('HDEL', KEYS[1], partners[j])
+    local c = tonumber(olds[j] or '0') + struct.unpack('<i4', deltas, 4 * (j - 1) + 1)
+    if c == 0 then
+      gone[#gone + 1] = partners[j]
+    else
+      set[#set + 1] = partners[j]
+      set[#set + 1] = string.format('%d', c)
     end
   end
+  call_all('HSET', KEYS[1], set, 2)
+  call_all('HDEL', KEYS[1], gone, 1)
   if ARGV[7] then
     redis.call('HINCRBYFLOAT', KEYS[2], 's', ARGV[7])
     local others, blob = ids(ARGV[8], ARGV[9]), ARGV[10]
+    local old_sums = hmget_all(KEYS[3], others)
+    local put, drop = {}, {}
     for j = 1, #others do
       local dn, d1, d2, d3, d4, d5 = struct.unpack('<dddddd', blob, 48 * (j - 1) + 1)
-      local old = redis.call('HGET', KEYS[3], others[j])
+      local old = old_sums[j]
       local n, s1, s2, s3, s4, s5 = dn, d1, d2, d3, d4, d5
       if old then
         local on, o1, o2, o3, o4, o5 = struct.unpack('<dddddd', old)
         n, s1, s2, s3, s4, s5 = on + dn, o1 + d1, o2 + d2, o3 + d3, o4 + d4, o5 + d5
       end
       if n < 0.5 then
-        redis.call('HDEL', KEYS[3], others[j])
+        drop[#drop + 1] = others[j]
       else
-        redis.call('HSET', KEYS[3], others[j], struct.pack('<dddddd', n, s1, s2, s3, s4, s5))
+        put[#put + 1] = others[j]
+        put[#put + 1] = struct.pack('<dddddd', n, s1, s2, s3, s4, s5)
       end
     end
+    call_all('HSET', KEYS[3], put, 2)
+    call_all('HDEL', KEYS[3], drop, 1)
   end
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
   redis.call('HINCRBY', KEYS[2], 'n', tonumber(ARGV[3]))
 end
-return {tonumber(redis.call('HGET', KEYS[2], 'n') or '0'), redis.call('HGET', KEYS[2], 's') or '0'}
+local after = redis.call('HMGET', KEYS[2], 'n', 's')
+return {tonumber(after[1] or '0'), after[2] or '0'}

@@ -19,18 +19,19 @@ local function add(current, delta, offset, n)
 end
 local width = tonumber(ARGV[3])
 local lens, data, deltas, bases = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local pos = 1
-for j = 1, #lens / 4 do
-  local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
-  local id = string.sub(data, pos, pos + len - 1)
-  pos = pos + len
+local rows = ids(lens, data)
+local olds = hmget_all(KEYS[1], rows)
+local set = {}
+for j = 1, #rows do
   local offset = 8 * width * (j - 1)
-  local row = redis.call('HGET', KEYS[1], id)
+  local row = olds[j]
   if not row then
     row = string.sub(bases, offset + 1, offset + 8 * width)
   end
-  redis.call('HSET', KEYS[1], id, add(row, deltas, offset, width))
+  set[#set + 1] = rows[j]
+  set[#set + 1] = add(row, deltas, offset, width)
 end
+call_all('HSET', KEYS[1], set, 2)
 if #ARGV[8] > 0 then
   local net = redis.call('HGET', KEYS[2], 'net') or ARGV[9]
   redis.call('HSET', KEYS[2], 'net', add(net, ARGV[8], 0, #ARGV[8] / 8))

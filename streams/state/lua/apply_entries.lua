@@ -8,13 +8,12 @@ local fence = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 if fence >= tonumber(ARGV[2]) then
   return 0
 end
-local lens, data, packed = ARGV[3], ARGV[4], ARGV[5]
-local pos = 1
-for j = 1, #lens / 4 do
-  local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
-  local user = string.sub(data, pos, pos + len - 1)
-  pos = pos + len
-  redis.call('HSET', KEYS[1], user, string.sub(packed, 24 * (j - 1) + 1, 24 * j))
+local owners, packed = ids(ARGV[3], ARGV[4]), ARGV[5]
+local set = {}
+for j = 1, #owners do
+  set[#set + 1] = owners[j]
+  set[#set + 1] = string.sub(packed, 24 * (j - 1) + 1, 24 * j)
 end
+call_all('HSET', KEYS[1], set, 2)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1

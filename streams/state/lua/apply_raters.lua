@@ -10,24 +10,19 @@ if tonumber(redis.call('HGET', fence, ARGV[1]) or '-1') >= tonumber(ARGV[2]) the
   return 0
 end
 
-local function ids(lens, data)
-  local out, pos = {}, 1
-  for j = 1, #lens / 4 do
-    local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
-    out[j] = string.sub(data, pos, pos + len - 1)
-    pos = pos + len
-  end
-  return out
-end
-
 local users, packed = ids(ARGV[3], ARGV[4]), ARGV[5]
+local set = {}
 for j = 1, #users do
-  redis.call('HSET', raters, users[j], string.sub(packed, 24 * (j - 1) + 1, 24 * j))
+  set[#set + 1] = users[j]
+  set[#set + 1] = string.sub(packed, 24 * (j - 1) + 1, 24 * j)
 end
+call_all('HSET', raters, set, 2)
 local joined, seqs = ids(ARGV[8], ARGV[9]), ARGV[7]
+set = {}
 for j = 1, #joined do
-  local seq = struct.unpack('<d', seqs, 8 * (j - 1) + 1)
-  redis.call('HSET', joins, string.format('%d', seq), joined[j])
+  set[#set + 1] = string.format('%d', struct.unpack('<d', seqs, 8 * (j - 1) + 1))
+  set[#set + 1] = joined[j]
 end
+call_all('HSET', joins, set, 2)
 redis.call('HSET', fence, ARGV[1], ARGV[2], 'next_seq', ARGV[6])
 return 1

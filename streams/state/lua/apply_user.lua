@@ -12,16 +12,6 @@
 -- Returns {applied portions, count, sum, ver, stale (0/1)}
 local state, ratings, pairs, nbrs = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
-local function ids(lens, data)
-  local out, pos = {}, 1
-  for j = 1, #lens / 4 do
-    local len = struct.unpack('<I4', lens, 4 * (j - 1) + 1)
-    out[j] = string.sub(data, pos, pos + len - 1)
-    pos = pos + len
-  end
-  return out
-end
-
 local applied = 0
 local a = 3
 for _ = 1, tonumber(ARGV[1]) do
@@ -35,19 +25,24 @@ for _ = 1, tonumber(ARGV[1]) do
       redis.call('HINCRBYFLOAT', state, 'sumsq', ARGV[a + 4])
     end
     local items, values = ids(ARGV[a + 5], ARGV[a + 6]), ARGV[a + 7]
+    local set, gone = {}, {}
     for j = 1, #items do
       local value = struct.unpack('<d', values, 8 * (j - 1) + 1)
       if value ~= value then
-        redis.call('HDEL', ratings, items[j])
+        gone[#gone + 1] = items[j]
       else
-        redis.call('HSET', ratings, items[j], string.format('%.17g', value))
+        set[#set + 1] = items[j]
+        set[#set + 1] = string.format('%.17g', value)
       end
     end
+    call_all('HSET', ratings, set, 2)
+    call_all('HDEL', ratings, gone, 1)
     local partners, blob = ids(ARGV[a + 8], ARGV[a + 9]), ARGV[a + 10]
+    local olds = hmget_all(pairs, partners)
+    set, gone = {}, {}
     for j = 1, #partners do
-      local partner = partners[j]
       local dn, dsu, dsv, dsuu, dsvv, dsuv = struct.unpack('<dddddd', blob, 48 * (j - 1) + 1)
-      local old = redis.call('HGET', pairs, partner)
+      local old = olds[j]
       local n, su, sv, suu, svv, suv = dn, dsu, dsv, dsuu, dsvv, dsuv
       if old then
         local on, osu, osv, osuu, osvv, osuv = struct.unpack('<dddddd', old)
@@ -55,11 +50,14 @@ for _ = 1, tonumber(ARGV[1]) do
         suu, svv, suv = osuu + dsuu, osvv + dsvv, osuv + dsuv
       end
       if n < 0.5 then
-        redis.call('HDEL', pairs, partner)  -- no co-rated item left: the pair is gone
+        gone[#gone + 1] = partners[j]  -- no co-rated item left: the pair is gone
       else
-        redis.call('HSET', pairs, partner, struct.pack('<dddddd', n, su, sv, suu, svv, suv))
+        set[#set + 1] = partners[j]
+        set[#set + 1] = struct.pack('<dddddd', n, su, sv, suu, svv, suv)
       end
     end
+    call_all('HSET', pairs, set, 2)
+    call_all('HDEL', pairs, gone, 1)
     local d_counted = tonumber(ARGV[a + 11])
     if d_counted ~= 0 then  -- h:<p> = the count, hb:<p> = '<batch end>:<count before>'
       local suffix = string.sub(field, 2)
@@ -85,18 +83,28 @@ local stale = 0
 local K = tonumber(ARGV[2])
 if K > 0 and applied > 0 and count > 0 then
   local mean = total / count
+  local listed = redis.call('ZRANGE', nbrs, 0, -1, 'WITHSCORES')  -- at most K, lowest first
   local floor = nil
-  if redis.call('ZCARD', nbrs) >= K then
-    floor = tonumber(redis.call('ZRANGE', nbrs, 0, 0, 'WITHSCORES')[2])
+  if #listed / 2 >= K then
+    floor = tonumber(listed[2])
+  end
+  local neighbour = {}
+  for j = 1, #listed, 2 do
+    neighbour[listed[j]] = true
   end
   local check, means = ids(ARGV[a], ARGV[a + 1]), ARGV[a + 2]
+  local packs = {}
   for j = 1, #check do
-    local partner = check[j]
-    if redis.call('ZSCORE', nbrs, partner) then
+    if neighbour[check[j]] then
       stale = 1
       break
     end
-    local packed = redis.call('HGET', pairs, partner)
+  end
+  if stale == 0 then
+    packs = hmget_all(pairs, check)
+  end
+  for j = 1, #packs do
+    local packed = packs[j]
     if packed then
       local mp = struct.unpack('<d', means, 8 * (j - 1) + 1)
       local n, sa, sb, saa, sbb, sab = struct.unpack('<dddddd', packed)

@@ -8,11 +8,16 @@ if ver ~= ARGV[1] then
 end
 redis.call('DEL', KEYS[2], KEYS[3])
 local n_nbrs = tonumber(ARGV[3])
+local nbrs, top = {}, {}
 for j = 1, n_nbrs do
-  redis.call('ZADD', KEYS[2], ARGV[3 + 2 * j], ARGV[2 + 2 * j])
+  nbrs[#nbrs + 1] = ARGV[3 + 2 * j]
+  nbrs[#nbrs + 1] = ARGV[2 + 2 * j]
 end
 for j = 4 + 2 * n_nbrs, #ARGV, 2 do
-  redis.call('ZADD', KEYS[3], ARGV[j + 1], ARGV[j])
+  top[#top + 1] = ARGV[j + 1]
+  top[#top + 1] = ARGV[j]
 end
+call_all('ZADD', KEYS[2], nbrs, 2)
+call_all('ZADD', KEYS[3], top, 2)
 redis.call('HSET', KEYS[1], 'topn_at', ARGV[2], 'topn_ver', ver)
 return 1
