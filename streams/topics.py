@@ -108,8 +108,7 @@ def check_topics(kafka: KafkaConnection, specs: list[TopicSpec], timeout: float 
 
 
 def layout_key() -> str:
-    """Hash: ratings, by_item → the partition counts the state in Redis was built with."""
-    return f"{keys.NAMESPACE}:{{g}}:layout"
+    return keys.partition_layout()
 
 
 def layout_problems(recorded: dict[str, int], wanted: dict[str, int]) -> list[str]:

@@ -62,9 +62,7 @@ def _redis(settings: WorkerSettings) -> redis.Redis:
 
 
 def copy_marker() -> str:
-    """Hash: records → the number of records in the complete copy of ``ratings`` (step 1;
-    hash commands, which the worker's Redis ACL user, that runs the rebuild, may use)."""
-    return f"{keys.NAMESPACE}:{{g}}:rebuild_copy"
+    return keys.rebuild_copy()  # a hash: the worker's Redis ACL user runs the rebuild
 
 
 def drop_state(settings: WorkerSettings) -> int:

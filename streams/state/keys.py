@@ -159,6 +159,18 @@ def partition_progress(topic: str, partition: int) -> str:
 
 
 # --- global ----------------------------------------------------------------------------
+def partition_layout() -> str:
+    """Hash: ratings, by_item → the partition counts the state was built with (a worker
+    refuses another count: ``streamrec rebuild --yes`` changes it)."""
+    return f"{NAMESPACE}:{{g}}:layout"
+
+
+def rebuild_copy() -> str:
+    """Hash: records → the size of the complete copy of ``ratings`` a rebuild that changes
+    the partition count made (an interrupted rebuild resumes from it)."""
+    return f"{NAMESPACE}:{{g}}:rebuild_copy"
+
+
 def user_means() -> str:
     """Hash: user id → current mean rating (derived from user_state; for fast lookups)."""
     return f"{NAMESPACE}:{{g}}:means"
