@@ -10,7 +10,7 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 from faust.auth import SASLCredentials, SSLCredentials
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import REGISTRY
 
 from streams.engines.configs import content_config, embedding_config, engine_config, item_cf_config
@@ -21,6 +21,7 @@ from streams.settings import WorkerSettings
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
 from streams.state.usercf import Store
+from streams.worker.monitor import BatchMonitor
 
 
 def credentials(settings: WorkerSettings) -> SASLCredentials | SSLCredentials | None:
@@ -100,8 +101,9 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
     )
     app.drain_s = drain_s
-    # Faust's own sensor (messages, events, commit latency, …) on the worker's /metrics.
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
+    # Faust's own sensor (commit latency, rebalances, send errors) on the worker's
+    # /metrics, without its per-record hooks (streams.worker.monitor).
+    app.monitor = BatchMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
     by_item = app.topic(
         settings.by_item_topic,
         key_serializer="raw",
