@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from streams.algo.content import ContentConfig
+from streams.algo.topk import top_k
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset({"the", "a", "an", "of", "and", "in", "to", "la", "le", "les", "de"})
@@ -123,10 +124,5 @@ def similar_rows(
 
 
 def top(ids: Sequence[str], scores: np.ndarray, size: int) -> list[tuple[str, float]]:
-    """The ``size`` positive scores, best first; ties by id (vectorised pre-selection)."""
-    positive = np.flatnonzero(scores > 1e-12)
-    if len(positive) > size:
-        cut = np.partition(scores[positive], len(positive) - size)[len(positive) - size]
-        positive = positive[scores[positive] >= cut]
-    order = sorted(positive.tolist(), key=lambda k: (-scores[k], ids[k]))[:size]
-    return [(ids[k], float(scores[k])) for k in order]
+    """The ``size`` positive scores, best first; ties by id."""
+    return [(ids[k], float(scores[k])) for k in top_k(ids, scores, size, above=1e-12).tolist()]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streams.algo.embedding import EmbeddingConfig
+from streams.algo.topk import top_k
 
 GENRE_COLUMNS = 24
 YEAR_MIN, YEAR_STEP, YEAR_COLUMNS = 1920, 5, 20
@@ -156,12 +157,6 @@ def rank(
     if not item_ids:
         return []
     scores = item_biases + item_vectors @ user[1:]
-    keep = np.ones(len(item_ids), dtype=bool)
-    keep[exclude] = False
-    candidates = np.flatnonzero(keep)
-    if len(candidates) > n:
-        part = np.argpartition(-scores[candidates], n - 1)[:n]
-        cut = scores[candidates][part].min()
-        candidates = candidates[scores[candidates] >= cut]
-    order = sorted(candidates.tolist(), key=lambda k: (-scores[k], item_ids[k]))[:n]
-    return [(item_ids[k], float(scores[k])) for k in order]
+    scores[exclude] = -np.inf
+    best = top_k(item_ids, scores, n, above=-np.inf)
+    return [(item_ids[k], float(scores[k])) for k in best.tolist()]

@@ -7,6 +7,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from streams.algo.topk import top_k
+
 
 def cosine_row(co: np.ndarray, n_item: float, n_partners: np.ndarray) -> np.ndarray:
     """cosine(i, j) = c(i, j) / sqrt(n(i)·n(j)) for every partner j (0 where undefined)."""
@@ -20,12 +22,7 @@ Id = TypeVar("Id", str, bytes)
 
 def most_similar(partners: Sequence[Id], sims: np.ndarray, size: int) -> list[tuple[Id, float]]:
     """The ``size`` partners with the highest positive similarity; ties by id."""
-    positive = np.flatnonzero(sims > 0)
-    if len(positive) > size:
-        cut = np.partition(sims[positive], len(positive) - size)[len(positive) - size]
-        positive = positive[sims[positive] >= cut]
-    order = sorted(positive.tolist(), key=lambda k: (-sims[k], partners[k]))[:size]
-    return [(partners[k], float(sims[k])) for k in order]
+    return [(partners[k], float(sims[k])) for k in top_k(partners, sims, size).tolist()]
 
 
 def recency_weights(recent: list[tuple[str, float]], decay: float) -> np.ndarray:

@@ -1,0 +1,31 @@
+"""The one top-k-with-ties helper every ranked list uses: pure and vectorised."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def top_k(
+    ids: Sequence[Any] | np.ndarray, scores: np.ndarray, size: int, above: float | None = 0.0
+) -> np.ndarray:
+    """Positions of the ``size`` best ``scores`` (only those > ``above``, unless None),
+    best first, ties by id (str, or bytes in byte order).
+
+    Everything tied with the size-th best is kept by a partition, then the few left are
+    ordered by (−score, id) in one ``lexsort``: no Python comparison per entry."""
+    scores = np.asarray(scores, dtype=np.float64)
+    candidates = np.flatnonzero(scores > above) if above is not None else np.arange(len(scores))
+    if size <= 0 or not len(candidates):
+        return candidates[:0]
+    if len(candidates) > size:
+        cut = np.partition(scores[candidates], len(candidates) - size)[len(candidates) - size]
+        candidates = candidates[scores[candidates] >= cut]
+    if isinstance(ids, np.ndarray):
+        keys = ids[candidates]
+    else:
+        keys = np.array([ids[k] for k in candidates.tolist()])
+    order = np.lexsort((keys, -scores[candidates]))
+    return candidates[order[:size]]
