@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
+from streams.algo.usercf.coalesce import Coalesced, coalesce
 from streams.algo.usercf.expansion import RATER_DTYPE, BatchDeltas, ItemRaters, seq_windows
 from streams.algo.usercf.pearson import WIDTH
 from streams.state import keys
@@ -146,23 +147,48 @@ class Store(ProgressStore):
         neighbourhood_size: int,
     ) -> dict[str, UserOutcome]:
         """Apply each user's share of every portion (partition, batch end, deltas) in one
-        script per user. Users who did not rate also learn whether a changed partner can
-        reach their lists (``means`` holds the raters' new means)."""
-        coalesced = [(p, end, d, d.coalesced()) for p, end, d in portions]
+        script per user, with the pair sums coalesced over the whole batch; a user one of
+        whose portions is applied already (a partition being redone) gets them per
+        portion in a second round trip. Users who did not rate also learn whether a
+        changed partner can reach their lists (``means`` holds the raters' new means)."""
+        whole = coalesce([d for _p, _e, d in portions])
+        users = sorted(set().union(*(set(d.users) | set(d.stats) for _p, _e, d in portions)))
+        k = neighbourhood_size
+        results = await self._apply_users(users, portions, [whole], True, means, k)
+        redo = [u for u, r in zip(users, results, strict=True) if int(r[0]) < 0]
+        if redo:
+            each = [coalesce([d]) for _p, _e, d in portions]
+            done = await self._apply_users(redo, portions, each, False, means, k)
+            again = dict(zip(redo, done, strict=True))
+            results = [again.get(u, r) for u, r in zip(users, results, strict=True)]
+        return {
+            user: UserOutcome(float(r[1]), float(r[2]), bool(int(r[4])), int(r[3]))
+            for user, r in zip(users, results, strict=True)
+        }
+
+    async def _apply_users(
+        self,
+        users: list[str],
+        portions: list[tuple[int, int, BatchDeltas]],
+        pairs: list[Coalesced],
+        whole: bool,
+        means: dict[str, float],
+        neighbourhood_size: int,
+    ) -> list[Any]:
+        """apply_user.lua per user; ``pairs`` is ``[whole-batch coalescing]`` (``whole``)
+        or one coalescing per portion."""
         acting = set().union(*(d.ratings for _p, _e, d in portions))
-        users = sorted(set().union(*(set(c) | set(d.stats) for _p, _e, d, c in coalesced)))
-        empty_sums: tuple[list[str], np.ndarray] = ([], np.zeros((0, WIDTH)))
+        no_pairs: tuple[list[str], np.ndarray] = ([], np.zeros((0, WIDTH)))
         async with self.redis.pipeline(transaction=False) as pipe:
             for user in users:
                 check = user not in acting
-                args: list[Any] = [0, neighbourhood_size if check else 0]
-                changed_partners: set[str] = set()
-                for partition, end, deltas, pairs in coalesced:
-                    partners, sums = pairs.get(user, empty_sums)
-                    ratings = deltas.ratings.get(user, {})
-                    if not partners and user not in deltas.stats:
+                args: list[Any] = [0, neighbourhood_size if check else 0, int(whole)]
+                for k, (partition, end, deltas) in enumerate(portions):
+                    if user not in deltas.users and user not in deltas.stats:
                         continue
                     args[0] += 1
+                    partners, sums = no_pairs if whole else pairs[k].get(user, no_pairs)
+                    ratings = deltas.ratings.get(user, {})
                     stats = deltas.stats.get(user, np.zeros(3))
                     values = np.array(
                         [np.nan if v is None else v for v in ratings.values()], dtype="<f8"
@@ -171,9 +197,14 @@ class Store(ProgressStore):
                     args += [*pack_ids(list(ratings)), values.tobytes()]
                     args += [*pack_ids(partners), sums.astype("<f8").tobytes()]
                     args.append(deltas.counted_delta.get(user, 0))
-                    changed_partners.update(partners)
+                changed = set()
+                for per in pairs:
+                    changed.update(per.get(user, no_pairs)[0])
+                if whole:
+                    partners, sums = pairs[0].get(user, no_pairs)
+                    args += [*pack_ids(partners), sums.astype("<f8").tobytes()]
                 if check:
-                    ordered = sorted(changed_partners)
+                    ordered = sorted(changed)
                     mean_blob = np.array([means.get(v, 0.0) for v in ordered], dtype="<f8")
                     args += [*pack_ids(ordered), mean_blob.tobytes()]
                 await self._apply_user(
@@ -186,11 +217,7 @@ class Store(ProgressStore):
                     args=args,
                     client=pipe,
                 )
-            results = await pipe.execute()
-        return {
-            user: UserOutcome(float(r[1]), float(r[2]), bool(int(r[4])), int(r[3]))
-            for user, r in zip(users, results, strict=True)
-        }
+            return await pipe.execute()
 
     async def counted_before(
         self, portions: list[tuple[int, int, list[str]]]

@@ -2,22 +2,67 @@
 -- A portion is the share of one by-item partition; it carries that partition's batch end,
 -- checked against and recorded in the user's fence for that partition.
 -- KEYS: state, ratings, pairs, nbrs  (all tagged {u:<id>}: one cluster slot)
--- ARGV: n_portions, K (0 = no stale check), then per portion:
+-- ARGV: n_portions, K (0 = no stale check), whole (1 = pair sums coalesced over the
+--       whole batch, after the portions), then per portion:
 --         fence_field, batch_end, d_count, d_sum, d_sumsq,
 --         rating_ids_len, rating_ids, rating_values,   (values: float64, NaN = delete)
---         partner_ids_len, partner_ids, sums,         (sums: 6 float64 per partner)
+--         partner_ids_len, partner_ids, sums,         (sums: 6 float64 per partner;
+--                                                      empty when whole = 1)
 --         d_counted   (change of the user's counted ratings on this partition: history cap)
+--       then, when whole = 1: partner_ids_len, partner_ids, sums of the whole batch;
 --       then, when K > 0: check_ids_len, check_ids, check_means (float64 per id)
 -- Id lists are packed as uint32 lengths (little-endian) and the concatenated bytes.
--- Returns {applied portions, count, sum, ver, stale (0/1)}
+-- Returns {applied portions, count, sum, ver, stale (0/1)}; with whole = 1 and only some
+-- portions new (a partition being redone), {-1} and nothing written: the caller sends
+-- the pair sums per portion instead.
 local state, ratings, pairs, nbrs = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local n_portions, whole = tonumber(ARGV[1]), ARGV[3] == '1'
+
+local fields = {}
+for p = 1, n_portions do
+  fields[p] = ARGV[4 + 12 * (p - 1)]
+end
+local fences = hmget_all(state, fields)
+local new = 0
+for p = 1, n_portions do
+  if tonumber(fences[p] or '-1') < tonumber(ARGV[5 + 12 * (p - 1)]) then
+    new = new + 1
+  end
+end
+if whole and new > 0 and new < n_portions then
+  return {-1}
+end
+
+-- Add (k, 6) float64 sums to the user's pairs; a pair with no co-rated item left goes.
+local function add_pairs(lens, data, blob)
+  local partners = ids(lens, data)
+  local olds = hmget_all(pairs, partners)
+  local set, gone = {}, {}
+  for j = 1, #partners do
+    local dn, dsu, dsv, dsuu, dsvv, dsuv = struct.unpack('<dddddd', blob, 48 * (j - 1) + 1)
+    local old = olds[j]
+    local n, su, sv, suu, svv, suv = dn, dsu, dsv, dsuu, dsvv, dsuv
+    if old then
+      local on, osu, osv, osuu, osvv, osuv = struct.unpack('<dddddd', old)
+      n, su, sv = on + dn, osu + dsu, osv + dsv
+      suu, svv, suv = osuu + dsuu, osvv + dsvv, osuv + dsuv
+    end
+    if n < 0.5 then
+      gone[#gone + 1] = partners[j]
+    else
+      set[#set + 1] = partners[j]
+      set[#set + 1] = struct.pack('<dddddd', n, su, sv, suu, svv, suv)
+    end
+  end
+  call_all('HSET', pairs, set, 2)
+  call_all('HDEL', pairs, gone, 1)
+end
 
 local applied = 0
-local a = 3
-for _ = 1, tonumber(ARGV[1]) do
+local a = 4
+for p = 1, n_portions do
   local field, batch_end = ARGV[a], tonumber(ARGV[a + 1])
-  local fence = tonumber(redis.call('HGET', state, field) or '-1')
-  if fence < batch_end then
+  if tonumber(fences[p] or '-1') < batch_end then
     applied = applied + 1
     if tonumber(ARGV[a + 2]) ~= 0 or tonumber(ARGV[a + 3]) ~= 0 or tonumber(ARGV[a + 4]) ~= 0 then
       redis.call('HINCRBYFLOAT', state, 'count', ARGV[a + 2])
@@ -37,27 +82,7 @@ for _ = 1, tonumber(ARGV[1]) do
     end
     call_all('HSET', ratings, set, 2)
     call_all('HDEL', ratings, gone, 1)
-    local partners, blob = ids(ARGV[a + 8], ARGV[a + 9]), ARGV[a + 10]
-    local olds = hmget_all(pairs, partners)
-    set, gone = {}, {}
-    for j = 1, #partners do
-      local dn, dsu, dsv, dsuu, dsvv, dsuv = struct.unpack('<dddddd', blob, 48 * (j - 1) + 1)
-      local old = olds[j]
-      local n, su, sv, suu, svv, suv = dn, dsu, dsv, dsuu, dsvv, dsuv
-      if old then
-        local on, osu, osv, osuu, osvv, osuv = struct.unpack('<dddddd', old)
-        n, su, sv = on + dn, osu + dsu, osv + dsv
-        suu, svv, suv = osuu + dsuu, osvv + dsvv, osuv + dsuv
-      end
-      if n < 0.5 then
-        gone[#gone + 1] = partners[j]  -- no co-rated item left: the pair is gone
-      else
-        set[#set + 1] = partners[j]
-        set[#set + 1] = struct.pack('<dddddd', n, su, sv, suu, svv, suv)
-      end
-    end
-    call_all('HSET', pairs, set, 2)
-    call_all('HDEL', pairs, gone, 1)
+    add_pairs(ARGV[a + 8], ARGV[a + 9], ARGV[a + 10])  -- empty when whole
     local d_counted = tonumber(ARGV[a + 11])
     if d_counted ~= 0 then  -- h:<p> = the count, hb:<p> = '<batch end>:<count before>'
       local suffix = string.sub(field, 2)
@@ -68,6 +93,12 @@ for _ = 1, tonumber(ARGV[1]) do
     redis.call('HSET', state, field, ARGV[a + 1])
   end
   a = a + 12
+end
+if whole then
+  if applied > 0 then  -- then every portion is new
+    add_pairs(ARGV[a], ARGV[a + 1], ARGV[a + 2])
+  end
+  a = a + 3
 end
 
 local ver = redis.call('HGET', state, 'ver') or '0'
