@@ -1,0 +1,71 @@
+"""A second worker joins while the first is busy with a replay (its take buffers full):
+the group must drain the replay and the state equal the reference.
+
+Known and left open (needs hole 1's fencing tokens, issue 14): the busy worker's revoke
+waits in Faust's unbounded ``wait_empty`` for records parked in a delivery to a full
+agent buffer, which the suspended flow never lets through; it is expelled and stays
+idle. Bounding that wait is unsafe until a stale owner's writes are fenced, so the test
+marks that outcome xfail instead of hiding it."""
+
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis
+
+from streams.commands.wait_idle import lag, wait_idle
+from streams.datasets import movielens
+from tests.conftest import free_port
+from tests.cooccurrence import assert_cooccurrence_equals_reference
+from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
+
+pytestmark = pytest.mark.integration
+
+
+def batches(port: int) -> float:
+    """Batches the worker on ``port`` applied, over every path."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.decode().splitlines()
+        if line.startswith("streamrec_batch_apply_seconds_count{")
+    )
+
+
+@pytest.mark.timeout(900)
+def test_a_worker_joining_during_a_replay_lets_the_group_progress(
+    engine_settings, topics, start_worker
+):
+    folder = movielens.ensure_ml100k(Path(engine_settings.cache_dir).expanduser() / "datasets")
+    events = movielens.load_ratings(folder)[:20_000]
+    ports = [free_port(), free_port()]
+    first = start_worker(engine_settings, ports[0])
+    _produce(engine_settings, events)
+    while batches_or_zero(ports[0]) < 5:  # busy with the backlog
+        assert first.poll() is None
+        time.sleep(0.5)
+    backlog = lag(engine_settings)
+    assert backlog > 0
+    second = start_worker(engine_settings, ports[1])  # joins mid-replay: a rebalance
+    deadline = time.monotonic() + 300
+    while batches_or_zero(ports[1]) == 0:  # the rebalance is over: it has partitions
+        assert first.poll() is None and second.poll() is None
+        assert time.monotonic() < deadline, "the joining worker applied nothing"
+        time.sleep(0.5)
+    after_join = batches_or_zero(ports[0])
+    assert wait_idle(engine_settings, timeout=600), "the group did not drain the replay"
+    assert first.poll() is None and second.poll() is None
+    client = redis.Redis.from_url(engine_settings.redis.url)
+    assert_state_equals_reference(engine_settings, events)
+    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf_kmax)
+    hung = "wait_empty: Waiting for tasks" in first.log_path.read_text(errors="replace")
+    if hung or batches_or_zero(ports[0]) == after_join:
+        pytest.xfail("the busy worker hung in Faust's wait_empty at the join (see docstring)")
+
+
+def batches_or_zero(port: int) -> float:
+    try:
+        return batches(port)
+    except OSError:  # not listening yet
+        return 0.0
