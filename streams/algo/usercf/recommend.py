@@ -22,15 +22,14 @@ from streams.algo.usercf.pearson import N, pearson
 
 @dataclass(frozen=True)
 class RatedItems:
-    """One user's ratings as parallel arrays (item ids as str, ratings as float64)."""
+    """One user's ratings, aligned: item ids (str) and ratings (float64)."""
 
-    items: np.ndarray
+    items: list[str]
     values: np.ndarray
 
     @classmethod
     def of(cls, ratings: dict[str, float]) -> RatedItems:
-        items = np.array(list(ratings), dtype=str) if ratings else np.zeros(0, dtype=str)
-        return cls(items, np.fromiter(ratings.values(), float, len(ratings)))
+        return cls(list(ratings), np.fromiter(ratings.values(), float, len(ratings)))
 
 
 @dataclass(frozen=True)
@@ -99,11 +98,18 @@ def top_n(
     lengths = [len(r.values) for r in neighbour_ratings]
     if not sum(lengths):
         return []
-    items = np.concatenate([r.items for r in neighbour_ratings])
     values = np.concatenate([r.values for r in neighbour_ratings])
     rows = np.repeat(np.arange(len(neighbours)), lengths)
-    candidates, column = np.unique(items, return_inverse=True)
-    keep = ~np.isin(candidates, list(exclude)) if exclude else np.ones(len(candidates), bool)
+    # one column per distinct item, in first-seen order (a hash, not a sort of strings:
+    # the order of the columns decides nothing, ties are broken by id below)
+    index: dict[str, int] = {}
+    column = np.fromiter(
+        (index.setdefault(i, len(index)) for r in neighbour_ratings for i in r.items),
+        np.int64,
+        len(values),
+    )
+    candidates = list(index)
+    keep = np.fromiter((c not in exclude for c in candidates), bool, len(candidates))
     sims = np.array([nb.similarity for nb in neighbours])
     rank = np.empty(len(neighbours), dtype=np.int64)  # position by similarity, stable
     rank[np.argsort(-sims, kind="stable")] = np.arange(len(neighbours))
@@ -122,7 +128,7 @@ def top_n(
         cut = np.partition(-scores[valid], n - 1)[n - 1]
         valid = valid[-scores[valid] <= cut]
     ranked = sorted(valid.tolist(), key=lambda c: (-scores[c], -support[c], candidates[c]))[:n]
-    return [(str(candidates[c]), float(scores[c])) for c in ranked]
+    return [(candidates[c], float(scores[c])) for c in ranked]
 
 
 TIE_STEP = 1e-12
