@@ -80,6 +80,7 @@ def one_run(
     hybrid: bool = True,
     workers: int = 1,
     floor: bool = False,
+    log_dir: str | None = None,
 ) -> dict[str, float]:
     """Replay ``events`` through ``workers`` worker processes (or the do-nothing floor)
     into Redis database 5, flushed first; the state stays there for the reader bench."""
@@ -103,14 +104,18 @@ def one_run(
     create_topics(settings.kafka, topic_specs(settings.topics))
     ports = [free_port() for _ in range(workers)]
     command = ["bench.floor"] if floor else ["streams.cli", "worker"]
+    logs = [
+        open(Path(log_dir) / f"{tag}-{k}.log", "wb") if log_dir else subprocess.DEVNULL  # noqa: SIM115
+        for k in range(workers)
+    ]
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", *command],
             env=worker_env(settings, port),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log,
         )
-        for port in ports
+        for port, log in zip(ports, logs, strict=True)
     ]
     try:
         time.sleep(8 + 4 * (workers - 1))  # let the workers join before the clock starts
@@ -157,6 +162,9 @@ def one_run(
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=60)
+        for log in logs:
+            if log is not subprocess.DEVNULL:
+                log.close()  # type: ignore[union-attr]
         internal = [settings.by_item_topic, f"{settings.app_id}-__assignor-__leader"]
         delete_topics(settings.kafka, [s.name for s in topic_specs(settings.topics)] + internal)
 
@@ -181,6 +189,7 @@ def main() -> None:
         default="on",
         help="the content and embedding path; both = alternate on/off runs",
     )
+    parser.add_argument("--logs", default=None, help="folder for the workers' logs")
     parser.add_argument(
         "--floor",
         action="store_true",
@@ -201,7 +210,7 @@ def main() -> None:
     for n in range(args.runs):
         for item_cf, hybrid in modes:
             redis.Redis.from_url(base.redis.url.rsplit("/", 1)[0] + "/5").config_resetstat()
-            run = one_run(events, base, args.fan_out, args.rate, item_cf, hybrid)
+            run = one_run(events, base, args.fan_out, args.rate, item_cf, hybrid, log_dir=args.logs)
             if args.floor:
                 floor = one_run(events, base, 0, args.rate, floor=True)
                 run["floor_events_per_s"] = floor["events_per_s"]
