@@ -6,6 +6,8 @@ import time
 
 import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from streams.settings import WorkerSettings
 from streams.state import keys
@@ -45,8 +47,25 @@ def _lag(settings: WorkerSettings) -> int:
     return total
 
 
+def _stale_lists(client: redis.Redis) -> int | None:
+    """Lists waiting for the refresher, or None while Redis cannot say (down, or still
+    loading its data after a restart: LOADING). The client does not retry on its own,
+    so an unanswered check costs one poll, never a hidden back-off past the deadline."""
+    try:
+        return int(client.zcard(keys.stale_users()))
+    except redis.RedisError:
+        return None
+
+
 def wait_idle(settings: WorkerSettings, timeout: float = 600, poll: float = 0.5) -> bool:
-    client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
+    """True once the worker has committed every input record and no list is stale, seen
+    twice in a row; False at the deadline. A Redis that does not answer is never idle."""
+    client = redis.Redis.from_url(
+        settings.redis.url,
+        retry=Retry(NoBackoff(), 0),
+        socket_timeout=10,
+        **settings.redis.client_kwargs(),
+    )
     deadline = time.monotonic() + timeout
     quiet = 0
     while time.monotonic() < deadline:
@@ -54,7 +73,7 @@ def wait_idle(settings: WorkerSettings, timeout: float = 600, poll: float = 0.5)
             backlog = lag(settings)
         except KafkaException:  # e.g. a just-created internal topic without a leader yet
             backlog = -1
-        if backlog == 0 and client.zcard(keys.stale_users()) == 0:
+        if backlog == 0 and _stale_lists(client) == 0:
             quiet += 1
             if quiet >= 2:  # twice in a row: nothing was in flight between the checks
                 return True
