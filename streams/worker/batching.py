@@ -12,11 +12,13 @@ them). Shared by every agent that applies Kafka records to Redis state exactly o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from streams.state.progress import Progress
+from streams.worker.retry import through_outages
 
 
 @dataclass
@@ -73,7 +75,9 @@ class PartitionBatcher:
         for partition, events in by_partition.items():
             cursor = self.cursors.get(partition)
             if cursor is None:
-                fence, intent = await self.store.progress(self.progress_name, partition)
+                # a Redis outage here must stall the path, not stop the worker
+                read = functools.partial(self.store.progress, self.progress_name, partition)
+                fence, intent = await through_outages("progress", read)
                 cursor = self.cursors[partition] = PartitionCursor(fence, intent)
             for event in events:
                 if event.message.offset <= cursor.fence:

@@ -46,12 +46,17 @@ def decode_user_event(event: Any, settings: WorkerSettings) -> UserEvent | None:
 async def _until_applied(
     engine: UserBatchEngine, name: str, portions: list[UserPortion], redoing: set[int], stage: str
 ) -> Any:
-    """Apply the batch; only a redo of a crashed batch has a recorded plan to read."""
+    """Apply the batch; a redo of a crashed batch, and any retry after a failed attempt
+    (whose plan may be half-applied already), reads the recorded plan instead of planning
+    again on state the first attempt moved."""
+    attempts = 0
 
     async def attempt() -> Any:
+        nonlocal attempts
+        attempts += 1
         redo: dict[int, str] = {}
         for p in portions:
-            if p.partition in redoing:
+            if p.partition in redoing or attempts > 1:
                 plan = await engine.progress.plan(name, p.partition)
                 if plan is not None:
                     redo[p.partition] = plan

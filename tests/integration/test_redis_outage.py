@@ -190,11 +190,6 @@ def test_worker_rides_out_a_redis_restart(
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(
-    strict=True,
-    reason="PartitionBatcher.cut reads a partition's fence outside through_outages: the "
-    "first batch of a partition during an outage raises and fail-stop ends the worker",
-)
 def test_worker_rides_out_an_outage_at_a_partitions_first_batch(
     worker_settings, topics, start_worker, tmp_path
 ):
