@@ -65,11 +65,18 @@ def unique() -> str:
 
 @pytest.fixture
 def worker_settings(services: Endpoints, unique: str) -> WorkerSettings:
-    """Settings with topics and consumer group of their own, so tests never share state."""
+    """Settings with topics, consumer group and Redis database of their own (emptied
+    first), so tests never share state: the state records the partition layout it was
+    built with, and a worker refuses to start on another app's state."""
+    import redis
+
+    db = os.environ.get("STREAMREC_TEST_WORKER_DB", "10")
+    url = services.redis.rsplit("/", 1)[0] + "/" + db
+    redis.Redis.from_url(url).flushdb()
     return WorkerSettings(
         app_id=f"streamrec-test-{unique}",
         kafka=KafkaConnection(bootstrap_servers=services.kafka),
-        redis=RedisConnection(url=services.redis),
+        redis=RedisConnection(url=url),
         topics=TopicSettings(
             ratings=f"t{unique}.ratings",
             items=f"t{unique}.items",
