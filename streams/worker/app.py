@@ -82,13 +82,15 @@ class StreamrecApp(faust.App):
 
 
 def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.App:
+    datadir = Path(settings.data_dir).expanduser()
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     brokers = ";".join(f"kafka://{s.strip()}" for s in settings.kafka.bootstrap_servers.split(","))
     app = StreamrecApp(
         settings.app_id,
         broker=brokers,
         broker_credentials=credentials(settings),
         store="memory://",
-        datadir=str(Path(settings.data_dir).expanduser()),
+        datadir=str(datadir),
         web_enabled=False,
         topic_partitions=settings.topics.ratings_partitions,
         topic_allow_declare=True,
