@@ -64,7 +64,9 @@ async def refresh_tick(
     is empty; returns how many were refreshed. A failed round gives its users back."""
     started = budget.clock()
     done = 0
-    while (size := budget.next_round(started)) > 0:
+    # one user at least per tick: a round measured slow under load must not price the
+    # refresher out for good (only a round that runs can lower the estimate again)
+    while (size := budget.next_round(started) or (0 if done or not budget.round_max else 1)) > 0:
         users = await queue.pop_stale(size)
         if not users:
             break

@@ -110,3 +110,19 @@ def test_rounds_adapt_to_the_measured_cost(per_user):
         assert clock.now - started <= 0.51  # half the interval, and one small round
         clock.now = started + 1.0
     assert done >= 0.4 / (per_user + 0.004)  # most of the tick's half second is used
+
+
+def test_one_slow_round_under_load_does_not_stop_the_refresher_for_good():
+    """Seen in the demo: one round measured at 0.6 s per user priced every later round at
+    zero users, and 933 stale users were never refreshed. Each tick still takes one user,
+    and quiet rounds bring the estimate back down."""
+    clock, queue = Clock(), Queue(500)
+    budget = TickBudget(TIME_SHARE * 1.0, 100, clock, per_user_s=0.6)
+    refresh = refresher(clock, iter([0.002] * 10_000))
+    ticks = 0
+    while queue.stale and ticks < 60:
+        started = clock.now
+        assert tick(queue, refresh, budget) >= 1
+        clock.now = started + 1.0
+        ticks += 1
+    assert not queue.stale
