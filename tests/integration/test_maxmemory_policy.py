@@ -5,7 +5,6 @@ say (real redis-server of the test's own, reconfigured with CONFIG SET)."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import subprocess
 import sys
@@ -107,14 +106,6 @@ def test_an_unreachable_redis_is_only_logged(caplog):
     assert "could not check" in caplog.text
 
 
-def _wired(module_name: str, call: str) -> bool:
-    module = __import__(module_name, fromlist=["_"])
-    return call in inspect.getsource(module)
-
-
-@pytest.mark.skipif(
-    not _wired("app.main", "check_eviction"), reason="app.main's lifespan does not call it yet"
-)
 def test_the_reader_app_refuses_to_start(server):
     from fastapi.testclient import TestClient
 
@@ -130,10 +121,6 @@ def test_the_reader_app_refuses_to_start(server):
         assert client.get("/readyz").status_code == 200
 
 
-@pytest.mark.skipif(
-    not _wired("streams.worker.run", "refuse_evicting_redis"),
-    reason="streams.worker.run does not call it yet",
-)
 def test_the_worker_process_refuses_to_start(server, worker_settings, topics):
     _admin(server).config_set("maxmemory-policy", "allkeys-random")
     env = worker_env(worker_settings) | {
