@@ -181,12 +181,17 @@ def test_worker_rides_out_a_redis_restart(
         assert wait_idle(settings, timeout=240)
         assert worker.poll() is None, worker.log_path.read_text()[-3000:]
         assert _errors_counted(metrics_port) > 0  # the outage was seen, counted and ridden out
-        assert_state_equals_reference(settings, events)
-        client = redis.Redis.from_url(settings.redis.url)
-        assert_cooccurrence_equals_reference(client, events, settings.item_cf_kmax)
+        _assert_exact(settings, events)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _assert_exact(settings, events) -> None:
+    """The user-based and the item-to-item state both equal the reference."""
+    assert_state_equals_reference(settings, events)
+    client = redis.Redis.from_url(settings.redis.url)
+    assert_cooccurrence_equals_reference(client, events, settings.item_cf_kmax)
 
 
 @pytest.mark.timeout(300)
@@ -211,9 +216,7 @@ def test_worker_rides_out_an_outage_at_a_partitions_first_batch(
         server = _redis(port, tmp_path)
         assert wait_idle(settings, timeout=120)
         assert worker.poll() is None
-        assert_state_equals_reference(settings, events)
-        client = redis.Redis.from_url(settings.redis.url)
-        assert_cooccurrence_equals_reference(client, events, settings.item_cf_kmax)
+        _assert_exact(settings, events)
     finally:
         server.terminate()
         server.wait(timeout=30)
