@@ -49,6 +49,12 @@ HYBRID_FRESHNESS = Histogram(
 )
 STALE_LISTS = Gauge("streamrec_stale_lists", "Users whose lists wait for the refresher.")
 REDIS_ERRORS = Counter("streamrec_redis_errors_total", "Redis calls that failed.", ["stage"])
+STALE_OWNER_REFUSALS = Counter(
+    "streamrec_stale_owner_refusals_total",
+    "Partitions whose batch begin or commit was refused: another worker claimed them since "
+    "(this worker was paused past its session timeout); their records are left to it.",
+    ["path"],
+)
 CONSUMER_LAG = Gauge(
     "streamrec_consumer_lag_records",
     "Records between a partition's end and what this worker has processed.",

@@ -1,6 +1,6 @@
 """The pairs agent: owns the items of its partitions, applies their events exactly once
 (see ``streams.worker.batching``). Events are acknowledged to Kafka only after they are
-applied."""
+applied, and only while this worker owns their partition (``owned``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from streams import metrics
 from streams.engines.usercf import BatchResult, ByItemEvent, Engine, Portion
 from streams.settings import WorkerSettings
-from streams.worker.batching import Cut, PartitionBatcher
+from streams.worker.batching import Cut, PartitionBatcher, owned
 from streams.worker.guard import fail_stop
 from streams.worker.retry import through_outages
 
@@ -42,7 +42,7 @@ def register(
     topic_name = settings.by_item_topic
     batcher = PartitionBatcher(engine.store, topic_name)
 
-    batcher.forget_on_revoke(app, topic_name)
+    batcher.follow_assignments(app, topic_name)
 
     @app.agent(by_item, name="pairs")
     @fail_stop("pairs", app)
@@ -51,11 +51,18 @@ def register(
             for cut in await batcher.cut(batch, stream.ack):  # a redo, then what follows
                 await apply(stream, cut)
 
-    async def apply(stream: faust.StreamT, cut: list[Cut]) -> None:
-        started = time.perf_counter()
+    async def attempt(cut: list[Cut]) -> BatchResult:
         ends = {c.partition: c.end for c in cut}
         decoded = [Portion(c.partition, c.end, [_decode(e) for e in c.events]) for c in cut]
-        result = await _until_applied(engine, topic_name, ends, decoded)
+        return await _until_applied(engine, topic_name, ends, decoded)
+
+    async def apply(stream: faust.StreamT, cut: list[Cut]) -> None:
+        started = time.perf_counter()
+        done = await owned(batcher, cut, attempt, path="pairs")
+        if done is None:
+            return  # every partition of the cut is another worker's now: no ack
+        cut, result = done.cut, done.result
+        ends = {c.partition: c.end for c in cut}
         batcher.applied(ends)
         for partition, end in ends.items():
             metrics.processed[(topic_name, partition)] = end

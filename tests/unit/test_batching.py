@@ -11,11 +11,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams import metrics
 from streams.state.memory import MemoryProgress
-from streams.worker.batching import PartitionBatcher
+from streams.state.progress import StaleOwner
+from streams.worker.batching import Cut, PartitionBatcher, owned
 
 NAME = "ratings#test"
 
@@ -53,7 +56,9 @@ class World:
         self.restart()
 
     def restart(self) -> None:
-        """A new process: nothing survives but the store, the state and the commits."""
+        """A new process: nothing survives but the store (not its tokens: those are the
+        process's), the state and the commits."""
+        self.store = self.store.another_process()
         self.batcher = PartitionBatcher(self.store, NAME)
         self.position = dict(self.committed)
         self.acked = {(p, o) for (p, o) in self.acked if o < self.committed[p]}
@@ -90,22 +95,41 @@ class World:
             for o in range(self.committed[p]):  # never past an unapplied record
                 assert self.applied[(p, o)] == 1, (p, o, self.committed[p])
 
-    async def apply(self, portions: list[tuple[int, int, list[Ev]]]) -> None:
-        """One batch as an engine applies it: intent, each key's share, fences."""
+    async def apply(
+        self, portions: list[tuple[int, int, list[Ev]]], store: MemoryProgress | None = None
+    ) -> None:
+        """One batch as an engine applies it (through this process's store unless another
+        is named): intent, each key's share, fences."""
+        store = store or self.store
         ends = {p: end for p, end, _ in portions}
         self.step()
-        await self.store.begin(NAME, ends)
+        await store.begin(NAME, ends)
         for partition, end, events in portions:
             for key in sorted({e.key for e in events}):
                 self.step()
-                if self.key_fence.get((key, partition), -1) >= end:
-                    continue  # this key applied the batch before a crash
-                for e in events:
-                    if e.key == key:
-                        self.applied[(partition, e.message.offset)] += 1
-                self.key_fence[(key, partition)] = end
+                self.apply_key(partition, end, key, events)
         self.step()
-        await self.store.commit(NAME, ends)
+        await store.commit(NAME, ends)
+
+    def apply_key(self, partition: int, end: int, key: str, events: list[Ev]) -> None:
+        """One key's share of a portion, as the engines' scripts: behind its own fence."""
+        if self.key_fence.get((key, partition), -1) >= end:
+            return  # this key applied the batch before a crash (or another owner did)
+        for e in events:
+            if e.key == key:
+                self.applied[(partition, e.message.offset)] += 1
+        self.key_fence[(key, partition)] = end
+
+    def previous_owner(self, ends: dict[int, int]) -> None:
+        """Another worker claimed the partitions and committed ``ends`` meanwhile."""
+        other = self.store.another_process()
+
+        async def run() -> None:
+            for partition in ends:
+                await other.claim(NAME, partition)
+            await other.commit(NAME, ends)
+
+        asyncio.run(run())
 
     async def agent(self, batch: list[Ev]) -> list[list[Any]]:
         """What the agents do with one taken batch; returns the rounds it applied."""
@@ -180,7 +204,7 @@ def test_redo_waits_for_the_records_up_to_its_end_then_cuts_both_parts():
 
 def test_records_already_applied_are_acknowledged_on_the_spot():
     world = World({0: list("abcdefgh")})
-    asyncio.run(world.store.commit(NAME, {0: 4}))  # a previous owner applied 0..4
+    world.previous_owner({0: 4})  # a previous owner applied 0..4
     for o in range(5):
         world.applied[(0, o)] = 1
     rounds = world.run(world.range(0, 0, 7))
@@ -189,20 +213,126 @@ def test_records_already_applied_are_acknowledged_on_the_spot():
     assert all(world.applied[(0, o)] == 1 for o in range(8))
 
 
-def test_forget_drops_the_cursor_and_its_pending_records_unacknowledged():
-    """Revoke: the next owner (or this worker, reassigned) reads the fences again."""
+def test_revoke_drops_the_cursor_and_its_pending_records_unacknowledged():
+    """Revoke: the next owner (or this worker, reassigned) claims and reads the fences."""
     world = World({0: list("abababab")})
     world.run(world.range(0, 0, 5), crash_after=1)  # intent 5
     world.run(world.range(0, 0, 2))  # collecting up to the redo's end
     assert [e.message.offset for e in world.batcher.cursors[0].pending] == [0, 1, 2]
-    world.batcher.forget(0)
+    world.batcher.revoke(0)
     assert 0 not in world.batcher.cursors and not world.acked
-    asyncio.run(world.store.commit(NAME, {0: 5}))  # meanwhile another owner redid it
+    assert not world.store.holds(NAME, 0)
+    world.previous_owner({0: 5})  # meanwhile another owner redid it
     for o in range(6):
         world.applied[(0, o)] = 1
     rounds = world.run(world.range(0, 0, 7))  # reassigned: from the committed offset
     assert [(p[:2], _offsets(p)) for p in rounds[0]] == [((0, 7), [6, 7])]
     assert all(world.applied[(0, o)] == 1 for o in range(8))
+
+
+def _epoch(world: World, partition: int) -> int:
+    return int(world.store.hashes.get((NAME, partition), {}).get("epoch", 0))
+
+
+def test_forget_keeps_the_token_and_reads_the_fence_without_claiming():
+    world = World({0: list("abababab")})
+    world.run(world.range(0, 0, 3))
+    assert _epoch(world, 0) == 1
+    world.batcher.forget(0)
+    world.run(world.range(0, 4, 7))
+    assert _epoch(world, 0) == 1 and asyncio.run(world.store.progress(NAME, 0)) == (7, -1)
+    assert all(world.applied[(0, o)] == 1 for o in range(8))
+
+
+def _refusals(path: str) -> float:
+    return metrics.STALE_OWNER_REFUSALS.labels(path)._value.get()
+
+
+def test_a_stale_owner_cannot_move_progress_and_lets_its_partitions_go():
+    """Issue 14, hole 1: the old owner is paused inside a batch past its session
+    timeout, the new one claims its partitions, redoes the batch and goes on; the old
+    one wakes up. Its begin and commit are refused, the fences never go back, nothing
+    is applied twice, and its partitions are left alone until assigned to it again."""
+    world = World({0: list("abcabcabcabc"), 1: list("dedede")})
+    old_store, old = world.store, world.batcher
+    refused_before = _refusals("unit")
+
+    async def old_begins() -> list[Cut]:
+        (cut,) = await old.cut(world.range(0, 0, 5) + world.range(1, 0, 1), world.ack)
+        await old_store.begin(NAME, {c.partition: c.end for c in cut})
+        world.apply_key(0, 5, "a", cut[0].events)  # then SIGSTOP
+        return cut
+
+    cut = asyncio.run(old_begins())
+    assert {c.partition: c.end for c in cut} == {0: 5, 1: 1}
+    world.restart()  # the new owner: its own process, from the committed offsets
+    new_store = world.store
+    world.run(world.range(0, 0, 9) + world.range(1, 0, 3))  # the redo, then the rest
+    assert asyncio.run(new_store.progress(NAME, 0)) == (9, -1)
+    assert asyncio.run(new_store.progress(NAME, 1)) == (3, -1)
+    acked_by_new = set(world.acked)
+
+    async def old_resumes() -> None:  # SIGCONT: the rest of its batch, then commit
+        for c in cut:
+            for key in sorted({e.key for e in c.events}):
+                world.apply_key(c.partition, c.end, key, c.events)  # fenced: skipped
+        with pytest.raises(StaleOwner) as refused:
+            await old_store.commit(NAME, {c.partition: c.end for c in cut})
+        assert refused.value.partitions == [0, 1]
+
+        # its next round, through the agents' helper: refused at begin, nothing acked
+        async def attempt(cut: list[Cut]) -> None:
+            await world.apply([(c.partition, c.end, c.events) for c in cut], old_store)
+
+        late = await old.cut(world.range(0, 6, 11), world.ack)
+        assert await owned(old, late[0], attempt, path="unit") is None
+        assert old.lost == {0} and not old_store.holds(NAME, 0)
+        # a lost partition: neither applied nor acknowledged, and never claimed again
+        epoch = _epoch(world, 0)
+        assert await old.cut(world.range(0, 10, 11), world.ack) == []
+        assert _epoch(world, 0) == epoch
+
+    asyncio.run(old_resumes())
+    assert world.acked == acked_by_new
+    assert asyncio.run(new_store.progress(NAME, 0)) == (9, -1)  # never backwards
+    assert asyncio.run(new_store.progress(NAME, 1)) == (3, -1)
+    assert all(world.applied[(0, o)] == 1 for o in range(10)), world.applied
+    assert all(world.applied[(1, o)] == 1 for o in range(4)), world.applied
+    assert not any(world.applied[(0, o)] for o in (10, 11))
+    assert _refusals("unit") - refused_before == 1  # once, for partition 0
+
+    # the new owner goes on; then Faust assigns partition 0 to the old worker again
+    world.run(world.range(0, 10, 11))
+    old.assign(0)
+    assert old.lost == set()
+    epoch = _epoch(world, 0)
+    world.store, world.batcher = old_store, old
+    world.run(world.range(0, 10, 11))  # claims again: the fence shows 11, all acked
+    assert _epoch(world, 0) == epoch + 1
+    assert all(world.applied[(0, o)] == 1 for o in range(12))
+    assert {(0, o) for o in range(12)} <= world.acked
+
+
+def test_owned_retries_the_partitions_still_owned_and_acks_only_those():
+    world = World({0: list("abab"), 1: list("cdcd")})
+    (cut,) = asyncio.run(world.batcher.cut(world.range(0, 0, 3) + world.range(1, 0, 3), world.ack))
+    thief = world.store.another_process()
+    asyncio.run(thief.claim(NAME, 1))
+    attempts: list[list[int]] = []
+
+    async def attempt(cut: list[Cut]) -> str:
+        attempts.append(sorted(c.partition for c in cut))
+        await world.apply([(c.partition, c.end, c.events) for c in cut])
+        return "result"
+
+    done = asyncio.run(owned(world.batcher, cut, attempt, path="unit"))
+    assert done is not None and done.result == "result"
+    assert [c.partition for c in done.cut] == [0]
+    assert attempts == [[0, 1], [0]]
+    assert world.batcher.lost == {1}
+    assert asyncio.run(world.store.progress(NAME, 0)) == (3, -1)
+    assert asyncio.run(world.store.progress(NAME, 1)) == (-1, -1)
+    assert not any(world.applied[(1, o)] for o in range(4))
 
 
 steps = st.lists(
