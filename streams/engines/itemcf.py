@@ -29,6 +29,7 @@ class UserEvent:
     rating: float | None
     offset: int
     produced_at: float
+    ts: float = 0.0  # the event's own time (seconds); the by-item forward carries it
 
 
 @dataclass

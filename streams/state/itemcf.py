@@ -28,6 +28,7 @@ class ItemStore:
         self._apply_cooc = client.register_script(script("apply_cooccurrence.lua"))
         self._apply_history = client.register_script(script("apply_entries.lua"))
         self._replace = client.register_script(script("replace_ranking.lua"))
+        self._publish_counts = client.register_script(script("publish_item_counts.lua"))
 
     async def histories(self, users: list[str]) -> dict[str, UserHistory]:
         raw = await hgetall_many(self.redis, [keys.user_history(u) for u in users])
@@ -85,14 +86,15 @@ class ItemStore:
                         client=pipe,
                     )
             if touched:
-                state = [(i, int(n), float(s)) for i, (n, s) in zip(touched, after, strict=True)]
-                pipe.hset(keys.item_counts(), mapping={i: str(n) for i, n, _s in state})
-                if with_sums:
-                    means: dict[Any, Any] = {i: fmt(s / n) for i, n, s in state if n}
-                    if means:
-                        pipe.hset(keys.item_means(), mapping=means)
-                    if gone := [i for i, n, _s in state if not n]:
-                        pipe.hdel(keys.item_means(), *gone)
+                copies: list[Any] = ["1" if with_sums else "0"]
+                for item, (n, s, version) in zip(touched, after, strict=True):
+                    mean = fmt(float(s) / int(n)) if with_sums and int(n) else ""
+                    copies += [item, version, n, mean]
+                await self._publish_counts(
+                    keys=[keys.item_counts(), keys.item_count_versions(), keys.item_means()],
+                    args=copies,
+                    client=pipe,
+                )
             await pipe.execute()
 
     async def rows(self, items: list[str]) -> dict[str, tuple[list[bytes], np.ndarray]]:

@@ -202,6 +202,12 @@ def item_counts() -> str:
     return f"{NAMESPACE}:{{g}}:icounts"
 
 
+def item_count_versions() -> str:
+    """Hash: item id → version of its copy in ``item_counts`` / ``item_means`` (the count
+    of batches applied to the item), so a late copy never overwrites a newer one."""
+    return f"{NAMESPACE}:{{g}}:icounts:v"
+
+
 def item_means() -> str:
     """Hash: item id → mean of its counted ratings (item_cf_similarity=pearson)."""
     return f"{NAMESPACE}:{{g}}:imeans"

@@ -128,15 +128,15 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         settings.topn_size,
     )
 
-    from streams.worker import catalogue, ingest, pairs, refresher, user_batches
+    from streams.worker import catalogue, pairs, ratings, refresher
 
+    user_keyed: dict[str, ratings.UserBatchEngine] = {}
+    if settings.item_cf:
+        user_keyed["item-cf"] = ItemEngine(ItemStore(client), store, item_cf_config(settings))
+    if settings.hybrid:
+        user_keyed["hybrid"] = hybrid_engine
     catalogue.register(app, settings, hybrid_engine)
-    ingest.register(app, settings, by_item)
+    ratings.register(app, settings, by_item, user_keyed)
     pairs.register(app, settings, by_item, engine)
     refresher.register(app, settings, engine)
-    if settings.item_cf:
-        item_engine = ItemEngine(ItemStore(client), store, item_cf_config(settings))
-        user_batches.register(app, settings, item_engine, name="cooccur", stage="item-cf")
-    if settings.hybrid:
-        user_batches.register(app, settings, hybrid_engine, name="hybrid", stage="hybrid")
     return app

@@ -132,10 +132,6 @@ class PartitionBatcher:
                 if tp.topic == topic:
                     self.assign(tp.partition)
 
-    def forget_on_revoke(self, app: Any, topic: str) -> None:
-        """The former name of ``follow_assignments`` (agents not yet moved to it)."""
-        self.follow_assignments(app, topic)
-
     async def cut(self, batch: list[Any], ack: Callable[[Any], Awaitable[Any]]) -> list[list[Cut]]:
         """Rounds to apply in order, each a batch (at most one portion per partition).
 

@@ -17,6 +17,7 @@ from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.state import keys
 from streams.topics import end_offsets
 from tests.conftest import free_port
+from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 from tests.integration.test_quiet_partition import open_intents
 
@@ -87,8 +88,7 @@ def _until(check, timeout: float, what: str) -> None:
 def test_a_worker_resumed_after_its_partitions_moved_is_refused(
     worker_settings, topics, start_worker, monkeypatch
 ):
-    # the pairs path alone: the one agent that runs its batches through ``owned`` here
-    settings = worker_settings.model_copy(update={"item_cf": False, "hybrid": False})
+    settings = worker_settings  # every path on: the ratings agent's paths are fenced too
     monkeypatch.setenv("STREAMREC_SESSION_TIMEOUT_S", str(SESSION_TIMEOUT_S))
     client = redis.Redis.from_url(settings.redis.url)
     names = _pairs_keys(settings)
@@ -130,3 +130,4 @@ def test_a_worker_resumed_after_its_partitions_moved_is_refused(
         assert fence == ends[p] - 1, (key, fence, ends[p])
     assert "claimed by another worker" in stale.log_path.read_text()
     assert_state_equals_reference(settings, events)
+    assert_cooccurrence_equals_reference(client, events, settings.item_cf_kmax)

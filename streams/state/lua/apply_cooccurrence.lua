@@ -4,7 +4,8 @@
 --       [d_rating_sum, sum_ids_len, sum_ids, sums]      (only with Pearson sums)
 --       (ids as uint32 lengths + concatenated bytes; deltas = int32 per id;
 --        sums = six float64 per id, added to the 48-byte values of isums)
--- Returns {n(i), Σ counted ratings of i} after the batch (also when applied before).
+-- Returns {n(i), Σ counted ratings of i, version} after the batch (also when applied
+-- before); the version counts the batches applied to the item (publish_item_counts.lua).
 local fence = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 if fence < tonumber(ARGV[2]) then
   local partners, deltas = ids(ARGV[4], ARGV[5]), ARGV[6]
@@ -46,6 +47,7 @@ if fence < tonumber(ARGV[2]) then
   end
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
   redis.call('HINCRBY', KEYS[2], 'n', tonumber(ARGV[3]))
+  redis.call('HINCRBY', KEYS[2], 'v', 1)
 end
-local after = redis.call('HMGET', KEYS[2], 'n', 's')
-return {tonumber(after[1] or '0'), after[2] or '0'}
+local after = redis.call('HMGET', KEYS[2], 'n', 's', 'v')
+return {tonumber(after[1] or '0'), after[2] or '0', tonumber(after[3] or '0')}
