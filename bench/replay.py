@@ -189,6 +189,7 @@ def main() -> None:
         default="on",
         help="the content and embedding path; both = alternate on/off runs",
     )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes in the group")
     parser.add_argument("--logs", default=None, help="folder for the workers' logs")
     parser.add_argument(
         "--floor",
@@ -210,7 +211,17 @@ def main() -> None:
     for n in range(args.runs):
         for item_cf, hybrid in modes:
             redis.Redis.from_url(base.redis.url.rsplit("/", 1)[0] + "/5").config_resetstat()
-            run = one_run(events, base, args.fan_out, args.rate, item_cf, hybrid, log_dir=args.logs)
+            run = one_run(
+                events,
+                base,
+                args.fan_out,
+                args.rate,
+                item_cf,
+                hybrid,
+                args.workers,
+                log_dir=args.logs,
+            )
+            run["workers"] = args.workers
             if args.floor:
                 floor = one_run(events, base, 0, args.rate, floor=True)
                 run["floor_events_per_s"] = floor["events_per_s"]

@@ -65,7 +65,9 @@ class MemoryProgress:
         plan = self.hashes.get((topic, partition), {}).get("intent_plan")
         return None if plan is None else str(plan)
 
-    async def commit(self, topic: str, ends: dict[int, int]) -> None:
+    async def commit(
+        self, topic: str, ends: dict[int, int], events: Mapping[int, int] | None = None
+    ) -> None:
         refused = []
         for partition, end in ends.items():
             h = self._owned(topic, partition)
@@ -74,6 +76,8 @@ class MemoryProgress:
                 continue
             if int(h.get("fence", -1)) < end:  # never backwards
                 h["fence"] = end
+                if events is not None:
+                    h["events"] = int(h.get("events", 0)) + events[partition]
             if int(h.get("intent_end", -1)) <= end:  # the intent this commit closes
                 h.pop("intent_end", None)
                 h.pop("intent_plan", None)

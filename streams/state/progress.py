@@ -73,9 +73,12 @@ class Progress(Protocol):
         """The decisions recorded with the half-applied batch, if any."""
         ...
 
-    async def commit(self, topic: str, ends: dict[int, int]) -> None:
+    async def commit(
+        self, topic: str, ends: dict[int, int], events: Mapping[int, int] | None = None
+    ) -> None:
         """Move the fences to the batch ends (never backwards) and drop the intents;
-        ``StaleOwner`` for the partitions whose token is not the current epoch."""
+        ``StaleOwner`` for the partitions whose token is not the current epoch. ``events``
+        (per partition) is added to the partition's event count with the fence move."""
         ...
 
 
@@ -142,5 +145,8 @@ class ProgressStore:
         raw = await self.redis.hget(keys.partition_progress(topic, partition), "intent_plan")
         return text(raw) if raw is not None else None
 
-    async def commit(self, topic: str, ends: dict[int, int]) -> None:
-        await self._fenced("commit", topic, {p: [end] for p, end in ends.items()})
+    async def commit(
+        self, topic: str, ends: dict[int, int], events: Mapping[int, int] | None = None
+    ) -> None:
+        calls = {p: [end] if events is None else [end, events[p]] for p, end in ends.items()}
+        await self._fenced("commit", topic, calls)

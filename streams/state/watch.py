@@ -17,7 +17,7 @@ USER_BASED, ITEM_CF, HYBRID = "user-based", "item-to-item", "content+embedding"
 @dataclass(frozen=True)
 class PathProgress:
     path: str
-    applied: int  # records of its topic at or below its fences, over all partitions
+    applied: int  # events at or below its fences, over all partitions
 
 
 def path_progress(
@@ -27,9 +27,10 @@ def path_progress(
     partitions: int,
     paths: tuple[str, ...] = (USER_BASED, ITEM_CF, HYBRID),
 ) -> list[PathProgress]:
-    """Records each path has applied: its fences + 1, summed over the partitions (one
-    pipelined read). The user-based path counts in the by-item topic, which holds exactly
-    the valid events (plus any a restart forwarded twice)."""
+    """Events each path has applied, summed over the partitions (one pipelined read): its
+    fences + 1 on the ratings topic (one record per event, bad ones included), and the
+    events its commits counted on the by-item topic (whose records pack many events; the
+    valid ones, plus any a restart forwarded twice)."""
     topics = {
         USER_BASED: by_item_topic,
         ITEM_CF: f"{ratings_topic}#item-cf",
@@ -38,13 +39,15 @@ def path_progress(
     pipe = client.pipeline(transaction=False)
     for path in paths:
         for partition in range(partitions):
-            pipe.hget(keys.partition_progress(topics[path], partition), "fence")
-    fences = iter(pipe.execute())
+            key = keys.partition_progress(topics[path], partition)
+            pipe.hget(key, "events" if path == USER_BASED else "fence")
+    answers = iter(pipe.execute())
     out = []
     for path in paths:
         applied = 0
         for _partition in range(partitions):
-            fence = next(fences)
-            applied += int(fence) + 1 if fence is not None else 0
+            answer = next(answers)
+            if answer is not None:
+                applied += int(answer) if path == USER_BASED else int(answer) + 1
         out.append(PathProgress(path, applied))
     return out

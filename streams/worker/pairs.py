@@ -19,9 +19,13 @@ from streams.worker.guard import fail_stop
 from streams.worker.retry import through_outages
 
 
-def _decode(event: Any) -> ByItemEvent:
+def decode(event: Any) -> list[ByItemEvent]:
+    """A by-item record's events: a pack (a list of rows, ``streams.worker.ratings``) or
+    one event (an object, as forwarded before packing)."""
     body = json.loads(event.message.value)
-    return ByItemEvent(body["u"], body["i"], body["r"], body["o"], body["ts"], body["pt"])
+    if isinstance(body, dict):
+        return [ByItemEvent(body["u"], body["i"], body["r"], body["o"], body["ts"], body["pt"])]
+    return [ByItemEvent(*row) for row in body]
 
 
 async def _until_applied(
@@ -30,7 +34,7 @@ async def _until_applied(
     async def attempt() -> BatchResult:
         await engine.store.begin(topic, ends)
         result = await engine.apply_batch(portions)
-        await engine.store.commit(topic, ends)
+        await engine.store.commit(topic, ends, {p.partition: len(p.events) for p in portions})
         return result
 
     return await through_outages("pairs", attempt)
@@ -53,7 +57,9 @@ def register(
 
     async def attempt(cut: list[Cut]) -> BatchResult:
         ends = {c.partition: c.end for c in cut}
-        decoded = [Portion(c.partition, c.end, [_decode(e) for e in c.events]) for c in cut]
+        decoded = [
+            Portion(c.partition, c.end, [x for e in c.events for x in decode(e)]) for c in cut
+        ]
         return await _until_applied(engine, topic_name, ends, decoded)
 
     async def apply(stream: faust.StreamT, cut: list[Cut]) -> None:

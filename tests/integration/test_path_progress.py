@@ -12,8 +12,9 @@ pytestmark = pytest.mark.integration
 def test_each_path_counts_its_own_fences(services):
     client = redis.Redis.from_url(services.redis.rsplit("/", 1)[0] + "/8")
     client.flushdb()
-    client.hset(keys.partition_progress("app-ratings-by-item", 0), "fence", 99)
-    client.hset(keys.partition_progress("app-ratings-by-item", 1), "fence", 9)
+    by_item = "app-ratings-by-item"  # packed records: the commits count its events
+    client.hset(keys.partition_progress(by_item, 0), mapping={"fence": 3, "events": 100})
+    client.hset(keys.partition_progress(by_item, 1), mapping={"fence": 0, "events": 10})
     client.hset(keys.partition_progress("ratings#item-cf", 1), "fence", 499)
     client.hset(keys.partition_progress("ratings#hybrid", 0), "intent_end", 50)  # not yet
     got = watch.path_progress(client, "ratings", "app-ratings-by-item", 2)
