@@ -149,7 +149,10 @@ class WorkerSettings(BaseSettings):
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"  # Faust is chatty
     log_format: Literal["json", "text"] = "json"
-    batch_max: int = Field(default=1000, ge=1, le=100_000)
+    # a batch's list work grows with its distinct users and items, not its events: under a
+    # backlog 4,000 events per batch measured 1.2x the events/s of 1,000 (10,000: no more);
+    # when idle the window closes first, so batches stay small and lists fresh
+    batch_max: int = Field(default=4000, ge=1, le=100_000)
     batch_within_s: float = Field(default=0.05, gt=0, le=10)
     neighbourhood_size: int = Field(default=50, ge=1, le=1000)
     predict_k: int = Field(default=40, ge=1, le=1000)

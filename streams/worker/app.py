@@ -98,6 +98,7 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
         broker_commit_every=1000,
+        stream_buffer_maxsize=max(4096, 2 * settings.batch_max),  # room for a whole batch
         broker_commit_interval=1.0,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
