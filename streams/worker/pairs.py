@@ -28,6 +28,22 @@ def decode(event: Any) -> list[ByItemEvent]:
     return [ByItemEvent(*row) for row in body]
 
 
+def chunks(batch: list[Any], sizes: list[int], most: int) -> list[list[Any]]:
+    """Consecutive runs of ``batch`` holding at most ``most`` events each (a record is
+    never split; one larger than ``most`` is a run of its own). A consumed batch of packed
+    records can hold far more events than a batch should: applied at once it blocked the
+    event loop for seconds and moved no fence until its end."""
+    runs: list[list[Any]] = [[]]
+    count = 0
+    for record, size in zip(batch, sizes, strict=True):
+        if runs[-1] and count + size > most:
+            runs.append([])
+            count = 0
+        runs[-1].append(record)
+        count += size
+    return [r for r in runs if r]
+
+
 async def _until_applied(
     engine: Engine, topic: str, ends: dict[int, int], portions: list[Portion]
 ) -> BatchResult:
@@ -47,20 +63,45 @@ def register(
     batcher = PartitionBatcher(engine.store, topic_name)
 
     batcher.follow_assignments(app, topic_name)
+    # each record's events, decoded once, until the record is acknowledged (a record may
+    # wait in the batcher over several batches while it collects a crashed batch again)
+    decoded: dict[tuple[int, int], list[ByItemEvent]] = {}
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget(_app: Any, revoked: Any, **_kw: Any) -> None:
+        gone = {tp.partition for tp in revoked if tp.topic == topic_name}
+        for key in [k for k in decoded if k[0] in gone]:
+            del decoded[key]
 
     @app.agent(by_item, name="pairs")
     @fail_stop("pairs", app)
     async def pairs(stream: faust.StreamT) -> None:
         async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
-            for cut in await batcher.cut(batch, stream.ack):  # a redo, then what follows
-                await apply(stream, cut)
+            for record in batch:
+                decoded[(record.message.partition, record.message.offset)] = decode(record)
+            sizes = [len(decoded[(r.message.partition, r.message.offset)]) for r in batch]
+            for run in chunks(batch, sizes, settings.batch_max):
+                for cut in await batcher.cut(run, ack(stream)):  # a redo, then what follows
+                    await apply(stream, cut)
+
+    def ack(stream: faust.StreamT) -> Any:
+        async def acknowledge(record: Any) -> None:
+            decoded.pop((record.message.partition, record.message.offset), None)
+            await stream.ack(record)
+
+        return acknowledge
 
     async def attempt(cut: list[Cut]) -> BatchResult:
         ends = {c.partition: c.end for c in cut}
-        decoded = [
-            Portion(c.partition, c.end, [x for e in c.events for x in decode(e)]) for c in cut
+        portions = [
+            Portion(
+                c.partition,
+                c.end,
+                [x for e in c.events for x in decoded[(c.partition, e.message.offset)]],
+            )
+            for c in cut
         ]
-        return await _until_applied(engine, topic_name, ends, decoded)
+        return await _until_applied(engine, topic_name, ends, portions)
 
     async def apply(stream: faust.StreamT, cut: list[Cut]) -> None:
         started = time.perf_counter()
@@ -76,9 +117,10 @@ def register(
             await engine.finish(result)
         except RedisError:  # lists are derived: queue nothing, the refresher retries
             metrics.REDIS_ERRORS.labels("lists").inc()
+        acknowledge = ack(stream)
         for c in cut:
             for event in c.events:
-                await stream.ack(event)  # only now may Kafka's committed offset pass them
+                await acknowledge(event)  # only now may Kafka's committed offset pass them
         metrics.BATCH_SECONDS.labels("pairs").observe(time.perf_counter() - started)
 
     return pairs

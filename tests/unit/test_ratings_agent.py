@@ -4,6 +4,7 @@ acknowledged once, only after every path released it (issue 14)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from streams.engines.itemcf import UserEvent
 from streams.schemas.errors import InvalidEvent
 from streams.settings import EventLimits
+from streams.worker.pairs import chunks
 from streams.worker.ratings import InFlight
 
 
@@ -109,3 +111,17 @@ def test_a_revoked_partition_starts_counting_again() -> None:
         assert acked == [again]
 
     asyncio.run(run())
+
+
+@given(st.lists(st.integers(1, 50), max_size=40), st.integers(1, 60))
+def test_pairs_chunks_keep_order_and_bound_events(sizes: list[int], most: int) -> None:
+    """A consumed batch of packed by-item records is applied in runs of at most ``most``
+    events, in order, no record split or lost; a record larger than ``most`` runs alone."""
+    batch = list(range(len(sizes)))
+    runs = chunks(batch, sizes, most)
+    assert [r for run in runs for r in run] == batch
+    for run in runs:
+        total = sum(sizes[r] for r in run)
+        assert run and (total <= most or len(run) == 1)
+    for first, second in itertools.pairwise(runs):  # a run ends only when the next is full
+        assert sum(sizes[r] for r in first) + sizes[second[0]] > most
