@@ -99,6 +99,11 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         processing_guarantee="at_least_once",
         broker_commit_every=1000,
         stream_buffer_maxsize=max(4096, 2 * settings.batch_max),  # room for a whole batch
+        # aiokafka hands out buffered records partition by partition in fetch order, so
+        # 1 MB fetched per ratings partition (~10,000 records each) starved the by-item
+        # partitions behind a backlog: the demo's user-based path applied nothing for its
+        # first 40 s. Small fetches make the partitions take turns.
+        consumer_max_fetch_size=128 * 1024,
         broker_commit_interval=1.0,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
