@@ -99,10 +99,12 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         processing_guarantee="at_least_once",
         broker_commit_every=1000,
         stream_buffer_maxsize=max(4096, 2 * settings.batch_max),  # room for a whole batch
-        # aiokafka hands out buffered records partition by partition in fetch order, so
-        # 1 MB fetched per ratings partition (~10,000 records each) starved the by-item
-        # partitions behind a backlog: the demo's user-based path applied nothing for its
-        # first 40 s. Small fetches make the partitions take turns.
+        # Faust dispatches a whole poll before it polls again, and one poll behind a
+        # backlog held ~50,000 ratings records (big producer batches are fetched whole):
+        # the by-item records fetched meanwhile waited ~30 s behind it, so the demo's
+        # user-based path applied nothing for its first 40-60 s. Small polls let the
+        # by-item partitions in as soon as the ratings partitions are under pressure.
+        broker_max_poll_records=settings.batch_max // 4,
         consumer_max_fetch_size=128 * 1024,
         broker_commit_interval=1.0,
         broker_session_timeout=settings.session_timeout_s,
