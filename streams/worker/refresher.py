@@ -24,6 +24,9 @@ from streams.engines.usercf import Engine
 from streams.settings import WorkerSettings
 
 TIME_SHARE = 0.5  # of the timer's interval: the most one tick may spend refreshing
+# ... while no record came in since the last tick: the stale backlog a stream leaves when
+# it stops (about every user after a replay) is all there is to do, so it gets the time
+IDLE_TIME_SHARE = 0.9
 FIRST_GUESS_S = 0.05  # seconds per user until measured: the first round is a small probe
 
 
@@ -98,9 +101,14 @@ class _Queue:
 
 def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
     budget = TickBudget(TIME_SHARE * settings.refresh_interval_s, settings.refresh_budget)
+    last: dict[str, Any] = {"processed": None}
 
     @app.timer(settings.refresh_interval_s, name="refresher")
     async def refresh_stale() -> None:
+        processed = sum(metrics.processed.values())  # every record any agent handled
+        idle = processed == last["processed"]
+        last["processed"] = processed
+        budget.seconds = (IDLE_TIME_SHARE if idle else TIME_SHARE) * settings.refresh_interval_s
         try:
             await refresh_tick(_Queue(engine), engine.refresh, budget)
             metrics.STALE_LISTS.set(await engine.store.stale_count())

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from streams.worker.refresher import TIME_SHARE, TickBudget, refresh_tick
+from streams.worker.refresher import IDLE_TIME_SHARE, TIME_SHARE, TickBudget, refresh_tick
 
 
 class Clock:
@@ -60,6 +60,28 @@ def test_a_tick_never_overruns_its_timer(base, load, backlog, round_max):
     interval = 1.0
     clock, queue = Clock(), Queue(backlog)
     budget = TickBudget(TIME_SHARE * interval, round_max, clock)
+    costs = iter([base * f for f in load] * 10_000)
+    refresh = refresher(clock, costs)
+    for _ in range(5):
+        started = clock.now
+        tick(queue, refresh, budget)
+        assert clock.now - started < interval
+        clock.now = started + interval
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.floats(0.0002, 0.01),
+    load=st.lists(st.floats(1.0, 2.0), min_size=1, max_size=50),
+    backlog=st.integers(0, 5000),
+    round_max=st.integers(1, 1000),
+)
+def test_an_idle_tick_never_overruns_its_timer(base, load, backlog, round_max):
+    """With no record coming in the refresher takes IDLE_TIME_SHARE of the interval; the
+    cost per user still changes (up to 2x: nothing else competes for the loop then)."""
+    interval = 1.0
+    clock, queue = Clock(), Queue(backlog)
+    budget = TickBudget(IDLE_TIME_SHARE * interval, round_max, clock)
     costs = iter([base * f for f in load] * 10_000)
     refresh = refresher(clock, costs)
     for _ in range(5):
