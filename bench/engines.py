@@ -88,6 +88,9 @@ async def replay(limit: int, batch: int, url: str) -> dict[str, Any]:
     meter = Meter(client)
     by_item_offset = [0] * partitions
     by_user_offset = [0] * partitions
+    for name in ("by-item", "ratings#item", "ratings#hybrid"):  # this process owns them all
+        for p in range(partitions):
+            await store.claim(name, p)
     started = time.perf_counter()
     for lo in range(0, len(events), batch):
         chunk = events[lo : lo + batch]

@@ -168,6 +168,7 @@ def test_a_worker_configured_for_another_embedding_shape_refuses_to_apply(engine
         )  # fmt: skip
         portion = UserPortion(0, 0, [UserEvent("u", "i", 4.0, 0, 0.0)])
         try:
+            await engine.progress.claim("t#hybrid", 0)  # this process owns partition 0
             await engine.apply_batch("t#hybrid", [portion], {})
         finally:
             await client.aclose()

@@ -177,8 +177,8 @@ def test_the_reader_user_cannot_write(acl_server):
             acl_server.url, **reader_connection(acl_server.url).client_kwargs()
         )
         try:
-            with pytest.raises(NoPermissionError):
-                await Store(connection).commit("ratings", {0: 7})
+            with pytest.raises(NoPermissionError):  # its first write: claiming a partition
+                await Store(connection).claim("ratings", 0)
         finally:
             await connection.aclose()
 
@@ -246,6 +246,7 @@ def test_the_worker_store_reaches_redis_over_tls_with_the_ca(tls):
         client = aioredis.Redis.from_url(connection.url, **connection.client_kwargs())
         try:
             store = Store(client)
+            await store.claim("tls-topic", 0)
             await store.begin("tls-topic", {0: 41})
             await store.commit("tls-topic", {0: 41})
             return await store.progress("tls-topic", 0)
