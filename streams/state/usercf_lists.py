@@ -1,0 +1,86 @@
+"""The user-based path's read side in Redis: a user's model as the lists need it, the
+lists themselves (written only if the user has not moved on), and the stale queue."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from streams.algo.usercf.expansion import ItemRaters
+from streams.state import keys
+from streams.state.codecs import decode_raters, fmt, text
+from streams.state.toolkit import hash_values, hgetall_many
+
+
+class UserLists:
+    """Mixed into ``streams.state.usercf.Store``, which registers ``_write_lists``."""
+
+    redis: aioredis.Redis
+    _write_lists: Any
+
+    # --- reading a user's model ---------------------------------------------------------
+    async def user_views(self, users: list[str]) -> list[tuple[int, dict, dict]]:
+        """[(ver, ratings {item: r}, pairs raw)] per user, one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hget(keys.user_state(user), "ver")
+                pipe.hgetall(keys.user_ratings(user))
+                pipe.hgetall(keys.user_pairs(user))
+            raw = await pipe.execute()
+        out = []
+        for k in range(len(users)):
+            ver, ratings, pairs = raw[3 * k : 3 * k + 3]
+            out.append((int(ver or 0), {text(i): float(r) for i, r in ratings.items()}, pairs))
+        return out
+
+    async def prediction_inputs(
+        self, user: str, item: str
+    ) -> tuple[dict[Any, bytes] | None, ItemRaters]:
+        """(the user's pairs hash, or None for an unknown user; the item's raters)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hexists(keys.user_means(), user)
+            pipe.hgetall(keys.user_pairs(user))
+            pipe.hgetall(keys.item_raters(item))
+            known, pairs, raters = await pipe.execute()
+        return (pairs if known else None), decode_raters(raters)
+
+    async def means(self, users: list[Any]) -> dict[Any, float]:
+        """Current means of ``users`` (str or bytes ids; the result is keyed the same)."""
+        return await hash_values(self.redis, keys.user_means(), users, float)
+
+    async def ratings_of(self, users: list[str]) -> dict[str, dict[str, float]]:
+        raw = await hgetall_many(self.redis, [keys.user_ratings(u) for u in users])
+        return {
+            u: {text(i): float(r) for i, r in rs.items()} for u, rs in zip(users, raw, strict=True)
+        }
+
+    async def write_lists(
+        self, lists: dict[str, tuple[int, list[tuple[str, float]], list[tuple[str, float]]]]
+    ) -> list[str]:
+        """Write (ver_seen, neighbours, top-N) per user; returns the users that had moved on."""
+        now = fmt(time.time())
+        users = sorted(lists)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                ver, nbrs, top = lists[user]
+                args: list[Any] = [ver, now, len(nbrs)]
+                for other, sim in nbrs:
+                    args += [other, fmt(sim)]
+                for item, score in top:
+                    args += [item, fmt(score)]
+                await self._write_lists(
+                    keys=[keys.user_state(user), keys.user_neighbours(user), keys.user_topn(user)],
+                    args=args,
+                    client=pipe,
+                )
+            written = await pipe.execute()
+        return [u for u, ok in zip(users, written, strict=True) if not int(ok)]
+
+    async def pop_stale(self, budget: int) -> list[str]:
+        popped = await self.redis.zpopmin(keys.stale_users(), budget)
+        return [text(entry[0]) for entry in popped]  # type: ignore[arg-type]
+
+    async def stale_count(self) -> int:
+        return int(await self.redis.zcard(keys.stale_users()))
