@@ -16,6 +16,7 @@ from streams.engines.usercf import BatchResult, ByItemEvent, Engine, Portion
 from streams.settings import WorkerSettings
 from streams.worker.batching import Cut, PartitionBatcher, owned
 from streams.worker.guard import fail_stop
+from streams.worker.inflight import InFlight
 from streams.worker.retry import through_outages
 
 
@@ -63,47 +64,28 @@ def register(
     batcher = PartitionBatcher(engine.store, topic_name)
 
     batcher.follow_assignments(app, topic_name)
-    # each record's events, decoded once, until the record is acknowledged (a record may
-    # wait in the batcher over several batches while it collects a crashed batch again)
-    decoded: dict[tuple[int, int], list[ByItemEvent]] = {}
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def forget(_app: Any, revoked: Any, **_kw: Any) -> None:
-        gone = {tp.partition for tp in revoked if tp.topic == topic_name}
-        for key in [k for k in decoded if k[0] in gone]:
-            del decoded[key]
+    flight: InFlight[list[ByItemEvent]] = InFlight(1, decode)
+    flight.follow_revokes(app, topic_name)
 
     @app.agent(by_item, name="pairs")
     @fail_stop("pairs", app)
     async def pairs(stream: faust.StreamT) -> None:
+        flight.ack = stream.ack
         async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
-            for record in batch:
-                decoded[(record.message.partition, record.message.offset)] = decode(record)
-            sizes = [len(decoded[(r.message.partition, r.message.offset)]) for r in batch]
+            flight.add(batch)
+            sizes = [len(flight.event(record)) for record in batch]
             for run in chunks(batch, sizes, settings.batch_max):
-                for cut in await batcher.cut(run, ack(stream)):  # a redo, then what follows
-                    await apply(stream, cut)
-
-    def ack(stream: faust.StreamT) -> Any:
-        async def acknowledge(record: Any) -> None:
-            decoded.pop((record.message.partition, record.message.offset), None)
-            await stream.ack(record)
-
-        return acknowledge
+                for cut in await batcher.cut(run, flight.release):  # a redo, then the rest
+                    await apply(cut)
 
     async def attempt(cut: list[Cut]) -> BatchResult:
         ends = {c.partition: c.end for c in cut}
         portions = [
-            Portion(
-                c.partition,
-                c.end,
-                [x for e in c.events for x in decoded[(c.partition, e.message.offset)]],
-            )
-            for c in cut
+            Portion(c.partition, c.end, [x for e in c.events for x in flight.event(e)]) for c in cut
         ]
         return await _until_applied(engine, topic_name, ends, portions)
 
-    async def apply(stream: faust.StreamT, cut: list[Cut]) -> None:
+    async def apply(cut: list[Cut]) -> None:
         started = time.perf_counter()
         done = await owned(batcher, cut, attempt, path="pairs")
         if done is None:
@@ -117,10 +99,9 @@ def register(
             await engine.finish(result)
         except RedisError:  # lists are derived: queue nothing, the refresher retries
             metrics.REDIS_ERRORS.labels("lists").inc()
-        acknowledge = ack(stream)
         for c in cut:
             for event in c.events:
-                await acknowledge(event)  # only now may Kafka's committed offset pass them
+                await flight.release(event)  # only now may Kafka's committed offset pass them
         metrics.BATCH_SECONDS.labels("pairs").observe(time.perf_counter() - started)
 
     return pairs

@@ -24,7 +24,6 @@ import asyncio
 import functools
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import faust
@@ -40,6 +39,7 @@ from streams.state.progress import Progress
 from streams.worker.batching import Cut, PartitionBatcher, owned
 from streams.worker.dead_letters import DeadLetters, unexpected
 from streams.worker.guard import fail_stop
+from streams.worker.inflight import InFlight
 from streams.worker.retry import through_outages
 
 PACK_MAX = 2_000  # events per by-item record: ~150 KB, well inside Kafka's 1 MB default
@@ -77,43 +77,8 @@ class UserBatchEngine(Protocol):
     async def finish(self, result: Any) -> None: ...
 
 
-class InFlight:
-    """The records handed to the paths and not yet acknowledged: each one's parse (a path
-    may hold a record over several batches while it collects a crashed batch again) and
-    how many paths released it; acknowledged once all ``paths`` have."""
-
-    def __init__(self, paths: int, ack: Callable[[Any], Awaitable[Any]]) -> None:
-        self.paths = paths
-        self.ack = ack
-        self.parsed: dict[tuple[int, int], Parsed] = {}
-        self.counts: dict[tuple[int, int], int] = {}
-
-    def add(self, batch: list[Any], limits: EventLimits) -> None:
-        for event in batch:
-            message = event.message
-            self.parsed[(message.partition, message.offset)] = parse_message(message, limits)
-
-    def event(self, record: Any) -> Parsed:
-        return self.parsed[(record.message.partition, record.message.offset)]
-
-    async def release(self, record: Any) -> None:
-        key = (record.message.partition, record.message.offset)
-        count = self.counts.pop(key, 0) + 1
-        if count >= self.paths:
-            self.parsed.pop(key, None)
-            await self.ack(record)
-        else:
-            self.counts[key] = count
-
-    def forget(self, partition: int) -> None:
-        """A revoked partition's records come again, from the committed offset."""
-        for key in [k for k in self.parsed if k[0] == partition]:
-            del self.parsed[key]
-        for key in [k for k in self.counts if k[0] == partition]:
-            del self.counts[key]
-
-
 def parse_message(message: Any, limits: EventLimits) -> Parsed:
+    """A ``ratings`` record as every path takes it: its event, or why it is refused."""
     try:
         rating = parse_record(message, limits)
     except InvalidEvent as error:
@@ -133,11 +98,11 @@ class BatchPath:
         self.batcher = PartitionBatcher(engine.progress, self.progress_name)
         self.processed = metrics.path_processed.setdefault(stage, {})
 
-    async def run(self, batch: list[Any], flight: InFlight) -> None:
+    async def run(self, batch: list[Any], flight: InFlight[Parsed]) -> None:
         for cut in await self.batcher.cut(batch, flight.release):  # a redo, then the rest
             await self.apply(cut, flight)
 
-    async def apply(self, cut: list[Cut], flight: InFlight) -> None:
+    async def apply(self, cut: list[Cut], flight: InFlight[Parsed]) -> None:
         started = time.perf_counter()
         done = await owned(
             self.batcher, cut, functools.partial(self.attempt, flight), path=self.stage
@@ -157,7 +122,7 @@ class BatchPath:
                 await flight.release(event)
         metrics.BATCH_SECONDS.labels(self.stage).observe(time.perf_counter() - started)
 
-    async def attempt(self, flight: InFlight, cut: list[Cut]) -> Any:
+    async def attempt(self, flight: InFlight[Parsed], cut: list[Cut]) -> Any:
         portions = []
         for c in cut:
             events = (flight.event(e) for e in c.events)
@@ -202,17 +167,12 @@ def register(
 
     for path in paths:
         path.batcher.follow_assignments(app, topic)
-    revoked_signal: Any = app.on_partitions_revoked  # Faust's stubs reject async receivers
+    flight: InFlight[Parsed] = InFlight(
+        1 + len(paths), lambda record: parse_message(record.message, settings.limits)
+    )
+    flight.follow_revokes(app, topic)
 
-    @revoked_signal.connect
-    async def forget(_app: Any, revoked: Any, **_kw: Any) -> None:
-        for tp in revoked:
-            if tp.topic == topic and flight is not None:
-                flight.forget(tp.partition)
-
-    flight: InFlight | None = None
-
-    async def forward(batch: list[Any], flight: InFlight) -> None:
+    async def forward(batch: list[Any]) -> None:
         started = time.perf_counter()
         deliveries = []
         packs: dict[int, list[list[Any]]] = {}
@@ -244,13 +204,10 @@ def register(
         metrics.BATCH_SECONDS.labels("ingest").observe(time.perf_counter() - started)
 
     async def agent(stream: faust.StreamT) -> None:
-        nonlocal flight
-        flight = InFlight(1 + len(paths), stream.ack)
+        flight.ack = stream.ack
         async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
-            flight.add(batch, settings.limits)
-            await asyncio.gather(
-                forward(batch, flight), *(path.run(batch, flight) for path in paths)
-            )
+            flight.add(batch)
+            await asyncio.gather(forward(batch), *(path.run(batch, flight) for path in paths))
 
     agent.__name__ = "ratings"
     return app.agent(ratings, name="ratings")(fail_stop("ratings", app)(agent))

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from streams.engines.itemcf import UserEvent
 from streams.schemas.errors import InvalidEvent
 from streams.settings import EventLimits
+from streams.worker.inflight import InFlight
 from streams.worker.pairs import chunks
-from streams.worker.ratings import InFlight
+from streams.worker.ratings import parse_message
 
 
 @dataclass
@@ -39,15 +40,22 @@ def record(partition: int, offset: int, user: str = "u1", valid: bool = True) ->
     return Rec(Msg(partition, offset, user.encode(), value))
 
 
+def parsed_once(paths: int, ack) -> InFlight:
+    """What the ratings agent keeps: each record's parse, released by ``paths`` paths."""
+    flight: InFlight = InFlight(paths, lambda r: parse_message(r.message, EventLimits()))
+    flight.ack = ack
+    return flight
+
+
 def test_each_record_is_parsed_once_into_an_event_or_its_reason() -> None:
     acked: list[Rec] = []
 
     async def ack(r: Rec) -> None:
         acked.append(r)
 
-    flight = InFlight(3, ack)
+    flight = parsed_once(3, ack)
     good, bad = record(0, 0), record(0, 1, valid=False)
-    flight.add([good, bad], EventLimits())
+    flight.add([good, bad])
     event = flight.event(good)
     assert isinstance(event, UserEvent)
     assert (event.user_id, event.item_id, event.offset, event.ts) == ("u1", "i1", 0, 1.6e9)
@@ -70,9 +78,9 @@ def test_a_record_is_acknowledged_once_when_the_last_path_releases_it(
     async def ack(r: Rec) -> None:
         acked.append((r.message.partition, r.message.offset))
 
-    flight = InFlight(paths, ack)
+    flight = parsed_once(paths, ack)
     records = {(p, o): record(p, o) for p in range(3) for o in range(6)}
-    flight.add(list(records.values()), EventLimits())
+    flight.add(list(records.values()))
     seen: dict[tuple[int, int], int] = {}
 
     async def run() -> None:
@@ -98,13 +106,13 @@ def test_a_revoked_partition_starts_counting_again() -> None:
         acked.append(r)
 
     async def run() -> None:
-        flight = InFlight(2, ack)
+        flight = parsed_once(2, ack)
         first = record(1, 7)
-        flight.add([first], EventLimits())
+        flight.add([first])
         await flight.release(first)  # one path done, then the partition moves away
         flight.forget(1)
         again = record(1, 7)
-        flight.add([again], EventLimits())
+        flight.add([again])
         await flight.release(again)
         assert acked == []
         await flight.release(again)
