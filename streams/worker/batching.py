@@ -83,18 +83,16 @@ class PartitionBatcher:
         self.cursors: dict[int, PartitionCursor] = {}
         self.lost: set[int] = set()  # refused as a stale owner, until assigned again
 
-    def forget(self, partition: int) -> None:
-        """Drop what is known of a partition; its records in ``pending`` stay
-        unacknowledged, so the committed offset is still before them. The token stays:
-        the next batch re-reads the fence (``progress``) without claiming."""
-        self.cursors.pop(partition, None)
-
-    def revoke(self, partition: int) -> None:
-        """The partition is no longer ours: drop its cursor and token (the next owner,
-        this worker again included, claims it) and its lost mark."""
+    def _let_go(self, partition: int) -> None:
+        """Drop the partition's cursor (its pending records let go unacknowledged) and
+        this process's token: whoever owns it next claims it."""
         for event in self.cursors.pop(partition, PartitionCursor(-1, -1)).pending:
             abandon(event)
         self.store.forget_token(self.progress_name, partition)
+
+    def revoke(self, partition: int) -> None:
+        """The partition is no longer ours (this worker may be its next owner again)."""
+        self._let_go(partition)
         self.lost.discard(partition)
 
     def assign(self, partition: int) -> None:
@@ -108,9 +106,7 @@ class PartitionBatcher:
         partitions not already lost."""
         new = set()
         for partition in partitions:
-            for event in self.cursors.pop(partition, PartitionCursor(-1, -1)).pending:
-                abandon(event)
-            self.store.forget_token(self.progress_name, partition)
+            self._let_go(partition)
             if partition not in self.lost:
                 self.lost.add(partition)
                 new.add(partition)
@@ -152,13 +148,11 @@ class PartitionBatcher:
                 continue
             cursor = self.cursors.get(partition)
             if cursor is None:
-                # claim only a partition this process holds no token for: after a mere
-                # ``forget`` it still owns it. A Redis outage here must stall the path,
-                # not stop the worker (a retried claim just takes one more epoch).
-                held = self.store.holds(self.progress_name, partition)
-                how = self.store.progress if held else self.store.claim
-                read = functools.partial(how, self.progress_name, partition)
-                fence, intent = await through_outages("progress", read)
+                # no cursor: a partition new to this process (or assigned again), claimed.
+                # A Redis outage here must stall the path, not stop the worker (a retried
+                # claim just takes one more epoch).
+                claim = functools.partial(self.store.claim, self.progress_name, partition)
+                fence, intent = await through_outages("progress", claim)
                 cursor = self.cursors[partition] = PartitionCursor(fence, intent)
             for event in events:
                 if event.message.offset <= cursor.fence:

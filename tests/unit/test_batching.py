@@ -234,16 +234,6 @@ def _epoch(world: World, partition: int) -> int:
     return int(world.store.hashes.get((NAME, partition), {}).get("epoch", 0))
 
 
-def test_forget_keeps_the_token_and_reads_the_fence_without_claiming():
-    world = World({0: list("abababab")})
-    world.run(world.range(0, 0, 3))
-    assert _epoch(world, 0) == 1
-    world.batcher.forget(0)
-    world.run(world.range(0, 4, 7))
-    assert _epoch(world, 0) == 1 and asyncio.run(world.store.progress(NAME, 0)) == (7, -1)
-    assert all(world.applied[(0, o)] == 1 for o in range(8))
-
-
 def _refusals(path: str) -> float:
     return metrics.STALE_OWNER_REFUSALS.labels(path)._value.get()
 
