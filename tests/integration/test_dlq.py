@@ -3,7 +3,6 @@
 import contextlib
 import json
 import time
-import urllib.request
 
 import pytest
 
@@ -11,6 +10,7 @@ from streams.commands.dlq import read_dead_letters
 from streams.producer import EventProducer
 from streams.schemas.ratings import RatingEvent
 from tests.conftest import free_port
+from tests.scrape import worker_metric
 
 pytestmark = pytest.mark.integration
 
@@ -27,11 +27,7 @@ BAD = {
 
 
 def _metric(port: int, line_start: str) -> float:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-    for line in body.splitlines():
-        if line.startswith(line_start):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return worker_metric(port, line_start, timeout=2)
 
 
 def test_invalid_events_reach_the_dlq_unchanged_and_the_worker_keeps_going(

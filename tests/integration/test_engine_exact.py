@@ -2,7 +2,6 @@
 
 import random
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from streams.state.codecs import decode_pairs
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.reference import Reference, final_ratings
+from tests.scrape import worker_metric
 
 pytestmark = pytest.mark.integration
 
@@ -95,13 +95,7 @@ def test_two_worker_processes_lose_and_double_nothing(engine_settings, topics, s
     assert wait_idle(engine_settings, timeout=300)
     assert all(w.poll() is None for w in workers)
     for port in ports:  # both processes applied batches: the load really was shared
-        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
-        line = next(
-            x
-            for x in body.decode().splitlines()
-            if x.startswith('streamrec_batch_apply_seconds_count{stage="pairs"}')
-        )
-        assert float(line.rsplit(" ", 1)[1]) > 0
+        assert worker_metric(port, 'streamrec_batch_apply_seconds_count{stage="pairs"}') > 0
     client = redis.Redis.from_url(engine_settings.redis.url)
     fences = [
         client.hgetall(keys.partition_progress(engine_settings.by_item_topic, p))

@@ -8,7 +8,6 @@ This used to hang the busy worker for good: its revoke waited in Faust's unbound
 and records a stale owner lets go are marked done for that wait (``batching.abandon``)."""
 
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,14 @@ from streams.datasets import movielens
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
+from tests.scrape import worker_metric
 
 pytestmark = pytest.mark.integration
 
 
 def batches(port: int) -> float:
     """Batches the worker on ``port`` applied, over every path."""
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in body.decode().splitlines()
-        if line.startswith("streamrec_batch_apply_seconds_count{")
-    )
+    return worker_metric(port, "streamrec_batch_apply_seconds_count{")
 
 
 @pytest.mark.timeout(900)

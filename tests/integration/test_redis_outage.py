@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 from tests.integration.test_quiet_partition import open_intents, progress_keys
+from tests.scrape import worker_metric
 
 pytestmark = pytest.mark.integration
 
@@ -124,12 +124,7 @@ def _slow_load(folder: Path) -> list[str]:
 
 
 def _errors_counted(metrics_port: int) -> float:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics").read()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in body.decode().splitlines()
-        if line.startswith("streamrec_redis_errors_total{")
-    )
+    return worker_metric(metrics_port, "streamrec_redis_errors_total{")
 
 
 def _assigned(settings: WorkerSettings, timeout: float = 120) -> None:

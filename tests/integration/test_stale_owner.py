@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import time
-import urllib.request
 
 import pytest
 import redis
@@ -20,6 +19,7 @@ from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 from tests.integration.test_quiet_partition import open_intents
+from tests.scrape import worker_metric
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +39,7 @@ def _progress(client: redis.Redis, key: str) -> tuple[int, int, int]:
 
 
 def _refusals(metrics_port: int) -> float:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in body.decode().splitlines()
-        if line.startswith('streamrec_stale_owner_refusals_total{path="pairs"}')
-    )
+    return worker_metric(metrics_port, 'streamrec_stale_owner_refusals_total{path="pairs"}')
 
 
 def _pause_inside_a_pairs_batch(worker, client, names, timeout: float = 60) -> dict:
