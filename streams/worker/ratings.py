@@ -196,8 +196,9 @@ def register(
             await asyncio.gather(*deliveries)
         for event in batch:
             await flight.release(event)  # delivered: the forward path is done with it
-            message = event.message
-            metrics.processed[(message.topic, message.partition)] = message.offset
+        last = {event.message.partition: event.message.offset for event in batch}
+        for partition, offset in last.items():  # offset order: each partition's last
+            metrics.processed[(topic, partition)] = offset
         metrics.EVENTS.labels("valid").inc(len(batch) - dead)
         metrics.EVENTS.labels("dead_lettered").inc(dead)
         metrics.BATCH_SIZE.observe(len(batch))

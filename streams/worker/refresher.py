@@ -101,13 +101,13 @@ class _Queue:
 
 def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
     budget = TickBudget(TIME_SHARE * settings.refresh_interval_s, settings.refresh_budget)
-    last: dict[str, Any] = {"processed": None}
+    previous: int | None = None  # the records handled as of the last tick
 
     @app.timer(settings.refresh_interval_s, name="refresher")
     async def refresh_stale() -> None:
+        nonlocal previous
         processed = sum(metrics.processed.values())  # every record any agent handled
-        idle = processed == last["processed"]
-        last["processed"] = processed
+        idle, previous = processed == previous, processed
         budget.seconds = (IDLE_TIME_SHARE if idle else TIME_SHARE) * settings.refresh_interval_s
         try:
             await refresh_tick(_Queue(engine), engine.refresh, budget)
