@@ -47,6 +47,11 @@ HYBRID_FRESHNESS = Histogram(
     "From an event's produce time to its user's content and embedding top-N being written.",
     buckets=FRESHNESS_BUCKETS,
 )
+ITEM_ROWS = Counter(
+    "streamrec_item_rows_total",
+    "Co-occurrence rows re-scored, by source: the worker's proven copy, or read from Redis.",
+    ["source"],
+)
 STALE_LISTS = Gauge("streamrec_stale_lists", "Users whose lists wait for the refresher.")
 REDIS_ERRORS = Counter("streamrec_redis_errors_total", "Redis calls that failed.", ["stage"])
 STALE_OWNER_REFUSALS = Counter(

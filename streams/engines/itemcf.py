@@ -16,9 +16,11 @@ from streams import metrics
 from streams.algo.itemcf import ItemCFConfig
 from streams.algo.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
 from streams.algo.itemcf.similarity import cosine_row, most_similar, score_recent
+from streams.algo.topk import top_k
 from streams.algo.usercf.pearson import pearson
 from streams.algo.usercf.recommend import stored_scores
 from streams.state.itemcf import ItemStore
+from streams.state.itemcf_rows import NamesAt
 from streams.state.usercf import Store
 
 
@@ -111,17 +113,23 @@ class ItemEngine:
         await self.store.write_similar(lists)
 
     async def _cosine_lists(self, items: list[str]) -> dict[str, list[tuple[str, float]]]:
+        cache = self.store.cache
+        hits, misses = cache.hits, cache.misses
         rows = await self.store.rows(items)
-        own = [i.encode() for i in items]
-        counts = await self.store.counts(
-            list({j for ps, _c in rows.values() for j in ps} | set(own))
-        )
+        metrics.ITEM_ROWS.labels("copy").inc(cache.hits - hits)
+        metrics.ITEM_ROWS.labels("redis").inc(cache.misses - misses)
+        ids = self.store.ids
+        own = ids.index(i.encode() for i in items)
+        wanted = np.zeros(len(ids), dtype=bool)  # every partner once, without a sort
+        wanted[own] = True
+        for ps, _c in rows.values():
+            wanted[ps] = True
+        n = await self.store.counts_at(np.flatnonzero(wanted))
         lists = {}
-        for (item, (ps, co)), key in zip(rows.items(), own, strict=True):
-            n_partners = np.fromiter((counts.get(j, 0) for j in ps), float, len(ps))
-            sims = cosine_row(co, counts.get(key, 0), n_partners)
-            top = most_similar(ps, sims, self.config.similar_size)  # bytes order = str order
-            lists[item] = [(j.decode(), s) for j, s in top]
+        for (item, (ps, co)), key in zip(rows.items(), own.tolist(), strict=True):
+            sims = cosine_row(co, n[key], n[ps])
+            top = top_k(NamesAt(ids, ps), sims, self.config.similar_size)  # bytes order
+            lists[item] = [(ids.names[ps[k]].decode(), float(sims[k])) for k in top.tolist()]
         return lists
 
     async def _pearson_lists(self, items: list[str]) -> dict[str, list[tuple[str, float]]]:

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from streams.algo.itemcf.cooccurrence import HISTORY_DTYPE, CooccurrenceDeltas, UserHistory
 from streams.state import keys
 from streams.state.codecs import fmt, pack_ids, packed_entries, raw_pairs, text
+from streams.state.itemcf_rows import LocalIds, Row, RowCache
 from streams.state.toolkit import hash_values, hgetall_many, script, write_rankings
 
 
@@ -22,9 +23,15 @@ def decode_history(raw: dict[Any, bytes]) -> UserHistory:
     return UserHistory(*packed_entries(raw, HISTORY_DTYPE)) if raw else UserHistory.empty()
 
 
+ROW_CACHE_ENTRIES = 4_000_000  # c(i, j) entries kept in the worker: ~16 bytes each
+
+
 class ItemStore:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, row_cache_entries: int = ROW_CACHE_ENTRIES) -> None:
         self.redis = client
+        self.ids = LocalIds()
+        self.cache = RowCache(row_cache_entries)
+        self.current: set[str] = set()  # items whose copy the last apply proved current
         self._apply_cooc = client.register_script(script("apply_cooccurrence.lua"))
         self._apply_history = client.register_script(script("apply_entries.lua"))
         self._replace = client.register_script(script("replace_ranking.lua"))
@@ -45,7 +52,7 @@ class ItemStore:
     ) -> None:
         """Items first, each user's history last: if a crash interrupts, the users whose
         history was written already had every item delta applied (see docs/algorithm.md)."""
-        touched: list[str] = []
+        touched: list[tuple[str, np.ndarray, np.ndarray]] = []  # item, the cached row's delta
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, deltas, _h in portions:
                 field = keys.ratings_fence_field(partition)
@@ -53,9 +60,9 @@ class ItemStore:
                 for item in sorted(items | set(deltas.rating_sums)):
                     row = deltas.pairs.get(item, {})
                     partners = sorted(row)
-                    values = np.array([row[j] for j in partners], dtype="<i4").tobytes()
+                    values = np.array([row[j] for j in partners], dtype="<i4")
                     args: list[Any] = [field, end, deltas.counts.get(item, 0)]
-                    args += [*pack_ids(partners), values]
+                    args += [*pack_ids(partners), values.tobytes()]
                     if with_sums:
                         sums = deltas.sums.get(item, {})
                         others = sorted(sums)
@@ -70,8 +77,14 @@ class ItemStore:
                         args=args,
                         client=pipe,
                     )
-                    touched.append(item)
+                    cached = item in self.cache.rows
+                    at = self.ids.index(j.encode() for j in partners) if cached else values[:0]
+                    touched.append((item, at, values.astype(np.int64)))
             after = await pipe.execute()
+        current = {}
+        for (item, at, values), (_n, _s, version, applied) in zip(touched, after, strict=True):
+            current[item] = self.cache.advance(item, at, values, int(version), bool(applied))
+        self.current = {item for item, kept in current.items() if kept}
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, _d, histories in portions:
                 field = keys.ratings_fence_field(partition)
@@ -87,7 +100,7 @@ class ItemStore:
                     )
             if touched:
                 copies: list[Any] = ["1" if with_sums else "0"]
-                for item, (n, s, version) in zip(touched, after, strict=True):
+                for (item, _a, _v), (n, s, version, _ok) in zip(touched, after, strict=True):
                     mean = fmt(float(s) / int(n)) if with_sums and int(n) else ""
                     copies += [item, version, n, mean]
                 await self._publish_counts(
@@ -97,14 +110,46 @@ class ItemStore:
                 )
             await pipe.execute()
 
-    async def rows(self, items: list[str]) -> dict[str, tuple[list[bytes], np.ndarray]]:
-        """Each item's co-occurrence row: (partner ids as bytes, c(i, j)); the hot path
-        decodes only the partners that make an item's list."""
-        raw = await hgetall_many(self.redis, [keys.item_cooccurrence(i) for i in items])
-        return {
-            item: (list(row), np.fromiter(map(int, row.values()), float, len(row)))
-            for item, row in zip(items, raw, strict=True)
-        }
+    async def rows(self, items: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each item's co-occurrence row: (partners as local ids, c(i, j)), from the
+        worker's copy where it is current, else read (and kept) with its version. The
+        version is read first: a batch applied between the two reads makes the kept copy
+        look older than it is, so it is dropped at its next batch, never trusted wrongly.
+        Only the copies the last ``apply`` proved current are used (an item rated in a
+        batch may have had no delta, and another worker may have moved it since)."""
+        out: dict[str, Row] = {}
+        missing = []
+        for item in items:
+            row = self.cache.get(item) if item in self.current else None
+            if row is None:
+                self.cache.misses += item not in self.current
+                missing.append(item)
+            else:
+                out[item] = row
+        if missing:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for item in missing:
+                    pipe.hget(keys.item_fence(item), "v")
+                    pipe.hgetall(keys.item_cooccurrence(item))
+                raw = await pipe.execute()
+            for k, item in enumerate(missing):
+                version, fields = raw[2 * k], raw[2 * k + 1]
+                partners = self.ids.index(fields)
+                counts = np.fromiter(map(int, fields.values()), np.int64, len(fields))
+                order = np.argsort(partners)
+                row = Row(partners[order], counts[order], int(version or 0))
+                self.cache.put(item, row)
+                out[item] = row
+        return {item: (out[item].partners, out[item].counts) for item in items}
+
+    async def counts_at(self, partners: np.ndarray) -> np.ndarray:
+        """n(j) of the local ids ``partners``, in a dense array over every local id."""
+        dense = np.zeros(len(self.ids), dtype=np.float64)
+        if len(partners):
+            names = [self.ids.names[k] for k in partners.tolist()]
+            values = await self.redis.hmget(keys.item_counts(), names)
+            dense[partners] = [int(v) if v is not None else 0 for v in values]
+        return dense
 
     async def pair_sums(self, items: list[str]) -> dict[str, tuple[list[bytes], np.ndarray]]:
         """Each item's Pearson sums row: (partner ids as bytes, (m, 6) sums)."""

@@ -89,24 +89,24 @@ class Store(ProgressStore, UserLists):
         with the fan-out cap only the acting users and the seq windows around them (read
         through the join index), so the read does not grow with the item's audience."""
         items = sorted(acting)
+        if not fan_out:  # every rater: one round trip, two commands per item
+            return await self._all_raters(items)
         async with self.redis.pipeline(transaction=False) as pipe:
             for item in items:
                 pipe.hget(keys.item_fence(item), "next_seq")
                 pipe.hlen(keys.item_raters(item))
-                if fan_out:
-                    pipe.hmget(keys.item_raters(item), acting[item])
+                pipe.hmget(keys.item_raters(item), acting[item])
             first = await pipe.execute()
         out: dict[str, ItemRaters] = {}
         full, windowed = [], []
         for k, item in enumerate(items):
-            width = 3 if fan_out else 2
-            next_seq, size, *mine = first[width * k : width * (k + 1)]
+            next_seq, size, mine = first[3 * k : 3 * (k + 1)]
             if size == 0:
                 out[item] = ItemRaters.empty()
-            elif next_seq is None or not fan_out:  # no cap, or an index not built yet
+            elif next_seq is None:  # an index not built yet
                 full.append((item, next_seq))
             else:
-                found = [(u, m) for u, m in zip(acting[item], mine[0], strict=True) if m]
+                found = [(u, m) for u, m in zip(acting[item], mine, strict=True) if m]
                 state = np.frombuffer(b"".join(m for _u, m in found), dtype=RATER_DTYPE)
                 partial = ItemRaters([u for u, _m in found], state, int(next_seq))
                 windowed.append((item, partial, seq_windows(partial, acting[item], fan_out)))
@@ -123,6 +123,22 @@ class Store(ProgressStore, UserLists):
             out[item].reindex = next_seq is None  # build the item's join index, once
         for (item, partial, _r), rows in zip(windowed, second[len(full) :], strict=True):
             out[item] = _with_window(partial, rows)
+        return out
+
+    async def _all_raters(self, items: list[str]) -> dict[str, ItemRaters]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.hget(keys.item_fence(item), "next_seq")
+                pipe.hgetall(keys.item_raters(item))
+            got = await pipe.execute()
+        out: dict[str, ItemRaters] = {}
+        for item, next_seq, raw in zip(items, got[::2], got[1::2], strict=True):
+            if not raw:
+                out[item] = ItemRaters.empty()
+                continue
+            users, state = packed_entries(raw, RATER_DTYPE)
+            out[item] = ItemRaters(users, state, None if next_seq is None else int(next_seq))
+            out[item].reindex = next_seq is None  # build the item's join index, once
         return out
 
     async def apply_items(self, portions: list[tuple[int, int, dict[str, ItemRaters]]]) -> None:

@@ -4,10 +4,14 @@
 --       [d_rating_sum, sum_ids_len, sum_ids, sums]      (only with Pearson sums)
 --       (ids as uint32 lengths + concatenated bytes; deltas = int32 per id;
 --        sums = six float64 per id, added to the 48-byte values of isums)
--- Returns {n(i), Σ counted ratings of i, version} after the batch (also when applied
--- before); the version counts the batches applied to the item (publish_item_counts.lua).
-local fence = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
-if fence < tonumber(ARGV[2]) then
+-- Returns {n(i), Σ counted ratings of i, version, 1 if applied now else 0} after the batch
+-- (also when applied before); the version counts the batches applied to the item
+-- (publish_item_counts.lua; the worker's row cache, streams/state/itemcf_rows.py).
+-- The fence, n, s and v are read in one HMGET and written in one HSET.
+local head = redis.call('HMGET', KEYS[2], ARGV[1], 'n', 's', 'v')
+local n, s, v = tonumber(head[2] or '0'), head[3] or '0', tonumber(head[4] or '0')
+local applied = 0
+if tonumber(head[1] or '-1') < tonumber(ARGV[2]) then
   local partners, deltas = ids(ARGV[4], ARGV[5]), ARGV[6]
   local olds = hmget_all(KEYS[1], partners)
   local set, gone = {}, {}
@@ -23,7 +27,7 @@ if fence < tonumber(ARGV[2]) then
   call_all('HSET', KEYS[1], set, 2)
   call_all('HDEL', KEYS[1], gone, 1)
   if ARGV[7] then
-    redis.call('HINCRBYFLOAT', KEYS[2], 's', ARGV[7])
+    s = redis.call('HINCRBYFLOAT', KEYS[2], 's', ARGV[7])
     local others, blob = ids(ARGV[8], ARGV[9]), ARGV[10]
     local old_sums = hmget_all(KEYS[3], others)
     local put, drop = {}, {}
@@ -45,9 +49,8 @@ if fence < tonumber(ARGV[2]) then
     call_all('HSET', KEYS[3], put, 2)
     call_all('HDEL', KEYS[3], drop, 1)
   end
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('HINCRBY', KEYS[2], 'n', tonumber(ARGV[3]))
-  redis.call('HINCRBY', KEYS[2], 'v', 1)
+  n, v, applied = n + tonumber(ARGV[3]), v + 1, 1
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], 'n', string.format('%d', n),
+             'v', string.format('%d', v))
 end
-local after = redis.call('HMGET', KEYS[2], 'n', 's', 'v')
-return {tonumber(after[1] or '0'), after[2] or '0', tonumber(after[3] or '0')}
+return {n, s, v, applied}

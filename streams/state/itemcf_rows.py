@@ -1,0 +1,148 @@
+"""The worker's copy of the co-occurrence rows it re-scores; Redis stays the store of record.
+
+Re-scoring an item's similar list needs its whole row c(i, ·). Reading every rated item's
+row back after every batch (HGETALL of up to ~1,600 fields, parsed in Python) cost more than
+the rest of the item-to-item list work. So a row read once is kept here, with the version it
+was read at: the item's ``v``, which apply_cooccurrence.lua bumps with every batch it applies
+to the item. This worker's own deltas move the copy forward, and only when the script's
+reply proves that the batch was the very next one (version + 1, applied). Any other writer
+(a second worker, a redo that another owner finished) breaks that chain, and the row is
+dropped and read again. A stale copy can make us read once more, never re-score from old
+counts.
+
+Rows are held by dense local ids (``LocalIds``), so a row is two numpy arrays, and the
+counts n(j) of a batch's partners land in one dense array.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class LocalIds:
+    """Item ids (bytes) ↔ dense ints, for this process only (never stored)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[bytes, int] = {}
+        self.names: list[bytes] = []
+
+    def index(self, names: Iterable[bytes]) -> np.ndarray:
+        ids, listed = self.ids, self.names
+        out = []
+        for name in names:
+            k = ids.get(name)
+            if k is None:
+                k = ids[name] = len(listed)
+                listed.append(name)
+            out.append(k)
+        return np.array(out, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+class NamesAt(Sequence[bytes]):
+    """The ids of ``positions`` as a sequence, decoded only where asked (top-k asks for
+    the few candidates tied at its cut, not for the whole row)."""
+
+    def __init__(self, ids: LocalIds, positions: np.ndarray) -> None:
+        self._names, self._at = ids.names, positions
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def __getitem__(self, k: int) -> bytes:  # type: ignore[override]
+        return self._names[int(self._at[k])]
+
+
+@dataclass
+class Row:
+    partners: np.ndarray  # local ids, ascending
+    counts: np.ndarray  # c(i, j), int64, never 0
+    version: int
+
+
+def merged(
+    partners: np.ndarray, counts: np.ndarray, d_partners: np.ndarray, d_counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A sparse row plus a sparse delta (distinct ids), with the zeros dropped: what
+    apply_cooccurrence.lua does to the hash, on arrays."""
+    order = np.argsort(d_partners, kind="stable")
+    d_partners, d_counts = d_partners[order], d_counts[order]
+    pos = np.searchsorted(partners, d_partners)
+    found = pos < len(partners)
+    found[found] = partners[pos[found]] == d_partners[found]
+    counts = counts.copy()
+    counts[pos[found]] += d_counts[found]
+    new = ~found
+    partners = np.insert(partners, pos[new], d_partners[new])
+    counts = np.insert(counts, pos[new], d_counts[new])
+    keep = counts != 0
+    return partners[keep], counts[keep]
+
+
+class RowCache:
+    """Rows by item id, least recently used dropped first past ``max_entries`` entries."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.rows: OrderedDict[str, Row] = OrderedDict()
+        self.entries = 0
+        self.hits = 0
+        self.misses = 0
+        self.dropped = 0  # copies another writer made stale
+
+    def get(self, item: str) -> Row | None:
+        """The copy of ``item``'s row; only a caller that has just had it proven current
+        (``advance``) may trust it."""
+        row = self.rows.get(item)
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self.rows.move_to_end(item)
+        return row
+
+    def put(self, item: str, row: Row) -> None:
+        self.drop(item)
+        if not self.max_entries or len(row.partners) > self.max_entries:
+            return
+        self.rows[item] = row
+        self.entries += len(row.partners)
+        while self.entries > self.max_entries:
+            _item, old = self.rows.popitem(last=False)
+            self.entries -= len(old.partners)
+
+    def drop(self, item: str) -> None:
+        old = self.rows.pop(item, None)
+        if old is not None:
+            self.entries -= len(old.partners)
+
+    def advance(
+        self,
+        item: str,
+        d_partners: np.ndarray,
+        d_counts: np.ndarray,
+        version: int,
+        applied: bool,
+    ) -> bool:
+        """One apply_cooccurrence.lua reply for ``item`` (its version after the call and
+        whether this call applied the delta): move the copy forward if the reply proves
+        it was the very next batch, keep it if nothing was applied and nothing else was,
+        else drop it. True if a copy is kept: it equals the row at the reply."""
+        row = self.rows.get(item)
+        if row is None:
+            return False
+        if applied and version == row.version + 1:
+            partners, counts = merged(row.partners, row.counts, d_partners, d_counts)
+            self.put(item, Row(partners, counts, version))
+            return item in self.rows
+        if applied or version != row.version:
+            self.drop(item)
+            self.dropped += 1
+            return False
+        return True

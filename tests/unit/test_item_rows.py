@@ -1,0 +1,88 @@
+"""The worker's copy of co-occurrence rows (streams/state/itemcf_rows.py): the sparse merge
+against a dictionary reference after every delta, and the version chain that decides when a
+copy may be trusted."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.algo.topk import top_k
+from streams.state.itemcf_rows import LocalIds, NamesAt, Row, RowCache, merged
+
+deltas = st.lists(
+    st.dictionaries(st.integers(0, 30), st.integers(-3, 3).filter(bool), max_size=12),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(deltas)
+def test_merge_equals_the_dictionary_after_every_delta(steps):
+    """What apply_cooccurrence.lua does to the hash: add, drop what reaches 0."""
+    want: dict[int, int] = {}
+    partners, counts = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    for delta in steps:
+        for j, d in delta.items():
+            want[j] = want.get(j, 0) + d
+            if want[j] == 0:
+                del want[j]
+        ids = np.array(list(delta), dtype=np.int64)[::-1]  # any order in
+        values = np.array(list(delta.values()), dtype=np.int64)[::-1]
+        partners, counts = merged(partners, counts, ids, values)
+        assert partners.tolist() == sorted(want)  # ascending out
+        assert counts.tolist() == [want[j] for j in sorted(want)]
+
+
+def cached(version: int = 3) -> RowCache:
+    cache = RowCache(max_entries=100)
+    cache.put("i", Row(np.array([1, 4]), np.array([2, 5]), version))
+    return cache
+
+
+def test_the_next_batch_moves_the_copy_forward():
+    cache = cached()
+    assert cache.advance("i", np.array([4, 7]), np.array([-5, 1]), version=4, applied=True)
+    row = cache.rows["i"]
+    assert (row.partners.tolist(), row.counts.tolist(), row.version) == ([1, 7], [2, 1], 4)
+
+
+def test_another_writers_batch_in_between_drops_the_copy():
+    cache = cached()  # version 3; someone applied 4, ours is 5
+    assert not cache.advance("i", np.array([1]), np.array([1]), version=5, applied=True)
+    assert "i" not in cache.rows and cache.dropped == 1
+
+
+def test_a_skipped_batch_keeps_the_copy_only_if_nothing_else_moved():
+    cache = cached()  # a redo the fence skipped: the row is what it was
+    assert cache.advance("i", np.array([1]), np.array([1]), version=3, applied=False)
+    assert cache.rows["i"].counts.tolist() == [2, 5]
+    # skipped, but the version moved: another writer applied a batch meanwhile
+    assert not cache.advance("i", np.array([1]), np.array([1]), version=4, applied=False)
+    assert "i" not in cache.rows
+
+
+def test_no_copy_is_never_current():
+    cache = RowCache(max_entries=100)
+    assert not cache.advance("i", np.array([1]), np.array([1]), version=1, applied=True)
+    assert not cache.rows
+
+
+def test_the_least_recently_used_rows_go_past_the_bound():
+    cache = RowCache(max_entries=5)
+    for item in "ab":
+        cache.put(item, Row(np.arange(2), np.ones(2, np.int64), 0))
+    cache.get("a")  # a used again: b is the oldest
+    cache.put("c", Row(np.arange(2), np.ones(2, np.int64), 0))
+    assert list(cache.rows) == ["a", "c"] and cache.entries == 4
+    off = RowCache(max_entries=0)  # 0 = no copies
+    off.put("a", Row(np.arange(0), np.ones(0, np.int64), 0))
+    assert not off.rows
+
+
+def test_ties_break_by_the_ids_bytes_through_local_ids():
+    ids = LocalIds()
+    at = ids.index([b"z", b"b", b"m", b"a"])
+    assert ids.index([b"m"]).tolist() == [2] and len(ids) == 4  # stable ids
+    sims = np.array([0.5, 0.5, 0.9, 0.5])
+    best = top_k(NamesAt(ids, at), sims, 3)
+    assert [ids.names[at[k]] for k in best.tolist()] == [b"m", b"a", b"b"]
