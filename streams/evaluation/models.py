@@ -15,6 +15,7 @@ from streams.algo.itemcf import ItemCFConfig
 from streams.algo.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
 from streams.algo.itemcf.similarity import cosine_row, most_similar, score_recent
 from streams.algo.usercf import recommend
+from streams.algo.usercf.coalesce import coalesce
 from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
 from streams.algo.usercf.pearson import WIDTH, N, pearson
 from streams.engines.usercf import EngineConfig
@@ -119,7 +120,7 @@ class UserKNN:
         expand_item_events(item, state, [(user, rating, offset)], deltas, self.config.fan_out_cap)
         for name in deltas.names:
             self._id(name)
-        for who, (partners, rows) in deltas.coalesced().items():
+        for who, (partners, rows) in coalesce([deltas]).items():
             idx = np.array([self.index[p] for p in partners])
             np.add.at(self.sums[self.index[who]], idx, rows)
         for who, stats in deltas.stats.items():

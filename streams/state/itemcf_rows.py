@@ -70,19 +70,23 @@ def merged(
     partners: np.ndarray, counts: np.ndarray, d_partners: np.ndarray, d_counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """A sparse row plus a sparse delta (distinct ids), with the zeros dropped: what
-    apply_cooccurrence.lua does to the hash, on arrays."""
-    order = np.argsort(d_partners, kind="stable")
-    d_partners, d_counts = d_partners[order], d_counts[order]
+    apply_cooccurrence.lua does to the hash, on arrays. Most of a delta's partners are
+    in the row already: they are added in place, and only the new ones are inserted."""
     pos = np.searchsorted(partners, d_partners)
     found = pos < len(partners)
     found[found] = partners[pos[found]] == d_partners[found]
     counts = counts.copy()
     counts[pos[found]] += d_counts[found]
-    new = ~found
-    partners = np.insert(partners, pos[new], d_partners[new])
-    counts = np.insert(counts, pos[new], d_counts[new])
-    keep = counts != 0
-    return partners[keep], counts[keep]
+    zeros = (counts[pos[found]] == 0).any() or (d_counts[~found] == 0).any()
+    if not found.all():
+        new = np.flatnonzero(~found)
+        new = new[np.argsort(d_partners[new], kind="stable")]  # equal positions: id order
+        partners = np.insert(partners, pos[new], d_partners[new])
+        counts = np.insert(counts, pos[new], d_counts[new])
+    if zeros:  # only the entries the delta touched can be 0
+        keep = counts != 0
+        partners, counts = partners[keep], counts[keep]
+    return partners, counts
 
 
 class RowCache:

@@ -7,6 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.algo.usercf.coalesce import coalesce
 from streams.algo.usercf.expansion import (
     RATER_DTYPE,
     BatchDeltas,
@@ -109,7 +110,7 @@ class InMemoryStore:
                 self.counted[(user, part)] += d
             for user, stat in deltas.stats.items():
                 self.stats[user] += stat
-            for user, (partners, sums) in deltas.coalesced().items():
+            for user, (partners, sums) in coalesce([deltas]).items():
                 for partner, row in zip(partners, sums, strict=True):
                     new = self.pairs[user].get(partner, np.zeros(6)) + row
                     if new[0] < 0.5:
@@ -226,7 +227,7 @@ def test_the_seq_windows_hold_every_rater_a_batch_can_pair_with(history_ops, bat
         for offset, (u, r) in enumerate(batch, start=1000):
             expand_item_events("i", state, [(f"u{u}", r, offset)], out, cap, hist)
         outs.append(out)
-    a, b = (o.coalesced() for o in outs)
+    a, b = (coalesce([o]) for o in outs)
     assert sorted(a) == sorted(b)
     for user in a:
         assert a[user][0] == b[user][0]

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.algo.usercf.coalesce import coalesce
 from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
 from streams.algo.usercf.pearson import pearson
 from streams.schemas.ratings import RatingEvent
@@ -35,7 +36,7 @@ class InMemoryUsers:
     def apply(self, deltas: BatchDeltas) -> None:
         for user, stat in deltas.stats.items():
             self.stats[user] += stat
-        for user, (partners, sums) in deltas.coalesced().items():
+        for user, (partners, sums) in coalesce([deltas]).items():
             for partner, row in zip(partners, sums, strict=True):
                 new = self.pairs[user].get(partner, np.zeros(6)) + row
                 if new[0] < 0.5:
@@ -138,5 +139,5 @@ def test_fan_out_cap_bounds_the_pairs_one_event_forms():
     deltas = BatchDeltas()
     for n in range(100):
         expand_item_events("i", raters, [(f"u{n}", 4.0, n)], deltas, fan_out=10)
-    before = len(deltas.coalesced().get("u99", ([], None))[0])
+    before = len(coalesce([deltas]).get("u99", ([], None))[0])
     assert before == 10  # the newest rater pairs with the 10 raters before it only

@@ -56,7 +56,20 @@ def assert_same(a: dict, b: dict) -> None:
         assert a[u][3] == b[u][3], u
 
 
-def test_whole_batch_coalescing_sums_the_portions():
+def row_by_row(parts: list[BatchDeltas]) -> dict[tuple[str, str], np.ndarray]:
+    """The from-scratch sum: every (user, partner) row the expansion emitted, added."""
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for d in parts:
+        for dest, partner, rows in zip(d._dest, d._partner, d._rows, strict=True):
+            for a, b, row in zip(dest.tolist(), partner.tolist(), rows, strict=True):
+                key = (d.names[a], d.names[b])
+                out[key] = out.get(key, 0) + row
+    return out
+
+
+@pytest.mark.parametrize("dense_bins", [1 << 22, 0])  # a bin per possible pair, or present
+def test_whole_batch_coalescing_sums_the_portions(monkeypatch, dense_bins):
+    monkeypatch.setattr("streams.algo.usercf.coalesce.DENSE_BINS", dense_bins)
     rng = random.Random(3)
     parts = []
     for p in range(3):
@@ -65,16 +78,14 @@ def test_whole_batch_coalescing_sums_the_portions():
             events = [(f"u{rng.randrange(9)}", float(rng.randint(1, 5)), k) for k in range(7)]
             expand_item_events(f"i{p}.{item}", ItemRaters.empty(), events, deltas)
         parts.append(deltas)
-    expected: dict[tuple[str, str], np.ndarray] = {}
-    for d in parts:
-        for u, (partners, sums) in d.coalesced().items():
-            for v, row in zip(partners, sums, strict=True):
-                expected[(u, v)] = expected.get((u, v), 0) + row
+    expected = row_by_row(parts)
     whole = coalesce(parts)
     got = {(u, v): row for u, (ps, s) in whole.items() for v, row in zip(ps, s, strict=True)}
     assert got.keys() == expected.keys()
     assert all(np.allclose(got[k], expected[k]) for k in got)
-    assert len(got) < sum(len(ps) for d in parts for ps, _s in d.coalesced().values())
+    for u, (partners, _s) in whole.items():  # one row per pair
+        assert len(set(partners)) == len(partners), u
+    assert len(got) < sum(len(ps) for d in parts for ps, _s in coalesce([d]).values())
 
 
 async def _replay(url: str, batches: list[list[Portion]], crash_after_users: int | None) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streams.algo.usercf.pearson import WIDTH, pair_deltas, stats_delta, swap_sides
+from streams.algo.usercf.pearson import pair_deltas, stats_delta, swap_sides
 
 # NaN rating = retracted; seq = the order in which raters (re)joined the item, -1 for a
 # rating the history cap left out (it forms no pairs).
@@ -112,26 +112,6 @@ class BatchDeltas:
         self._dest.append(dest)
         self._partner.append(partner)
         self._rows.append(rows)
-
-    def coalesced(self) -> dict[str, tuple[list[str], np.ndarray]]:
-        """{user: (partners, (k, 6) summed deltas from that user's side)}."""
-        if not self._rows:
-            return {}
-        dest = np.concatenate(self._dest)
-        partner = np.concatenate(self._partner)
-        rows = np.concatenate(self._rows)
-        key = dest * len(self.names) + partner
-        unique, inverse = np.unique(key, return_inverse=True)
-        sums = np.zeros((len(unique), WIDTH))
-        np.add.at(sums, inverse, rows)
-        dest_u, partner_u = np.divmod(unique, len(self.names))
-        out: dict[str, tuple[list[str], np.ndarray]] = {}
-        bounds = np.flatnonzero(np.diff(dest_u)) + 1
-        for chunk in np.split(np.arange(len(unique)), bounds):
-            if len(chunk):
-                user = self.names[int(dest_u[chunk[0]])]
-                out[user] = ([self.names[int(p)] for p in partner_u[chunk]], sums[chunk])
-        return out
 
 
 def expand_item_events(
