@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streams import metrics
+from streams.algo.ids import LocalIds
 from streams.algo.usercf import recommend
 from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
 from streams.state.codecs import raw_pairs
@@ -185,8 +186,10 @@ class Engine:
             )
         named = {k.decode(): v for k, v in means.items()}
         needed = sorted({nb.user_id for hood in neighbourhoods for nb in hood})
+        catalogue: LocalIds[str] = LocalIds()  # a neighbour's items coded once, not per user
         their_ratings = {
-            u: recommend.RatedItems.of(r) for u, r in (await self.store.ratings_of(needed)).items()
+            u: recommend.RatedItems.of(r, catalogue)
+            for u, r in (await self.store.ratings_of(needed)).items()
         }
         lists = {}
         for user, (ver, ratings, _p), hood in zip(users, views, neighbourhoods, strict=True):
@@ -199,6 +202,7 @@ class Engine:
                 c.predict_k,
                 c.topn_size,
                 c.rating_bounds,
+                catalogue,
             )
             nbrs = recommend.stored_scores([(nb.user_id, nb.similarity) for nb in hood])
             lists[user] = (ver, nbrs, recommend.stored_scores(top))

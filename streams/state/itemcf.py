@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
+from streams.algo.ids import LocalIds
 from streams.algo.itemcf.cooccurrence import HISTORY_DTYPE, CooccurrenceDeltas, UserHistory
 from streams.state import keys
 from streams.state.codecs import fmt, pack_ids, packed_entries, raw_pairs, text
-from streams.state.itemcf_rows import LocalIds, Row, RowCache
+from streams.state.itemcf_rows import Row, RowCache
 from streams.state.toolkit import hash_values, hgetall_many, script, write_rankings
 
 
@@ -29,7 +30,7 @@ ROW_CACHE_ENTRIES = 4_000_000  # c(i, j) entries kept in the worker: ~16 bytes e
 class ItemStore:
     def __init__(self, client: aioredis.Redis, row_cache_entries: int = ROW_CACHE_ENTRIES) -> None:
         self.redis = client
-        self.ids = LocalIds()
+        self.ids: LocalIds[bytes] = LocalIds()
         self.cache = RowCache(row_cache_entries)
         self.current: set[str] = set()  # items whose copy the last apply proved current
         self._apply_cooc = client.register_script(script("apply_cooccurrence.lua"))

@@ -10,46 +10,26 @@ reply proves that the batch was the very next one (version + 1, applied). Any ot
 dropped and read again. A stale copy can make us read once more, never re-score from old
 counts.
 
-Rows are held by dense local ids (``LocalIds``), so a row is two numpy arrays, and the
-counts n(j) of a batch's partners land in one dense array.
+Rows are held by dense local ids (``streams.algo.ids.LocalIds``), so a row is two numpy
+arrays, and the counts n(j) of a batch's partners land in one dense array.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-
-class LocalIds:
-    """Item ids (bytes) ↔ dense ints, for this process only (never stored)."""
-
-    def __init__(self) -> None:
-        self.ids: dict[bytes, int] = {}
-        self.names: list[bytes] = []
-
-    def index(self, names: Iterable[bytes]) -> np.ndarray:
-        ids, listed = self.ids, self.names
-        out = []
-        for name in names:
-            k = ids.get(name)
-            if k is None:
-                k = ids[name] = len(listed)
-                listed.append(name)
-            out.append(k)
-        return np.array(out, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.names)
+from streams.algo.ids import LocalIds
 
 
 class NamesAt(Sequence[bytes]):
     """The ids of ``positions`` as a sequence, decoded only where asked (top-k asks for
     the few candidates tied at its cut, not for the whole row)."""
 
-    def __init__(self, ids: LocalIds, positions: np.ndarray) -> None:
+    def __init__(self, ids: LocalIds[bytes], positions: np.ndarray) -> None:
         self._names, self._at = ids.names, positions
 
     def __len__(self) -> int:

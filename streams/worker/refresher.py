@@ -100,7 +100,12 @@ class _Queue:
 
 
 def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
-    budget = TickBudget(TIME_SHARE * settings.refresh_interval_s, settings.refresh_budget)
+    # one estimate per mode: a busy round's time includes the agents' work between its
+    # awaits, so the cost per user measured while busy (several times the idle one) would
+    # shrink the rounds of the drain that follows the stream's end for several ticks
+    interval, round_max = settings.refresh_interval_s, settings.refresh_budget
+    busy = TickBudget(TIME_SHARE * interval, round_max)
+    quiet = TickBudget(IDLE_TIME_SHARE * interval, round_max)
     previous: int | None = None  # the records handled as of the last tick
 
     @app.timer(settings.refresh_interval_s, name="refresher")
@@ -108,9 +113,8 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
         nonlocal previous
         processed = sum(metrics.processed.values())  # every record any agent handled
         idle, previous = processed == previous, processed
-        budget.seconds = (IDLE_TIME_SHARE if idle else TIME_SHARE) * settings.refresh_interval_s
         try:
-            await refresh_tick(_Queue(engine), engine.refresh, budget)
+            await refresh_tick(_Queue(engine), engine.refresh, quiet if idle else busy)
             metrics.STALE_LISTS.set(await engine.store.stale_count())
         except RedisError:
             metrics.REDIS_ERRORS.labels("refresher").inc()

@@ -6,8 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.algo.ids import LocalIds
 from streams.algo.topk import top_k
-from streams.state.itemcf_rows import LocalIds, NamesAt, Row, RowCache, merged
+from streams.state.itemcf_rows import NamesAt, Row, RowCache, merged
 
 deltas = st.lists(
     st.dictionaries(st.integers(0, 30), st.integers(-3, 3).filter(bool), max_size=12),
@@ -80,7 +81,7 @@ def test_the_least_recently_used_rows_go_past_the_bound():
 
 
 def test_ties_break_by_the_ids_bytes_through_local_ids():
-    ids = LocalIds()
+    ids: LocalIds[bytes] = LocalIds()
     at = ids.index([b"z", b"b", b"m", b"a"])
     assert ids.index([b"m"]).tolist() == [2] and len(ids) == 4  # stable ids
     sims = np.array([0.5, 0.5, 0.9, 0.5])

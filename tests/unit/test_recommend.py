@@ -4,6 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.algo.ids import LocalIds
 from streams.algo.usercf import recommend
 from streams.algo.usercf.pearson import pearson
 
@@ -37,11 +38,17 @@ def brute_force_top_n(mean_u, neighbours, ratings, means, exclude, k, n, bounds)
 
 
 @settings(max_examples=300, deadline=None)
-@given(scenes(), st.floats(1, 5))
-def test_top_n_equals_the_definition(scene, mean_u):
+@given(scenes(), st.floats(1, 5), st.booleans())
+def test_top_n_equals_the_definition(scene, mean_u, shared):
+    """Coded here, or through a catalogue that other ratings filled first (as a refresh
+    shares one over all its users' neighbours)."""
     neighbours, ratings, means, exclude, k, n = scene
-    arrays = [recommend.RatedItems.of(r) for r in ratings]
-    got = recommend.top_n(mean_u, neighbours, arrays, means, exclude, k, n, (0.5, 5.0))
+    catalogue: LocalIds[str] | None = None
+    if shared:
+        catalogue = LocalIds()
+        catalogue.index(reversed([*ITEMS, "elsewhere"]))
+    arrays = [recommend.RatedItems.of(r, catalogue) for r in ratings]
+    got = recommend.top_n(mean_u, neighbours, arrays, means, exclude, k, n, (0.5, 5.0), catalogue)
     expected = brute_force_top_n(mean_u, neighbours, ratings, means, exclude, k, n, (0.5, 5.0))
     assert [i for i, _ in got] == [i for i, _ in expected]
     assert np.allclose([s for _, s in got], [s for _, s in expected], atol=1e-9)

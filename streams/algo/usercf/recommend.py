@@ -17,19 +17,25 @@ from typing import Any
 
 import numpy as np
 
+from streams.algo.ids import LocalIds
+from streams.algo.topk import top_k
 from streams.algo.usercf.pearson import N, pearson
 
 
 @dataclass(frozen=True)
 class RatedItems:
-    """One user's ratings, aligned: item ids (str) and ratings (float64)."""
+    """One user's ratings, aligned: item ids (str), ratings (float64) and the items'
+    codes in the ``catalogue`` that the ratings of one refresh share (None: no codes)."""
 
     items: list[str]
     values: np.ndarray
+    codes: np.ndarray | None = None
 
     @classmethod
-    def of(cls, ratings: dict[str, float]) -> RatedItems:
-        return cls(list(ratings), np.fromiter(ratings.values(), float, len(ratings)))
+    def of(cls, ratings: dict[str, float], catalogue: LocalIds[str] | None = None) -> RatedItems:
+        items = list(ratings)
+        values = np.fromiter(ratings.values(), float, len(ratings))
+        return cls(items, values, None if catalogue is None else catalogue.index(items))
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,8 @@ def neighbourhood(
     if not partners:
         return []
     sims = pearson(sums, mean_u, means_v, min_support)
-    positive = np.flatnonzero(sims > 0)
-    if len(positive) > size:  # keep everything tied with the size-th best, then sort
-        cut = np.partition(sims[positive], len(positive) - size)[len(positive) - size]
-        positive = positive[sims[positive] >= cut]
-    order = sorted(positive.tolist(), key=lambda k: (-sims[k], partners[k]))[:size]
-    return [Neighbour(partners[k], float(sims[k]), round(float(sums[k, N]))) for k in order]
+    best = top_k(partners, sims, size).tolist()
+    return [Neighbour(partners[k], float(sims[k]), round(float(sums[k, N]))) for k in best]
 
 
 def predict(
@@ -87,11 +89,14 @@ def top_n(
     k: int,
     n: int,
     bounds: tuple[float, float],
+    catalogue: LocalIds[str] | None = None,
 ) -> list[tuple[str, float]]:
     """Score every item the neighbours rated and u did not; return the best ``n``.
 
     Each item is scored with :func:`predict` over the (at most ``k``) most similar
     neighbours who rated it. Ties go to the item more neighbours rated, then by id.
+    With a ``catalogue`` the ratings carry their codes in it (coded once per refresh,
+    however many users share a neighbour), else they are coded here.
     """
     if not neighbours:
         return []
@@ -100,29 +105,38 @@ def top_n(
         return []
     values = np.concatenate([r.values for r in neighbour_ratings])
     rows = np.repeat(np.arange(len(neighbours)), lengths)
-    # one column per distinct item, in first-seen order (a hash, not a sort of strings:
-    # the order of the columns decides nothing, ties are broken by id below)
-    index: dict[str, int] = {}
-    column = np.fromiter(
-        (index.setdefault(i, len(index)) for r in neighbour_ratings for i in r.items),
-        np.int64,
-        len(values),
-    )
-    candidates = list(index)
+    # one column per distinct item, in code order (the order of the columns decides
+    # nothing, ties are broken by id below)
+    if catalogue is None:
+        catalogue = LocalIds()
+        codes = np.concatenate([catalogue.index(r.items) for r in neighbour_ratings])
+    else:
+        codes = np.concatenate([r.codes for r in neighbour_ratings])
+    present = np.zeros(len(catalogue), dtype=bool)
+    present[codes] = True
+    listed = np.flatnonzero(present)
+    remap = np.empty(len(catalogue), dtype=np.int64)
+    remap[listed] = np.arange(len(listed))
+    column = remap[codes]
+    candidates = [catalogue.names[c] for c in listed.tolist()]
     keep = np.fromiter((c not in exclude for c in candidates), bool, len(candidates))
     sims = np.array([nb.similarity for nb in neighbours])
     rank = np.empty(len(neighbours), dtype=np.int64)  # position by similarity, stable
     rank[np.argsort(-sims, kind="stable")] = np.arange(len(neighbours))
-    dev = np.zeros((len(neighbours), len(candidates)))
-    rated = np.zeros((len(neighbours), len(candidates)), dtype=bool)
-    dev[rank[rows], column] = values - neighbour_means[rows]
-    rated[rank[rows], column] = True
-    sims = sims[np.argsort(-sims, kind="stable")]
-    use = rated & (np.cumsum(rated, axis=0) <= k) & (sims[:, None] > 0)
-    weight = (np.abs(sims)[:, None] * use).sum(axis=0)
-    support = use.sum(axis=0)
+    # sparse: each rating once, grouped by item, most similar rater first; an item's
+    # first k raters with positive similarity predict it (as in ``predict``)
+    order = np.lexsort((rank[rows], column))
+    column, rows, values = column[order], rows[order], values[order]
+    starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, len(column)]))
+    use = ((np.arange(len(column)) - first) < k) & (sims[rows] > 0)
+    size = len(candidates)
+    weight = np.bincount(column, weights=np.abs(sims[rows]) * use, minlength=size)
+    support = np.bincount(column, weights=use, minlength=size)
+    deviation = sims[rows] * (values - neighbour_means[rows]) * use
     with np.errstate(invalid="ignore", divide="ignore"):
-        scores = np.clip(mean_u + (sims[:, None] * dev * use).sum(axis=0) / weight, *bounds)
+        total = np.bincount(column, weights=deviation, minlength=size)
+        scores = np.clip(mean_u + total / weight, *bounds)
     valid = np.flatnonzero((weight > 0) & keep)
     if len(valid) > n:  # keep everything tied with the n-th best, then order those few
         cut = np.partition(-scores[valid], n - 1)[n - 1]
