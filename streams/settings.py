@@ -171,6 +171,9 @@ class WorkerSettings(BaseSettings):
     item_cf_recent: int = Field(default=10, ge=1, le=1000)
     item_cf_decay: float = Field(default=0.9, gt=0, le=1)
     item_cf_similarity: Literal["cosine", "pearson"] = "cosine"
+    # c(i, j) entries of the rows re-scored that the worker keeps (16 bytes each: 4M ≈ 64 MB;
+    # ML-100K's rows hold ~1.1M); 0 = read every row back from Redis each batch
+    item_cf_row_cache_entries: int = Field(default=4_000_000, ge=0, le=1_000_000_000)
     content: bool = True  # content-based similar lists and user lists (the items topic)
     content_genre_weight: float = Field(default=1.0, ge=0)
     content_year_weight: float = Field(default=0.5, ge=0)

@@ -24,15 +24,13 @@ def decode_history(raw: dict[Any, bytes]) -> UserHistory:
     return UserHistory(*packed_entries(raw, HISTORY_DTYPE)) if raw else UserHistory.empty()
 
 
-ROW_CACHE_ENTRIES = 4_000_000  # c(i, j) entries kept in the worker: ~16 bytes each
-
-
 class ItemStore:
-    def __init__(self, client: aioredis.Redis, row_cache_entries: int = ROW_CACHE_ENTRIES) -> None:
+    def __init__(self, client: aioredis.Redis, row_cache_entries: int = 4_000_000) -> None:
         self.redis = client
         self.ids: LocalIds[bytes] = LocalIds()
         self.cache = RowCache(row_cache_entries)
         self.current: set[str] = set()  # items whose copy the last apply proved current
+        self.versions: dict[str, int] = {}  # each item's version in the last apply's reply
         self._apply_cooc = client.register_script(script("apply_cooccurrence.lua"))
         self._apply_history = client.register_script(script("apply_entries.lua"))
         self._replace = client.register_script(script("replace_ranking.lua"))
@@ -82,9 +80,10 @@ class ItemStore:
                     at = self.ids.index(j.encode() for j in partners) if cached else values[:0]
                     touched.append((item, at, values.astype(np.int64)))
             after = await pipe.execute()
-        current = {}
+        current, self.versions = {}, {}
         for (item, at, values), (_n, _s, version, applied) in zip(touched, after, strict=True):
             current[item] = self.cache.advance(item, at, values, int(version), bool(applied))
+            self.versions[item] = int(version)
         self.current = {item for item, kept in current.items() if kept}
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, _d, histories in portions:
@@ -116,8 +115,10 @@ class ItemStore:
         worker's copy where it is current, else read (and kept) with its version. The
         version is read first: a batch applied between the two reads makes the kept copy
         look older than it is, so it is dropped at its next batch, never trusted wrongly.
-        Only the copies the last ``apply`` proved current are used (an item rated in a
-        batch may have had no delta, and another worker may have moved it since)."""
+        For the same reason a row read after this worker's own apply needs no version
+        read: the apply's reply is one, at most the row's. Only the copies the last
+        ``apply`` proved current are used (an item rated in a batch may have had no
+        delta, and another worker may have moved it since)."""
         out: dict[str, Row] = {}
         missing = []
         for item in items:
@@ -128,17 +129,20 @@ class ItemStore:
             else:
                 out[item] = row
         if missing:
+            unknown = [item for item in missing if item not in self.versions]
             async with self.redis.pipeline(transaction=False) as pipe:
-                for item in missing:
+                for item in unknown:
                     pipe.hget(keys.item_fence(item), "v")
+                for item in missing:
                     pipe.hgetall(keys.item_cooccurrence(item))
                 raw = await pipe.execute()
-            for k, item in enumerate(missing):
-                version, fields = raw[2 * k], raw[2 * k + 1]
+            read = dict(zip(unknown, raw, strict=False))
+            for item, fields in zip(missing, raw[len(unknown) :], strict=True):
+                version = self.versions.get(item, int(read.get(item) or 0))
                 partners = self.ids.index(fields)
                 counts = np.fromiter(map(int, fields.values()), np.int64, len(fields))
                 order = np.argsort(partners)
-                row = Row(partners[order], counts[order], int(version or 0))
+                row = Row(partners[order], counts[order], version)
                 self.cache.put(item, row)
                 out[item] = row
         return {item: (out[item].partners, out[item].counts) for item in items}

@@ -142,7 +142,9 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
 
     user_keyed: dict[str, ratings.UserBatchEngine] = {}
     if settings.item_cf:
-        user_keyed["item-cf"] = ItemEngine(ItemStore(client), store, item_cf_config(settings))
+        user_keyed["item-cf"] = ItemEngine(
+            ItemStore(client, settings.item_cf_row_cache_entries), store, item_cf_config(settings)
+        )
     if settings.hybrid:
         user_keyed["hybrid"] = hybrid_engine
     catalogue.register(app, settings, hybrid_engine)
