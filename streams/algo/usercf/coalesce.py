@@ -21,8 +21,8 @@ Coalesced = dict[str, tuple[list[str], np.ndarray]]
 
 
 # a bin per possible pair (8 bytes each, per column) up to this many, and while there are
-# at most 4 bins per row: a bincount then needs no sort, 3.4x faster than sort + reduceat
-# on a 4,000-event ML-100K batch (943 users, 1.5M rows)
+# at most 4 bins per row: a bincount then needs no sort (3.4x faster than sort + reduceat
+# on 1.5M random rows between 943 users; a bin per pair present, 2.3x)
 DENSE_BINS = 1 << 22
 
 
