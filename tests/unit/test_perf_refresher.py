@@ -2,13 +2,20 @@
 and drains a backlog within a few ticks once the stream stops."""
 
 import asyncio
+import itertools
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from streams.worker.refresher import IDLE_TIME_SHARE, TIME_SHARE, TickBudget, refresh_tick
+from streams.worker.refresher import (
+    IDLE_TIME_SHARE,
+    TIME_SHARE,
+    TickBudget,
+    every,
+    refresh_tick,
+)
 
 
 class Clock:
@@ -89,8 +96,9 @@ def test_an_idle_tick_never_overruns_its_timer(base, load, backlog, round_max):
 
 
 def test_a_backlog_of_a_thousand_users_drains_within_five_seconds():
+    """Once the stream stops: quiet ticks, one per second (``every``)."""
     clock, queue = Clock(), Queue(1000)
-    budget = TickBudget(TIME_SHARE * 1.0, 100, clock)
+    budget = TickBudget(IDLE_TIME_SHARE * 1.0, 100, clock)
     refresh = refresher(clock, iter([0.002] * 10_000))  # 2 ms per user: a quiet worker
     seconds = 0
     while queue.stale:
@@ -145,3 +153,23 @@ def test_one_slow_round_under_load_does_not_stop_the_refresher_for_good():
         clock.now = started + 1.0
         ticks += 1
     assert not queue.stale
+
+
+@pytest.mark.parametrize("runtime", [0.0, 0.3, 0.9, 1.4])
+def test_ticks_come_once_per_interval_whatever_they_take(runtime):
+    """Faust's timer slept a whole interval after each tick: a 0.9 s tick came every
+    1.9 s. Here a tick starts every interval (right after the last one if it overran)."""
+    clock = Clock()
+    starts: list[float] = []
+
+    async def tick() -> None:
+        starts.append(clock.now)
+        clock.now += runtime
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    asyncio.run(every(1.0, tick, sleep, lambda: len(starts) >= 6, clock))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert starts[0] == 1.0  # the first after one interval, as a timer's
+    assert gaps == pytest.approx([max(1.0, runtime)] * 5)
