@@ -8,10 +8,19 @@ offset, so what was kept or counted for them is dropped."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+_ALL: weakref.WeakSet[InFlight[Any]] = weakref.WeakSet()
+
+
+def records_held() -> int:
+    """Records delivered to any agent of this process and not acknowledged yet: work in
+    flight even while no batch has finished for a while (the refresher's idle test)."""
+    return sum(len(flight.decoded) for flight in _ALL)
 
 
 def _key(record: Any) -> tuple[int, int]:
@@ -28,6 +37,7 @@ class InFlight(Generic[T]):
         self.ack: Callable[[Any], Awaitable[Any]] | None = None
         self.decoded: dict[tuple[int, int], T] = {}
         self.counts: dict[tuple[int, int], int] = {}
+        _ALL.add(self)
 
     def add(self, batch: list[Any]) -> None:
         for record in batch:

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from streams import metrics
 from streams.engines.usercf import Engine
 from streams.settings import WorkerSettings
+from streams.worker.inflight import records_held
 
 # of the interval: the most one tick may spend refreshing while records come in (the
 # share it had under Faust's timer, which slept a whole interval after each tick)
@@ -132,7 +133,10 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
     async def refresh_stale() -> None:
         nonlocal previous
         processed = sum(metrics.processed.values())  # every record any agent handled
-        idle, previous = processed == previous, processed
+        # idle: no batch finished since the last tick and none is in flight (a batch may
+        # take longer than a tick, and a quiet tick's 0.9 share would then starve it)
+        idle = processed == previous and not records_held()
+        previous = processed
         try:
             await refresh_tick(_Queue(engine), engine.refresh, quiet if idle else busy)
             metrics.STALE_LISTS.set(await engine.store.stale_count())

@@ -133,3 +133,29 @@ def test_pairs_chunks_keep_order_and_bound_events(sizes: list[int], most: int) -
         assert run and (total <= most or len(run) == 1)
     for first, second in itertools.pairwise(runs):  # a run ends only when the next is full
         assert sum(sizes[r] for r in first) + sizes[second[0]] > most
+
+
+def test_records_held_counts_what_is_delivered_and_not_acknowledged() -> None:
+    """The refresher's idle test: a batch still being applied is work in flight, even
+    though no batch finished since the last tick."""
+    from streams.worker.inflight import records_held
+
+    async def ack(r: Rec) -> None:
+        pass
+
+    async def run() -> None:
+        before = records_held()
+        flight = parsed_once(2, ack)
+        held = [record(0, 0), record(0, 1), record(1, 0)]
+        flight.add(held)
+        assert records_held() == before + 3
+        for r in held:
+            await flight.release(r)
+        assert records_held() == before + 3  # one path of two released them
+        for r in held[:2]:
+            await flight.release(r)
+        assert records_held() == before + 1
+        flight.forget(1)
+        assert records_held() == before
+
+    asyncio.run(run())
