@@ -16,7 +16,6 @@ from streams import metrics
 from streams.algo.itemcf import ItemCFConfig
 from streams.algo.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
 from streams.algo.itemcf.similarity import cosine_row, most_similar, score_recent
-from streams.algo.topk import top_k
 from streams.algo.usercf.pearson import pearson
 from streams.algo.usercf.recommend import stored_scores
 from streams.state.itemcf import ItemStore
@@ -113,11 +112,10 @@ class ItemEngine:
         await self.store.write_similar(lists)
 
     async def _cosine_lists(self, items: list[str]) -> dict[str, list[tuple[str, float]]]:
-        cache = self.store.cache
-        hits, misses = cache.hits, cache.misses
+        used, read = self.store.copies_used, self.store.rows_read
         rows = await self.store.rows(items)
-        metrics.ITEM_ROWS.labels("copy").inc(cache.hits - hits)
-        metrics.ITEM_ROWS.labels("redis").inc(cache.misses - misses)
+        metrics.ITEM_ROWS.labels("copy").inc(self.store.copies_used - used)
+        metrics.ITEM_ROWS.labels("redis").inc(self.store.rows_read - read)
         ids = self.store.ids
         own = ids.index(i.encode() for i in items)
         wanted = np.zeros(len(ids), dtype=bool)  # every partner once, without a sort
@@ -128,8 +126,8 @@ class ItemEngine:
         lists = {}
         for (item, (ps, co)), key in zip(rows.items(), own.tolist(), strict=True):
             sims = cosine_row(co, n[key], n[ps])
-            top = top_k(NamesAt(ids, ps), sims, self.config.similar_size)  # bytes order
-            lists[item] = [(ids.names[ps[k]].decode(), float(sims[k])) for k in top.tolist()]
+            top = most_similar(NamesAt(ids, ps), sims, self.config.similar_size)  # bytes order
+            lists[item] = [(j.decode(), s) for j, s in top]
         return lists
 
     async def _pearson_lists(self, items: list[str]) -> dict[str, list[tuple[str, float]]]:

@@ -31,6 +31,7 @@ class ItemStore:
         self.cache = RowCache(row_cache_entries)
         self.current: set[str] = set()  # items whose copy the last apply proved current
         self.versions: dict[str, int] = {}  # each item's version in the last apply's reply
+        self.copies_used = self.rows_read = 0  # rows served from copies / read from Redis
         self._apply_cooc = client.register_script(script("apply_cooccurrence.lua"))
         self._apply_history = client.register_script(script("apply_entries.lua"))
         self._replace = client.register_script(script("replace_ranking.lua"))
@@ -76,9 +77,11 @@ class ItemStore:
                         args=args,
                         client=pipe,
                     )
-                    cached = item in self.cache.rows
-                    at = self.ids.index(j.encode() for j in partners) if cached else values[:0]
-                    touched.append((item, at, values.astype(np.int64)))
+                    if item in self.cache.rows:  # the delta that moves the copy forward
+                        at = self.ids.index(j.encode() for j in partners)
+                        touched.append((item, at, values.astype(np.int64)))
+                    else:
+                        touched.append((item, values[:0], values[:0]))
             after = await pipe.execute()
         current, self.versions = {}, {}
         for (item, at, values), (_n, _s, version, applied) in zip(touched, after, strict=True):
@@ -124,10 +127,11 @@ class ItemStore:
         for item in items:
             row = self.cache.get(item) if item in self.current else None
             if row is None:
-                self.cache.misses += item not in self.current
                 missing.append(item)
             else:
                 out[item] = row
+        self.copies_used += len(out)
+        self.rows_read += len(missing)
         if missing:
             unknown = [item for item in missing if item not in self.versions]
             async with self.redis.pipeline(transaction=False) as pipe:

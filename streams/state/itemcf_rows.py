@@ -76,19 +76,14 @@ class RowCache:
         self.max_entries = max_entries
         self.rows: OrderedDict[str, Row] = OrderedDict()
         self.entries = 0
-        self.hits = 0
-        self.misses = 0
         self.dropped = 0  # copies another writer made stale
 
     def get(self, item: str) -> Row | None:
         """The copy of ``item``'s row; only a caller that has just had it proven current
         (``advance``) may trust it."""
         row = self.rows.get(item)
-        if row is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        self.rows.move_to_end(item)
+        if row is not None:
+            self.rows.move_to_end(item)
         return row
 
     def put(self, item: str, row: Row) -> None:

@@ -24,6 +24,14 @@ from streams.state.toolkit import script
 from streams.state.usercf_lists import UserLists
 
 
+def _all_of(raw: dict[Any, bytes], next_seq: bytes | None) -> ItemRaters:
+    """Every rater of an item, from its raters hash and the next join seq."""
+    users, state = packed_entries(raw, RATER_DTYPE)
+    raters = ItemRaters(users, state, None if next_seq is None else int(next_seq))
+    raters.reindex = next_seq is None  # build the item's join index, once
+    return raters
+
+
 def item_seq_keys(item_id: str) -> list[str]:
     return [keys.item_joins(item_id), keys.item_raters(item_id)]
 
@@ -118,9 +126,7 @@ class Store(ProgressStore, UserLists):
                 await self._load_window(keys=item_seq_keys(item), args=bounds, client=pipe)
             second = await pipe.execute()
         for (item, next_seq), raw in zip(full, second, strict=False):
-            users, state = packed_entries(raw, RATER_DTYPE)
-            out[item] = ItemRaters(users, state, None if next_seq is None else int(next_seq))
-            out[item].reindex = next_seq is None  # build the item's join index, once
+            out[item] = _all_of(raw, next_seq)
         for (item, partial, _r), rows in zip(windowed, second[len(full) :], strict=True):
             out[item] = _with_window(partial, rows)
         return out
@@ -131,15 +137,10 @@ class Store(ProgressStore, UserLists):
                 pipe.hget(keys.item_fence(item), "next_seq")
                 pipe.hgetall(keys.item_raters(item))
             got = await pipe.execute()
-        out: dict[str, ItemRaters] = {}
-        for item, next_seq, raw in zip(items, got[::2], got[1::2], strict=True):
-            if not raw:
-                out[item] = ItemRaters.empty()
-                continue
-            users, state = packed_entries(raw, RATER_DTYPE)
-            out[item] = ItemRaters(users, state, None if next_seq is None else int(next_seq))
-            out[item].reindex = next_seq is None  # build the item's join index, once
-        return out
+        return {
+            item: _all_of(raw, next_seq) if raw else ItemRaters.empty()
+            for item, next_seq, raw in zip(items, got[::2], got[1::2], strict=True)
+        }
 
     async def apply_items(self, portions: list[tuple[int, int, dict[str, ItemRaters]]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
