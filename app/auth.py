@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
 
-from app.deps import settings_of
+from app.deps import Settings
 
 HEADER = "X-API-Key"
 # documents the scheme in the OpenAPI spec; the check below reads the raw header itself
@@ -30,9 +30,10 @@ def _header_values(request: Request) -> list[bytes]:
     return [value for name, value in request.scope["headers"] if name.lower() == wanted]
 
 
-def require_writer(request: Request, _documented: Annotated[str | None, Depends(_scheme)]) -> None:
+async def require_writer(
+    request: Request, settings: Settings, _documented: Annotated[str | None, Depends(_scheme)]
+) -> None:
     """401 for a missing, empty, repeated or wrong key; 403 when writes are closed."""
-    settings = settings_of(request)
     expected = settings.api_key
     if expected is None:
         if settings.allow_anonymous_writes:

@@ -1,26 +1,59 @@
-"""Request-scoped helpers shared by the routers: validated ids, the store, the settings."""
+"""The routes' typed dependencies: the settings, the store, validated ids.
+
+Each is an ``async def`` so that FastAPI calls it on the event loop: a plain ``def``
+dependency is sent to a thread pool, which costs more than the work it does here.
+"""
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request
 
 from app.settings import ReaderSettings
 from app.store import ReaderStore
+from streams.state.served import ServedStore
 
 
-def settings_of(request: Request) -> ReaderSettings:
+async def settings_of(request: Request) -> ReaderSettings:
     return request.app.state.settings
 
 
-def store_of(request: Request) -> ReaderStore:
+async def store_of(request: Request) -> ReaderStore:
     return request.app.state.store
 
 
-def checked_id(value: str, name: str, request: Request) -> str:
+async def served_of(request: Request) -> ServedStore:
+    return request.app.state.served
+
+
+Settings = Annotated[ReaderSettings, Depends(settings_of)]
+Store = Annotated[ReaderStore, Depends(store_of)]
+Served = Annotated[ServedStore, Depends(served_of)]
+
+
+def checked(value: str, name: str, settings: ReaderSettings) -> str:
     """Ids are any UTF-8 text up to the configured length; the key layout escapes them."""
-    limit = settings_of(request).limits.max_id_length
+    limit = settings.limits.max_id_length
     if not value.strip():
         raise HTTPException(422, f"{name} is empty")
     if len(value) > limit:
         raise HTTPException(422, f"{name} has {len(value)} characters, at most {limit} allowed")
     return value
+
+
+async def _user_id(user_id: Annotated[str, Path()], settings: Settings) -> str:
+    return checked(user_id, "user_id", settings)
+
+
+async def _other_id(other_id: Annotated[str, Path()], settings: Settings) -> str:
+    return checked(other_id, "other_id", settings)
+
+
+async def _item_id(item_id: Annotated[str, Path()], settings: Settings) -> str:
+    return checked(item_id, "item_id", settings)
+
+
+UserId = Annotated[str, Depends(_user_id)]
+OtherId = Annotated[str, Depends(_other_id)]
+ItemId = Annotated[str, Depends(_item_id)]

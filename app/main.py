@@ -35,6 +35,7 @@ def create_app(settings: ReaderSettings) -> FastAPI:
         await check_eviction(client, "reader")  # an evicting Redis could drop fences
         app.state.redis = client
         app.state.store = ReaderStore(client)
+        app.state.served = app.state.store.served
         bounds = (settings.limits.rating_min, settings.limits.rating_max)
         app.state.predictor = Predictor(Store(client), settings.predict_k, rating_bounds=bounds)
         app.state.producer = AsyncProducer(settings.kafka)

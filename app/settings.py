@@ -7,13 +7,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.algo.blend import COLD_START_RATINGS, DEFAULT_WEIGHTS
 from streams.settings import (
     ENV_PREFIX,
     EventLimits,
     KafkaConnection,
     RedisConnection,
     TopicSettings,
+    refuse_legacy_blend,
 )
 
 
@@ -42,14 +42,6 @@ class ReaderSettings(BaseSettings):
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
-    # weights of the served blend (streams.algo.blend); 0 leaves a source out
-    blend_item_cf: float = Field(default=DEFAULT_WEIGHTS["item-cf"], ge=0)
-    blend_user_cf: float = Field(default=DEFAULT_WEIGHTS["user-cf"], ge=0)
-    blend_content: float = Field(default=DEFAULT_WEIGHTS["content"], ge=0)
-    blend_embedding: float = Field(default=DEFAULT_WEIGHTS["embedding"], ge=0)
-    blend_popular: float = Field(default=DEFAULT_WEIGHTS["popular"], ge=0)
-    # fewer ratings than this: only content and popularity (0 turns routing off)
-    cold_start_ratings: int = Field(default=COLD_START_RATINGS, ge=0, le=1000)
 
     @field_validator("api_key")
     @classmethod
@@ -65,6 +57,8 @@ class ReaderSettings(BaseSettings):
             raise ValueError("must be printable ASCII without spaces (it travels in a header)")
         return value
 
+    _no_legacy_blend = model_validator(mode="before")(refuse_legacy_blend)
+
     @model_validator(mode="after")
     def _one_write_policy(self) -> ReaderSettings:
         if self.api_key is not None and self.allow_anonymous_writes:
@@ -73,12 +67,3 @@ class ReaderSettings(BaseSettings):
                 "each other: choose one"
             )
         return self
-
-    def blend_weights(self) -> dict[str, float]:
-        return {
-            "item-cf": self.blend_item_cf,
-            "user-cf": self.blend_user_cf,
-            "content": self.blend_content,
-            "embedding": self.blend_embedding,
-            "popular": self.blend_popular,
-        }

@@ -14,6 +14,7 @@ from streams.algo.embedding import model as embedding
 from streams.algo.usercf.expansion import RATER_DTYPE
 from streams.algo.usercf.pearson import WIDTH, N, pearson
 from streams.state import keys
+from streams.state.served import ServedStore
 
 SIMILAR_KEYS = {
     "cf": keys.item_similar,
@@ -51,6 +52,8 @@ class ReaderStore:
         self.popular_ttl_s = popular_ttl_s
         self._popular: tuple[float, int, list[tuple[str, float]]] = (-1e9, 0, [])
         self._meta: dict[str, tuple[float, ItemMeta | None]] = {}
+        self.served = ServedStore(client)
+        self._popular_doc: tuple[float, tuple[bytes, bytes] | None] = (-1e9, None)
 
     async def sources(self, user: str, depth: int) -> Sources:
         """Every source's list for ``user`` in one round trip: the popular list is global
@@ -94,6 +97,14 @@ class ReaderStore:
             known=count is not None and float(count) > 0,
             ratings=int(float(count)) if count is not None else 0,
         )
+
+    async def popular_served(self) -> tuple[bytes, bytes] | None:
+        """The worker's list for users nobody knows (``streams.state.served``), cached
+        for ``popular_ttl_s``: every unknown user is served the same bytes."""
+        now = time.monotonic()
+        if now - self._popular_doc[0] > self.popular_ttl_s:
+            self._popular_doc = (now, await self.served.read_popular())
+        return self._popular_doc[1]
 
     async def _popular_cached(self, n: int) -> list[tuple[str, float]]:
         now = time.monotonic()

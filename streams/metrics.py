@@ -47,6 +47,18 @@ HYBRID_FRESHNESS = Histogram(
     "From an event's produce time to its user's content and embedding top-N being written.",
     buckets=FRESHNESS_BUCKETS,
 )
+SERVED_FRESHNESS = Histogram(
+    "streamrec_served_freshness_seconds",
+    "From the oldest change a fusion takes in (an event's produce time, or when a list went "
+    "stale) to the user's served list being written.",
+    buckets=FRESHNESS_BUCKETS,
+)
+SERVED_FUSED = Counter(
+    "streamrec_served_fused_total",
+    "Served lists fused, by cause (a source list changed, or the popular list did).",
+    ["cause"],
+)
+SERVED_DUE = Gauge("streamrec_served_due", "Users whose served list waits for the fuser.")
 ITEM_ROWS = Counter(
     "streamrec_item_rows_total",
     "Co-occurrence rows re-scored, by source: the worker's proven copy, or read from Redis.",

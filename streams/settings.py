@@ -8,12 +8,15 @@ is refused at start-up with a message naming the variable, never discovered late
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.algo.blend import COLD_START_RATINGS, DEFAULT_WEIGHTS
 
 ENV_PREFIX = "STREAMREC_"
 
@@ -133,6 +136,59 @@ class Lifecycle(BaseModel):
         return self
 
 
+LEGACY_BLEND = ("STREAMREC_BLEND_ITEM_CF", "STREAMREC_BLEND_USER_CF", "STREAMREC_BLEND_CONTENT",
+                "STREAMREC_BLEND_EMBEDDING", "STREAMREC_BLEND_POPULAR",
+                "STREAMREC_COLD_START_RATINGS")  # fmt: skip
+
+
+def refuse_legacy_blend(data: Any) -> Any:
+    """The blend's variables were the reader's; the worker fuses the served list now and
+    reads ``STREAMREC_BLEND__*``. An old name would be silently ignored: refuse it."""
+    moved = sorted(k for k in os.environ if k.upper() in LEGACY_BLEND)
+    if moved:
+        raise ValueError(
+            f"{', '.join(moved)}: the blend is set on the worker now, as "
+            "STREAMREC_BLEND__ITEM_CF, __USER_CF, __CONTENT, __EMBEDDING, __POPULAR and "
+            "__COLD_START_RATINGS"
+        )
+    return data
+
+
+class BlendSettings(BaseModel):
+    """``STREAMREC_BLEND__*``: the weights of the served list's fusion (0 leaves a source
+    out) and the cold-start route; chosen on the first 50,000 events of ML-100K
+    (docs/evaluation.md). The worker fuses, so the worker reads them."""
+
+    item_cf: float = Field(default=DEFAULT_WEIGHTS["item-cf"], ge=0)
+    user_cf: float = Field(default=DEFAULT_WEIGHTS["user-cf"], ge=0)
+    content: float = Field(default=DEFAULT_WEIGHTS["content"], ge=0)
+    embedding: float = Field(default=DEFAULT_WEIGHTS["embedding"], ge=0)
+    popular: float = Field(default=DEFAULT_WEIGHTS["popular"], ge=0)
+    # fewer ratings than this: only content and popularity (0 turns routing off)
+    cold_start_ratings: int = Field(default=COLD_START_RATINGS, ge=0, le=1000)
+
+    def weights(self) -> dict[str, float]:
+        return {
+            "item-cf": self.item_cf,
+            "user-cf": self.user_cf,
+            "content": self.content,
+            "embedding": self.embedding,
+            "popular": self.popular,
+        }
+
+
+class ServedSettings(BaseModel):
+    """``STREAMREC_SERVED__*``: the served list the worker fuses for each user after any
+    of their source lists changed, ready for the reader (and frontends) in one read."""
+
+    enabled: bool = True
+    size: int = Field(default=50, ge=1, le=1000)  # items stored; any n up to it is a slice
+    interval_s: float = Field(default=0.02, gt=0, le=10)  # how often the due queue is polled
+    round_max: int = Field(default=500, ge=1, le=100_000)  # users fused per round trip
+    # when the popular list's order changes: users re-fused per second, oldest first
+    popular_refresh_per_s: int = Field(default=50, ge=0, le=100_000)
+
+
 class WorkerSettings(BaseSettings):
     """Settings of ``streamrec worker`` and of the command-line tools that talk to Kafka."""
 
@@ -193,8 +249,12 @@ class WorkerSettings(BaseSettings):
     refresh_budget: int = Field(default=100, ge=0, le=100_000)
     refresh_interval_s: float = Field(default=1.0, gt=0)
     session_timeout_s: float = Field(default=10, ge=1, le=300)
+    blend: BlendSettings = BlendSettings()
+    served: ServedSettings = ServedSettings()
     data_dir: str = ".state/worker"
     cache_dir: str = "~/.cache/streamrec"
+
+    _no_legacy_blend = model_validator(mode="before")(refuse_legacy_blend)
 
     @model_validator(mode="after")
     def _popularity_in_range(self) -> WorkerSettings:

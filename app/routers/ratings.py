@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from app import schemas
 from app.auth import Writer
 from app.body import BodyRefused, check_media_type, parse_json, read_capped
-from app.deps import settings_of
+from app.deps import Settings
 from streams.schemas.errors import InvalidEvent, Reason
 from streams.schemas.ratings import RatingEvent, parse_rating
 
@@ -63,11 +63,10 @@ def _events_of(value: Any, max_batch: int) -> list[Any]:
     responses=REFUSALS,
     openapi_extra={"requestBody": schemas.RATINGS_BODY},
 )
-async def post_ratings(request: Request, _writer: Writer) -> Any:
+async def post_ratings(request: Request, settings: Settings, _writer: Writer) -> Any:
     """Accepts ``{"user_id", "item_id", "rating", "ts"?, "op"?, "event_id"?}`` or a list of
     them. ``ts`` (epoch seconds) defaults to now and ``event_id`` to a new UUID. Nothing is
     produced unless every event is valid; a 422 lists the invalid events with reasons."""
-    settings = settings_of(request)
     try:
         check_media_type(request)
         body = await read_capped(request, settings.max_body_bytes)

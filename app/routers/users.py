@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
 
 from app import schemas
-from app.deps import checked_id, settings_of, store_of
+from app.deps import ItemId, OtherId, Served, Settings, Store, UserId
 from streams.algo import blend
+from streams.state.served import first, with_user
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
@@ -16,85 +18,85 @@ MIN_GROUP = 3
 
 
 SOURCES = ("blend", *blend.SOURCES)
+JSON = "application/json"
 
 
 @router.get("/{user_id}/recommendations", response_model=schemas.Recommendations)
 async def recommendations(
-    request: Request,
-    user_id: str,
+    user_id: UserId,
+    settings: Settings,
+    store: Store,
+    served: Served,
     n: int = Query(10, ge=1, le=1000),
     source: str = Query(
         "blend", description="blend, item-cf, user-cf, content, embedding or popular"
     ),
-) -> schemas.Recommendations:
+) -> Response:
     """The served top-N: the sources fused by weighted reciprocal rank (``source=blend``),
-    or one source alone. A user with few ratings is routed to content and popularity
-    (``streams.algo.blend.route``); a user no source knows yet gets the popular items."""
-    checked_id(user_id, "user_id", request)
+    as the worker stored it when one of them changed (one Redis read, the stored bytes
+    served as they are), or one source alone. A user with few ratings is routed to
+    content and popularity (``streams.algo.blend.route``); a user no source knows yet
+    gets the popular items."""
     if source not in SOURCES:
         raise HTTPException(422, f"source must be one of {', '.join(SOURCES)}")
-    settings = settings_of(request)
     n = min(n, settings.max_n)
-    store = store_of(request)
-    found = await store.sources(user_id, max(n, blend.DEPTH))
     if source == "blend":
-        weights = blend.route(settings.blend_weights(), found.ratings, settings.cold_start_ratings)
-        if not any(found.lists[s] for s in weights if s != "popular"):
-            weights = {"popular": 1.0}  # nothing personal yet
-        fused = blend.fuse(found.lists, weights, n)
-    else:
-        fused = [(i, score, [source]) for i, score in found.lists[source][:n]]
-    personal = any(srcs[0] != "popular" for _i, _s, srcs in fused)
-    label = source if source != "blend" or personal else "popular"
-    because = {i: found.reasons.get(i) for i, _s, srcs in fused if "item-cf" in srcs}
-    meta = await store.items([i for i, _s, _x in fused] + [b for b in because.values() if b])
-    items = []
-    for item, score, srcs in fused:
-        why = because.get(item)
-        items.append(
-            schemas.RecommendedItem(
-                item_id=item,
-                score=score,
-                source=srcs[0],
-                sources=srcs,
-                because_item=why,
-                because_title=meta[why].title if why in meta else None,
-                title=meta[item].title if item in meta else None,
-                genres=meta[item].attributes.get("genres", []) if item in meta else [],
-            )
+        found = await served.read(user_id)
+        if found is None:
+            found = await store.popular_served()
+            if found is not None:  # the unknown users' list, under the asked id
+                return Response(with_user(first(*found, n), user_id), media_type=JSON)
+            source = "popular"  # no fuser has run yet on this store
+        else:
+            return Response(first(*found, n), media_type=JSON)
+    found_lists = await store.sources(user_id, max(n, blend.DEPTH))
+    fused = [(i, score, [source]) for i, score in found_lists.lists[source][:n]]
+    meta = await store.items([i for i, _s, _x in fused])
+    reasons = found_lists.reasons if source == "item-cf" else {}
+    because_meta = await store.items([b for b in reasons.values() if b]) if reasons else {}
+    items = [
+        schemas.RecommendedItem(
+            item_id=item,
+            score=score,
+            source=source,
+            sources=srcs,
+            because_item=reasons.get(item),
+            because_title=because_meta[reasons[item]].title
+            if reasons.get(item) in because_meta
+            else None,
+            title=meta[item].title if item in meta else None,
+            genres=meta[item].attributes.get("genres", []) if item in meta else [],
         )
-    computed_at = found.computed_at if personal else None
-    return schemas.Recommendations(
-        user_id=user_id, items=items, computed_at=computed_at, source=label
+        for item, score, srcs in fused
+    ]
+    computed_at = found_lists.computed_at if source != "popular" else None
+    body = schemas.Recommendations(
+        user_id=user_id, items=items, computed_at=computed_at, source=source
     )
+    return Response(body.model_dump_json(), media_type=JSON)
 
 
 @router.get("/{user_id}/neighbors", response_model=list[schemas.Neighbour])
 async def neighbours(
-    request: Request, user_id: str, k: int = Query(20, ge=1, le=1000)
+    user_id: UserId, settings: Settings, store: Store, k: int = Query(20, ge=1, le=1000)
 ) -> list[schemas.Neighbour]:
-    checked_id(user_id, "user_id", request)
-    k = min(k, settings_of(request).max_k)
-    rows = await store_of(request).neighbours(user_id, k)
+    rows = await store.neighbours(user_id, min(k, settings.max_k))
     return [schemas.Neighbour(user_id=v, similarity=s, support=n) for v, s, n in rows]
 
 
 @router.get("/{user_id}/similarity/{other_id}", response_model=schemas.Similarity)
-async def similarity(request: Request, user_id: str, other_id: str) -> schemas.Similarity:
-    checked_id(user_id, "user_id", request)
-    checked_id(other_id, "other_id", request)
-    sim, support = await store_of(request).similarity(user_id, other_id)
+async def similarity(user_id: UserId, other_id: OtherId, store: Store) -> schemas.Similarity:
+    sim, support = await store.similarity(user_id, other_id)
     return schemas.Similarity(user_id=user_id, other_id=other_id, similarity=sim, support=support)
 
 
 @router.get("/{user_id}/predict/{item_id}", response_model=schemas.PredictionOut)
-async def predict(request: Request, user_id: str, item_id: str) -> schemas.PredictionOut:
-    checked_id(user_id, "user_id", request)
-    checked_id(item_id, "item_id", request)
-    settings = settings_of(request)
+async def predict(
+    request: Request, user_id: UserId, item_id: ItemId, settings: Settings, store: Store
+) -> schemas.PredictionOut:
     bounds = (settings.limits.rating_min, settings.limits.rating_max)
     result = await request.app.state.predictor.predict(user_id, item_id)
-    learned = await store_of(request).embedding_prediction(user_id, item_id, bounds)
+    learned = await store.embedding_prediction(user_id, item_id, bounds)
     user_cf = None if result is None else result.value
     stacked = blend.stack({"embedding": learned, "user-cf": user_cf}, blend.RATING_WEIGHTS, bounds)
     used = [
@@ -129,14 +131,12 @@ def _aggregate(ratings: list[float], hidden: bool) -> tuple[float | None, str]:
 
 
 @router.get("/{user_id}/recommendations/{item_id}/because", response_model=schemas.Because)
-async def because(request: Request, user_id: str, item_id: str) -> schemas.Because:
+async def because(
+    user_id: UserId, item_id: ItemId, settings: Settings, store: Store
+) -> schemas.Because:
     """Why the item is recommended: the sources that list it, the recent rating that put
     it on the item-to-item list, and the neighbours behind its user-based prediction:
     each with their rating, or (``hide_neighbour_ratings``) only how many and their mean."""
-    checked_id(user_id, "user_id", request)
-    checked_id(item_id, "item_id", request)
-    settings = settings_of(request)
-    store = store_of(request)
     found = await store.sources(user_id, max(settings.max_n, blend.DEPTH))
     ranks = {s: [i for i, _x in ranked] for s, ranked in found.lists.items()}
     listed_by = [s for s in blend.SOURCES if item_id in ranks[s]]

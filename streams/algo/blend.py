@@ -72,6 +72,24 @@ def fuse(
     return [(i, score, [s for _p, s in sorted(parts[i], reverse=True)]) for i, score in best]
 
 
+def serve(
+    lists: Mapping[str, list[tuple[str, float]]],
+    weights: Mapping[str, float],
+    ratings: int,
+    n: int,
+    cold_start_ratings: int = COLD_START_RATINGS,
+) -> tuple[list[tuple[str, float, list[str]]], str]:
+    """The served list of a user with ``ratings`` ratings and the label it is served
+    under: the routed blend, or the popular items (``"popular"``) while no personal
+    source lists anything. ``lists["popular"]`` must already leave out what they rated."""
+    routed = route(weights, ratings, cold_start_ratings)
+    if not any(lists.get(s) for s in routed if s != "popular"):
+        routed = {"popular": 1.0}  # nothing personal yet
+    fused = fuse(lists, routed, n)
+    personal = any(sources[0] != "popular" for _i, _s, sources in fused)
+    return fused, "blend" if personal else "popular"
+
+
 def stack(
     predictions: Mapping[str, float | None],
     weights: Mapping[str, float],

@@ -48,11 +48,18 @@ def _lag(settings: WorkerSettings) -> int:
 
 
 def _stale_lists(client: redis.Redis) -> int | None:
-    """Lists waiting for the refresher, or None while Redis cannot say (down, or still
-    loading its data after a restart: LOADING). The client does not retry on its own,
-    so an unanswered check costs one poll, never a hidden back-off past the deadline."""
+    """Lists waiting for the refresher or the fuser (served lists), or None while Redis
+    cannot say (down, or still loading its data after a restart: LOADING). The client
+    does not retry on its own, so an unanswered check costs one poll, never a hidden
+    back-off past the deadline."""
     try:
-        return int(client.zcard(keys.stale_users()))
+        changed = client.hget(keys.served_popular(), "at")  # popular or catalogue
+        with client.pipeline(transaction=False) as pipe:
+            pipe.zcard(keys.stale_users())
+            pipe.zcard(keys.served_due())
+            if changed is not None:  # lists fused before it are due again
+                pipe.zcount(keys.served_times(), "-inf", f"({float(changed)!r}")
+            return sum(int(n) for n in pipe.execute())
     except redis.RedisError:
         return None
 

@@ -187,7 +187,7 @@ class HybridEngine:
             content[user] = content_profile.rank(self.catalogue, rated, mean, self.topn_size)
             exclude = np.array([index[i] for i in rated if i in index], dtype=np.int64)
             learned[user] = embedding.rank(view.row, ids, biases, q, exclude, self.topn_size)
-        await self.store.write_user_lists(content, learned)
+        await self.store.write_user_lists(content, learned, result.acted)
         norms = np.linalg.norm(q, axis=1)
         unit = q / np.where(norms > 0, norms, 1.0)[:, None]
         similar = {}

@@ -97,7 +97,7 @@ class ItemEngine:
         """Re-score the rated items' similar lists, then the acting users' lists."""
         await self.rescore(sorted(result.rated))
         users = sorted(result.acted)
-        await self.store.write_user_lists(await self.ranked(users, result.histories))
+        await self.store.write_user_lists(await self.ranked(users, result.histories), result.acted)
         now = time.time()
         for produced_at in result.acted.values():
             metrics.ITEM_FRESHNESS.observe(max(0.0, now - produced_at))

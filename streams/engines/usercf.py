@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,14 +157,16 @@ class Engine:
 
     async def finish(self, result: BatchResult) -> int:
         """Recompute the lists of everyone who rated in the batch; record freshness."""
-        moved_on = set(await self.refresh(sorted(result.acted)))
+        moved_on = set(await self.refresh(sorted(result.acted), result.acted))
         now = time.time()
         for user, produced_at in result.acted.items():
             if user not in moved_on:
                 metrics.FRESHNESS.observe(max(0.0, now - produced_at))
         return len(result.acted)
 
-    async def refresh(self, users: list[str]) -> list[str]:
+    async def refresh(
+        self, users: list[str], since: Mapping[str, float] | None = None
+    ) -> list[str]:
         """Recompute neighbourhoods and top-N of ``users``; returns those that changed
         meanwhile (they are queued as stale again, never written from old data)."""
         if not users:
@@ -206,7 +209,7 @@ class Engine:
             )
             nbrs = recommend.stored_scores([(nb.user_id, nb.similarity) for nb in hood])
             lists[user] = (ver, nbrs, recommend.stored_scores(top))
-        moved_on = await self.store.write_lists(lists)
+        moved_on = await self.store.write_lists(lists, since)
         if moved_on:
             await self.store.publish_derived({}, {}, set(moved_on))
         return moved_on

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from streams.algo.embedding.plan import PortionPlan, UserView
 from streams.state import keys
 from streams.state.codecs import fmt, pack_ids, text
+from streams.state.served import mark_due
 from streams.state.toolkit import hgetall_many, script, write_rankings
 
 
@@ -27,6 +28,8 @@ def _floats(raw: bytes) -> np.ndarray:
 
 
 class HybridStore:
+    mark_served = False  # queue written users for the served list (the worker turns it on)
+
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis: Any = client
         self._apply_model = client.register_script(script("apply_embedding.lua"))
@@ -152,14 +155,18 @@ class HybridStore:
         self,
         content: dict[str, list[tuple[str, float]]],
         embedding: dict[str, list[tuple[str, float]]],
+        since: Mapping[str, float],
     ) -> None:
         rankings = {keys.user_content_topn(u): ranked for u, ranked in content.items()}
         rankings |= {keys.user_embedding_topn(u): ranked for u, ranked in embedding.items()}
         await write_rankings(self.redis, self._replace, rankings)
         now = fmt(time.time())
         async with self.redis.pipeline(transaction=False) as pipe:
-            for user in set(content) | set(embedding):
+            users = set(content) | set(embedding)
+            for user in users:
                 pipe.hset(keys.user_embedding(user), "at", now)
+            if self.mark_served:
+                mark_due(pipe, {u: since[u] for u in sorted(users)})
             await pipe.execute()
 
     async def write_similar(self, kind: str, lists: dict[str, list[tuple[str, float]]]) -> None:

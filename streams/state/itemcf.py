@@ -7,6 +7,7 @@ checks a fence; derived data (counts copy, similar lists, users' lists) is rewri
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from streams.algo.itemcf.cooccurrence import HISTORY_DTYPE, CooccurrenceDeltas, 
 from streams.state import keys
 from streams.state.codecs import fmt, pack_ids, packed_entries, raw_pairs, text
 from streams.state.itemcf_rows import Row, RowCache
+from streams.state.served import mark_due
 from streams.state.toolkit import hash_values, hgetall_many, script, write_rankings
 
 
@@ -25,6 +27,8 @@ def decode_history(raw: dict[Any, bytes]) -> UserHistory:
 
 
 class ItemStore:
+    mark_served = False  # queue written users for the served list (the worker turns it on)
+
     def __init__(self, client: aioredis.Redis, row_cache_entries: int = 4_000_000) -> None:
         self.redis = client
         self.ids: LocalIds[bytes] = LocalIds()
@@ -182,7 +186,11 @@ class ItemStore:
             for item, row in zip(items, raw, strict=True)
         }
 
-    async def write_user_lists(self, lists: dict[str, list[tuple[str, float, str]]]) -> None:
+    async def write_user_lists(
+        self, lists: dict[str, list[tuple[str, float, str]]], since: Mapping[str, float]
+    ) -> None:
+        """Replace each user's item-to-item list and reasons; ``since`` as in the served
+        list's due queue (``streams.state.served.mark_due``)."""
         now = fmt(time.time())
         async with self.redis.pipeline(transaction=False) as pipe:
             for user, ranked in lists.items():
@@ -195,4 +203,6 @@ class ItemStore:
                     client=pipe,
                 )
                 pipe.hset(keys.user_state(user), "item_topn_at", now)
+            if self.mark_served:
+                mark_due(pipe, {u: since[u] for u in lists})
             await pipe.execute()

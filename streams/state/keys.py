@@ -99,6 +99,15 @@ def user_embedding_ratings(user_id: str) -> str:
     return _user(user_id, "emb:rated")
 
 
+def user_served(user_id: str) -> str:
+    """Hash: doc → the served list as the HTTP API returns it for the stored size (JSON,
+    ``items`` last); ends → uint32 little-endian, the byte offset where each item of
+    ``doc`` ends, so the first n items are ``doc[:ends[n-1]] + "]}"``; v → the ``due``
+    it was fused from; due → bumped by every write of one of the user's source lists
+    (a fusion from older lists never overwrites a newer one)."""
+    return _user(user_id, "served")
+
+
 # --- per item --------------------------------------------------------------------------
 def item_raters(item_id: str) -> str:
     """Hash: user id → 24 bytes, little-endian: float64 rating (NaN = retracted), int64
@@ -184,6 +193,24 @@ def user_means_versions() -> str:
 def stale_users() -> str:
     """Sorted set: user id → time marked stale; the refresher takes the oldest first."""
     return f"{NAMESPACE}:{{g}}:stale"
+
+
+def served_due() -> str:
+    """Sorted set: user id → when the oldest change not yet in their served list was
+    produced; the worker's fuser takes the oldest first."""
+    return f"{NAMESPACE}:{{g}}:served:due"
+
+
+def served_times() -> str:
+    """Sorted set: user id → when their served list was last fused (a change of the
+    popular list re-fuses the oldest first)."""
+    return f"{NAMESPACE}:{{g}}:served:at"
+
+
+def served_popular() -> str:
+    """Hash: doc, ends as in ``user_served`` without ``user_id``: what a user nobody knows
+    is served (the reader puts the asked id in front)."""
+    return f"{NAMESPACE}:{{g}}:served:popular"
 
 
 def popular() -> str:

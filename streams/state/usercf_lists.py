@@ -4,6 +4,7 @@ lists themselves (written only if the user has not moved on), and the stale queu
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -11,6 +12,7 @@ import redis.asyncio as aioredis
 from streams.algo.usercf.expansion import ItemRaters
 from streams.state import keys
 from streams.state.codecs import decode_raters, fmt, text
+from streams.state.served import mark_due
 from streams.state.toolkit import hash_values, hgetall_many
 
 
@@ -19,6 +21,7 @@ class UserLists:
 
     redis: aioredis.Redis
     _write_lists: Any
+    mark_served = False  # queue written users for the served list (the worker turns it on)
 
     # --- reading a user's model ---------------------------------------------------------
     async def user_views(self, users: list[str]) -> list[tuple[int, dict, dict]]:
@@ -57,10 +60,15 @@ class UserLists:
         }
 
     async def write_lists(
-        self, lists: dict[str, tuple[int, list[tuple[str, float]], list[tuple[str, float]]]]
+        self,
+        lists: dict[str, tuple[int, list[tuple[str, float]], list[tuple[str, float]]]],
+        since: Mapping[str, float] | None = None,
     ) -> list[str]:
-        """Write (ver_seen, neighbours, top-N) per user; returns the users that had moved on."""
-        now = fmt(time.time())
+        """Write (ver_seen, neighbours, top-N) per user; returns the users that had moved on.
+        ``since``: when each user's oldest change the lists take in was produced (the
+        served list's age is counted from it; now if not given)."""
+        at = time.time()
+        now = fmt(at)
         users = sorted(lists)
         async with self.redis.pipeline(transaction=False) as pipe:
             for user in users:
@@ -75,8 +83,10 @@ class UserLists:
                     args=args,
                     client=pipe,
                 )
+            if self.mark_served:
+                mark_due(pipe, {u: (since or {}).get(u, at) for u in users})
             written = await pipe.execute()
-        return [u for u, ok in zip(users, written, strict=True) if not int(ok)]
+        return [u for u, ok in zip(users, written[: len(users)], strict=True) if not int(ok)]
 
     async def pop_stale(self, budget: int) -> list[str]:
         popped = await self.redis.zpopmin(keys.stale_users(), budget)

@@ -16,10 +16,12 @@ from prometheus_client import REGISTRY
 from streams.engines.configs import content_config, embedding_config, engine_config, item_cf_config
 from streams.engines.hybrid import HybridEngine
 from streams.engines.itemcf import ItemEngine
+from streams.engines.served import Fuser
 from streams.engines.usercf import Engine
 from streams.settings import WorkerSettings
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
+from streams.state.served import ServedStore
 from streams.state.usercf import Store
 from streams.worker.monitor import BatchMonitor
 
@@ -128,9 +130,13 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
     )
     store = Store(client)
     engine = Engine(store, engine_config(settings))
+    hybrid_store = HybridStore(client)
+    item_store = ItemStore(client, settings.item_cf_row_cache_entries)
+    for marking in (store, hybrid_store, item_store):
+        marking.mark_served = settings.served.enabled
 
     hybrid_engine = HybridEngine(
-        HybridStore(client),
+        hybrid_store,
         store,
         content_config(settings),
         embedding_config(settings),
@@ -138,17 +144,20 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         settings.topn_size,
     )
 
-    from streams.worker import catalogue, pairs, ratings, refresher
+    from streams.worker import catalogue, fuser, pairs, ratings, refresher
 
     user_keyed: dict[str, ratings.UserBatchEngine] = {}
     if settings.item_cf:
-        user_keyed["item-cf"] = ItemEngine(
-            ItemStore(client, settings.item_cf_row_cache_entries), store, item_cf_config(settings)
-        )
+        user_keyed["item-cf"] = ItemEngine(item_store, store, item_cf_config(settings))
     if settings.hybrid:
         user_keyed["hybrid"] = hybrid_engine
     catalogue.register(app, settings, hybrid_engine)
     ratings.register(app, settings, by_item, user_keyed)
     pairs.register(app, settings, by_item, engine)
     refresher.register(app, settings, engine)
+    if settings.served.enabled:
+        served = ServedStore(client)
+        weights, cold = settings.blend.weights(), settings.blend.cold_start_ratings
+        fusing = Fuser(served, weights, settings.served.size, cold)
+        fuser.register(app, settings.served, served, fusing)
     return app

@@ -1,5 +1,7 @@
 """The reader's routes against real Redis filled by the real worker from the real broker."""
 
+import ast
+import json
 import subprocess
 import sys
 import uuid
@@ -15,7 +17,7 @@ from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
 from streams.schemas.items import ItemEvent
-from streams.settings import KafkaConnection, RedisConnection, TopicSettings, WorkerSettings
+from streams.settings import BlendSettings, KafkaConnection, RedisConnection, TopicSettings, WorkerSettings
 from streams.state import keys
 from streams.topics import create_topics, delete_topics, topic_specs
 from tests.conftest import worker_env
@@ -98,6 +100,44 @@ def test_each_source_alone_and_the_blend_built_from_them(filled):
     assert [i["item_id"] for i in got] == want
     bad = client.get(f"/v1/users/{user}/recommendations", params={"source": "magic"})
     assert bad.status_code == 422 and "source must be one of" in bad.json()["detail"]
+
+
+def test_every_served_list_is_the_blend_of_the_current_source_lists(filled):
+    """After the stream: each user's stored list is the fusion of their sources as they
+    stand now (no fusion from older lists won), and its items carry the catalogue's
+    titles."""
+    client, _settings, events, _w = filled
+    weights = BlendSettings().weights()
+    stale = []
+    for user in sorted({e.user_id for e in events}):
+        lists = {}
+        for source in blend.SOURCES:
+            params = {"n": blend.DEPTH, "source": source}
+            body = client.get(f"/v1/users/{user}/recommendations", params=params).json()
+            lists[source] = [(i["item_id"], i["score"]) for i in body["items"]]
+        rated = {i for (u, i) in final_ratings(events) if u == user}
+        want, label = blend.serve(lists, weights, len(rated), 50)
+        served = client.get(f"/v1/users/{user}/recommendations", params={"n": 50}).json()
+        got = [(i["item_id"], i["sources"]) for i in served["items"]]
+        if got != [(i, s) for i, _x, s in want] or served["source"] != label:
+            stale.append(user)
+        assert all(i["title"].startswith("Movie ") for i in served["items"])
+    assert not stale, f"{len(stale)} served lists are not the blend of their sources: {stale[:5]}"
+
+
+def test_one_redis_cli_command_returns_what_the_api_serves(filled):
+    """The documented direct read (docs/redis-schema.md) gives the HTTP body's bytes."""
+    client, settings, events, _w = filled
+    url = settings.redis.url
+    for user in sorted({e.user_id for e in events})[:20]:
+        key = keys.user_served(user)
+        command = ["redis-cli", "-u", url, "--no-raw", "HGET", key, "doc"]
+        quoted = subprocess.run(command, capture_output=True, check=True).stdout.strip()
+        stored = ast.literal_eval(quoted.decode())  # redis-cli prints a quoted string
+        body = client.get(f"/v1/users/{user}/recommendations", params={"n": 50})
+        assert body.status_code == 200 and body.content == stored.encode()
+        short = client.get(f"/v1/users/{user}/recommendations", params={"n": 3}).json()
+        assert short["items"] == json.loads(stored)["items"][:3]
 
 
 def test_similar_items_are_the_stored_cosines(filled):

@@ -65,7 +65,7 @@ def test_a_list_with_reasons_of_the_longest_allowed_size_is_written_whole(server
     async def write() -> None:
         connection = aioredis.Redis.from_url(server.url)
         try:
-            await ItemStore(connection).write_user_lists({"u1": by_score})
+            await ItemStore(connection).write_user_lists({"u1": by_score}, {"u1": 0.0})
         finally:
             await connection.aclose()
 
@@ -86,7 +86,7 @@ def test_the_hybrid_lists_of_the_longest_allowed_size_are_written_whole(server):
         try:
             store = HybridStore(connection)
             await store.write_similar("content", {"c": ranked})
-            await store.write_user_lists({"u2": ranked}, {"u2": ranked[:10]})
+            await store.write_user_lists({"u2": ranked}, {"u2": ranked[:10]}, {"u2": 0.0})
         finally:
             await connection.aclose()
 

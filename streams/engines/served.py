@@ -1,0 +1,146 @@
+"""The served list: each user's sources fused once, when one of them changed, and stored
+ready to serve (``streams.state.served``), so the reader answers with one read and a
+frontend can read the same bytes from Redis. No Kafka: the worker's fuser task drives it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from streams.algo import blend
+from streams.state.served import FuseInputs, render
+
+
+class ServedState(Protocol):
+    async def inputs(
+        self, users: list[str], depth: int, popular: list[str]
+    ) -> list[FuseInputs]: ...
+
+    async def popular(self, n: int) -> tuple[list[tuple[str, float]], int]: ...
+
+    async def metas(self, items: list[str]) -> dict[str, tuple[str | None, list[str]]]: ...
+
+    async def write(self, served: list[tuple[str, int, bytes, bytes]]) -> int: ...
+
+    async def write_popular(self, doc: bytes, ends: bytes, at: float) -> None: ...
+
+
+MISSING_TTL_S = 1.0  # an item not in the catalogue yet is asked again after this
+
+
+class Fuser:
+    """Fuses and renders served lists. Titles and genres are cached for ``meta_ttl_s``;
+    a catalogue change empties the cache and asks for every list to be fused again."""
+
+    def __init__(
+        self,
+        store: ServedState,
+        weights: Mapping[str, float],
+        size: int,
+        cold_start_ratings: int = blend.COLD_START_RATINGS,
+        meta_ttl_s: float = 30.0,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.store, self.weights, self.size = store, dict(weights), size
+        self.cold_start_ratings, self.meta_ttl_s, self.clock = cold_start_ratings, meta_ttl_s, clock
+        self.depth = max(size, blend.DEPTH)
+        self.popular: list[tuple[str, float]] = []  # 2 x depth: room for what a user rated
+        self.catalogue_version = -1
+        self.changed_at = 0.0  # when the popular list or the catalogue last changed
+        self._meta: dict[str, tuple[float, tuple[str | None, list[str]] | None]] = {}
+
+    async def refresh_globals(self) -> bool:
+        """Read the popular list and the catalogue's version; when either changed, store
+        the unknown users' list and return True (the known users' lists want fusing
+        again, oldest first)."""
+        top, version = await self.store.popular(2 * self.depth)
+        changed = [i for i, _s in top[: self.depth]] != [i for i, _s in self.popular[: self.depth]]
+        if version != self.catalogue_version:
+            self._meta.clear()
+            changed = True
+        self.popular, self.catalogue_version = top, version
+        if changed or not top:
+            fused = blend.fuse({"popular": top}, {"popular": 1.0}, self.size)
+            doc, ends = render(
+                {"source": "popular", "computed_at": None},
+                await self._items(fused, {}),
+            )
+            self.changed_at = time.time()
+            await self.store.write_popular(doc, ends, self.changed_at)
+        return changed
+
+    async def fuse(self, users: list[str]) -> int:
+        """Fuse and store ``users``' served lists; returns how many were stored (a fusion
+        of older lists than the stored one's is refused)."""
+        if not users:
+            return 0
+        popular_ids = [i for i, _s in self.popular]
+        found = await self.store.inputs(users, self.depth, popular_ids)
+        fused_all = []
+        for inputs in found:
+            lists: dict[str, list[tuple[str, float]]] = dict(inputs.lists)
+            lists["popular"] = [e for e in self.popular if e[0] not in inputs.rated_popular]
+            fused, label = blend.serve(
+                lists, self.weights, inputs.ratings, self.size, self.cold_start_ratings
+            )
+            fused_all.append((fused, label))
+        wanted = {i for fused, _l in fused_all for i, _s, _x in fused}
+        wanted |= {
+            inputs.reasons[i]
+            for inputs, (fused, _l) in zip(found, fused_all, strict=True)
+            for i, _s, sources in fused
+            if "item-cf" in sources and i in inputs.reasons
+        }
+        await self._cache_metas(sorted(wanted))
+        served = []
+        for user, inputs, (fused, label) in zip(users, found, fused_all, strict=True):
+            head = {
+                "user_id": user,
+                "source": label,
+                "computed_at": inputs.computed_at if label == "blend" else None,
+            }
+            doc, ends = render(head, await self._items(fused, inputs.reasons))
+            served.append((user, inputs.due, doc, ends))
+        return await self.store.write(served)
+
+    async def _items(
+        self, fused: list[tuple[str, float, list[str]]], reasons: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """The items as ``app.schemas.RecommendedItem`` lays them out."""
+        because = {i: reasons.get(i) for i, _s, sources in fused if "item-cf" in sources}
+        await self._cache_metas([i for i, _s, _x in fused] + [b for b in because.values() if b])
+        items = []
+        for item, score, sources in fused:
+            title, genres = self._meta_of(item)
+            why = because.get(item)
+            items.append(
+                {
+                    "item_id": item,
+                    "score": score,
+                    "source": sources[0],
+                    "sources": sources,
+                    "because_item": why,
+                    "because_title": self._meta_of(why)[0] if why else None,
+                    "title": title,
+                    "genres": genres,
+                }
+            )
+        return items
+
+    def _meta_of(self, item: str) -> tuple[str | None, list[str]]:
+        entry = self._meta.get(item)
+        return entry[1] if entry and entry[1] else (None, [])
+
+    async def _cache_metas(self, items: list[str]) -> None:
+        now = self.clock()
+        missing = [i for i in items if self._meta.get(i, (0.0, None))[0] <= now]
+        if not missing:
+            return
+        found = await self.store.metas(missing)
+        if len(self._meta) > 200_000:
+            self._meta.clear()
+        for item in missing:
+            meta = found.get(item)
+            self._meta[item] = (now + (self.meta_ttl_s if meta else MISSING_TTL_S), meta)

@@ -1,0 +1,203 @@
+"""The served list in Redis: its format (a JSON document any ``n`` is a prefix of), the
+due queue the stores feed when a source list changes, and the fuser's reads and writes.
+
+Ordering without a transaction: a store writes a source list, *then* bumps the user's
+``due`` and queues them. The fuser reads ``due`` *before* the lists, so the lists it
+reads are at least as new as that version, and ``write_served.lua`` refuses a fusion
+whose version is older than the stored one: the last fusion of the newest lists wins.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import redis.asyncio as aioredis
+
+from streams.state import keys
+from streams.state.codecs import text
+from streams.state.toolkit import script
+
+SOURCE_KEYS = {
+    "user-cf": keys.user_topn,
+    "item-cf": keys.user_item_topn,
+    "content": keys.user_content_topn,
+    "embedding": keys.user_embedding_topn,
+}
+_COMPACT = (",", ":")
+
+
+# --- the document ----------------------------------------------------------------------
+def render(head: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> tuple[bytes, bytes]:
+    """(doc, ends): ``head``'s fields, then ``items`` as the last field, and where each
+    item ends in the bytes (uint32 little-endian)."""
+    opening = json.dumps(dict(head), separators=_COMPACT)[:-1]
+    parts = [(opening + ("," if head else "") + '"items":[').encode()]
+    ends, size = [], len(parts[0])
+    for k, item in enumerate(items):
+        part = (("," if k else "") + json.dumps(dict(item), separators=_COMPACT)).encode()
+        parts.append(part)
+        size += len(part)
+        ends.append(size)
+    parts.append(b"]}")
+    return b"".join(parts), np.array(ends, dtype="<u4").tobytes()
+
+
+def first(doc: bytes, ends: bytes, n: int) -> bytes:
+    """The document with only its first ``n`` items: one slice, no parsing."""
+    offsets = np.frombuffer(ends, dtype="<u4")
+    if n >= len(offsets):
+        return doc
+    return doc[: int(offsets[n - 1])] + b"]}"
+
+
+def with_user(doc: bytes, user_id: str) -> bytes:
+    """The popular document (no ``user_id``) as served to ``user_id``."""
+    return b'{"user_id":' + json.dumps(user_id).encode() + b"," + doc[1:]
+
+
+def ends_with_user(ends: bytes, user_id: str) -> bytes:
+    shift = len(b'"user_id":' + json.dumps(user_id).encode() + b",")
+    return (np.frombuffer(ends, dtype="<u4") + shift).astype("<u4").tobytes()
+
+
+# --- what the stores do when a source list changes ----------------------------------------
+def mark_due(pipe: Any, since: Mapping[str, float]) -> None:
+    """Queue users for fusion after their source lists were written in ``pipe``: bump
+    ``due``, then queue under the oldest unserved change's time (NX keeps the oldest)."""
+    for user in since:
+        pipe.hincrby(keys.user_served(user), "due", 1)
+    if since:
+        pipe.zadd(keys.served_due(), dict(since), nx=True)
+
+
+@dataclass(frozen=True)
+class FuseInputs:
+    """One user's source lists as the fuser read them."""
+
+    due: int
+    lists: dict[str, list[tuple[str, float]]]  # the personal sources, best first
+    reasons: dict[str, str]  # item-cf: item → the recent item that put it there
+    ratings: int
+    rated_popular: set[str]  # of the popular items asked about, those the user rated
+    computed_at: float | None
+
+
+class ServedStore:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.redis: Any = client
+        self._write = client.register_script(script("write_served.lua"))
+
+    # --- the reader --------------------------------------------------------------------
+    async def read(self, user: str) -> tuple[bytes, bytes] | None:
+        doc, ends = await self.redis.hmget(keys.user_served(user), ["doc", "ends"])
+        return None if doc is None else (doc, ends or b"")
+
+    async def read_popular(self) -> tuple[bytes, bytes] | None:
+        doc, ends = await self.redis.hmget(keys.served_popular(), ["doc", "ends"])
+        return None if doc is None else (doc, ends or b"")
+
+    # --- the fuser ---------------------------------------------------------------------
+    async def pop_due(self, n: int) -> list[tuple[str, float]]:
+        popped = await self.redis.zpopmin(keys.served_due(), n)
+        return [(text(user), float(at)) for user, at in popped]
+
+    async def give_back(self, due: list[tuple[str, float]]) -> None:
+        if due:
+            await self.redis.zadd(keys.served_due(), dict(due), nx=True)
+
+    async def due_count(self) -> int:
+        return int(await self.redis.zcard(keys.served_due()))
+
+    async def fused_before(self, at: float, n: int) -> list[str]:
+        """Up to ``n`` users whose served list is older than ``at``, oldest first."""
+        users = await self.redis.zrangebyscore(keys.served_times(), "-inf", f"({at!r}", 0, n)
+        return [text(u) for u in users]
+
+    async def popular(self, n: int) -> tuple[list[tuple[str, float]], int]:
+        """The popular list's top ``n``, and the catalogue's version (titles change)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(keys.popular(), 0, n - 1, withscores=True)
+            pipe.get(keys.catalogue_version())
+            top, version = await pipe.execute()
+        return [(text(i), float(s)) for i, s in top], int(version or 0)
+
+    async def inputs(self, users: list[str], depth: int, popular: list[str]) -> list[FuseInputs]:
+        """Every user's source lists in one round trip, each user's ``due`` read first."""
+        per_user = 4 + len(SOURCE_KEYS) + (1 if popular else 0)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hget(keys.user_served(user), "due")
+                for key in SOURCE_KEYS.values():
+                    pipe.zrevrange(key(user), 0, depth - 1, withscores=True)
+                pipe.hgetall(keys.user_item_reasons(user))
+                pipe.hmget(keys.user_state(user), ["topn_at", "item_topn_at", "count"])
+                pipe.hget(keys.user_embedding(user), "at")
+                if popular:
+                    pipe.hmget(keys.user_ratings(user), popular)
+            raw = await pipe.execute()
+        out = []
+        for k in range(len(users)):
+            due, *ranked = raw[k * per_user : k * per_user + 1 + len(SOURCE_KEYS)]
+            reasons, (at, item_at, count), hybrid_at, *rated = raw[
+                k * per_user + 1 + len(SOURCE_KEYS) : (k + 1) * per_user
+            ]
+            times = [float(t) for t in (at, item_at, hybrid_at) if t]
+            out.append(
+                FuseInputs(
+                    due=int(due or 0),
+                    lists={
+                        s: [(text(i), float(x)) for i, x in r]
+                        for s, r in zip(SOURCE_KEYS, ranked, strict=True)
+                    },
+                    reasons={text(i): text(b) for i, b in reasons.items()},
+                    ratings=int(float(count)) if count is not None else 0,
+                    rated_popular={i for i, r in zip(popular, rated[0], strict=True) if r}
+                    if rated
+                    else set(),
+                    computed_at=max(times) if times else None,
+                )
+            )
+        return out
+
+    async def metas(self, items: list[str]) -> dict[str, tuple[str | None, list[str]]]:
+        """(title, genres) of each item the catalogue describes."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.hmget(keys.item_meta(item), ["title", "attributes"])
+            rows = await pipe.execute()
+        out = {}
+        for item, (title, attributes) in zip(items, rows, strict=True):
+            if title is None and attributes is None:
+                continue
+            genres = json.loads(attributes).get("genres", []) if attributes else []
+            out[item] = (text(title) if title is not None else None, list(genres))
+        return out
+
+    async def write(self, served: list[tuple[str, int, bytes, bytes]]) -> int:
+        """Store (user, version, doc, ends) each; returns how many were written."""
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user, version, doc, ends in served:
+                await self._write(keys=[keys.user_served(user)], args=[version, doc, ends],
+                                  client=pipe)  # fmt: skip
+            if served:
+                pipe.zadd(keys.served_times(), {user: now for user, *_ in served})
+            written = await pipe.execute()
+        return sum(int(w) for w in written[: len(served)])
+
+    async def write_popular(self, doc: bytes, ends: bytes, at: float) -> None:
+        """``at``: when the popular list or the catalogue changed; every served list fused
+        before it is due again (``fused_before``, and ``wait_idle`` waits for them)."""
+        fields = {"doc": doc, "ends": ends, "at": repr(at)}
+        await self.redis.hset(keys.served_popular(), mapping=fields)
+
+    async def unserved_users(self, cursor: int, count: int) -> tuple[int, list[str]]:
+        """A page of known users (HSCAN of the means): the backfill of a store that had
+        no served lists yet (an upgrade)."""
+        cursor, page = await self.redis.hscan(keys.user_means(), cursor, count=count)
+        return int(cursor), [text(u) for u in page]

@@ -1,0 +1,92 @@
+"""The served document: any n is a byte prefix (plus the closing brackets) that parses to
+the first n items, for any text the catalogue and the ids may hold."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.algo import blend
+from streams.engines.served import Fuser
+from streams.state.served import FuseInputs, ends_with_user, first, render, with_user
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+ITEM = st.fixed_dictionaries(
+    {"item_id": TEXT, "score": st.floats(-1e6, 1e6), "title": st.none() | TEXT,
+     "genres": st.lists(TEXT, max_size=3)}
+)  # fmt: skip
+
+
+@given(st.lists(ITEM, max_size=20), TEXT, st.integers(1, 25))
+def test_the_first_n_items_are_a_prefix_of_the_document(items, user, n):
+    head = {"user_id": user, "source": "blend", "computed_at": 1.5}
+    doc, ends = render(head, items)
+    assert json.loads(doc) == {**head, "items": items}
+    assert json.loads(first(doc, ends, n)) == {**head, "items": items[:n]}
+
+
+@given(st.lists(ITEM, max_size=20), TEXT, st.integers(1, 25))
+def test_the_popular_document_is_served_under_the_asked_id(items, user, n):
+    head = {"source": "popular", "computed_at": None}
+    doc, ends = render(head, items)
+    served = with_user(first(doc, ends, n), user)
+    assert json.loads(served) == {"user_id": user, **head, "items": items[:n]}
+    assert first(with_user(doc, user), ends_with_user(ends, user), n) == served
+
+
+class Memory:
+    """The fuser's store in memory: the same interface, for the pure parts."""
+
+    def __init__(self, inputs: dict[str, FuseInputs], popular: list[tuple[str, float]]):
+        self.found, self.top, self.docs = inputs, popular, {}
+
+    async def inputs(self, users, depth, popular):
+        return [self.found[u] for u in users]
+
+    async def popular(self, n):
+        return self.top[:n], 1
+
+    async def metas(self, items):
+        return {i: (f"Title {i}", ["Drama"]) for i in items}
+
+    async def write(self, served):
+        self.docs.update({u: (v, doc) for u, v, doc, _e in served})
+        return len(served)
+
+    async def write_popular(self, doc, ends, at):
+        self.docs[None] = (0, doc)
+
+
+RANKED = st.lists(st.sampled_from([f"i{k}" for k in range(30)]), unique=True, max_size=15)
+
+
+@given(RANKED, RANKED, RANKED, st.integers(0, 3), st.sets(st.sampled_from(["i1", "i2", "i3"])))
+def test_the_stored_list_is_the_blend_of_the_inputs(item_cf, user_cf, content, ratings, rated):
+    popular = [(f"i{k}", float(30 - k)) for k in range(30)]
+    lists = {
+        "item-cf": [(i, 1.0 / (k + 1)) for k, i in enumerate(item_cf)],
+        "user-cf": [(i, 5.0 - k / 10) for k, i in enumerate(user_cf)],
+        "content": [(i, 0.9 - k / 100) for k, i in enumerate(content)],
+        "embedding": [],
+    }
+    inputs = FuseInputs(7, lists, {i: "i0" for i in item_cf}, ratings, rated, 12.0)
+    store = Memory({"u": inputs}, popular)
+    fuser = Fuser(store, blend.DEFAULT_WEIGHTS, 10)
+
+    async def run():
+        await fuser.refresh_globals()
+        return await fuser.fuse(["u"])
+
+    assert asyncio.run(run()) == 1
+    version, doc = store.docs["u"]
+    served = json.loads(doc)
+    unrated = [e for e in popular if e[0] not in rated]
+    want, label = blend.serve({**lists, "popular": unrated}, blend.DEFAULT_WEIGHTS, ratings, 10)
+    assert version == 7 and served["source"] == label
+    assert [(i["item_id"], i["score"], i["sources"]) for i in served["items"]] == want
+    for item in served["items"]:
+        assert item["title"] == f"Title {item['item_id']}"
+        assert (item["because_item"] == "i0") == ("item-cf" in item["sources"])
