@@ -65,3 +65,10 @@ def create_app(settings: ReaderSettings) -> FastAPI:
         return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory ``uvicorn --factory`` imports in each worker process (``STREAMREC_*``)."""
+    from streams.settings import load_settings
+
+    return create_app(load_settings(ReaderSettings))

@@ -28,6 +28,8 @@ class ReaderSettings(BaseSettings):
     limits: EventLimits = EventLimits()
     reader_host: str = "127.0.0.1"
     reader_port: int = Field(default=8080, ge=1, le=65535)
+    # uvicorn worker processes: the routes are CPU-bound in Python, one core each
+    reader_workers: int = Field(default=1, ge=1, le=64)
     redis_pool_size: int = Field(default=32, ge=1, le=1024)
     # writes are closed unless a key is set (clients send it in X-API-Key) or anonymous
     # writes are asked for explicitly (a local demo); the two together are refused

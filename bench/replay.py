@@ -9,6 +9,7 @@ bench/results/replay-<timestamp>.json.
     .venv/bin/python -m bench.replay --dataset synthetic --events 1000000 --fan-out 50
     .venv/bin/python -m bench.replay --dataset ml-100k --limit 60000 --rate 1000  # freshness
     .venv/bin/python -m bench.replay --dataset ml-100k --limit 30000 --floor  # + the floor
+    .venv/bin/python -m bench.replay --dataset ml-100k --served both --runs 3  # its cost
 """
 
 from __future__ import annotations
@@ -62,6 +63,17 @@ def freshness_quantiles(
     return out
 
 
+def counter_total(ports: list[int], metric: str) -> float:
+    """A counter summed over its labels and the workers."""
+    total = 0.0
+    for port in ports:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        for line in body.decode().splitlines():
+            if line.startswith(metric) and not line.startswith("#"):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def database_memory(client: redis.Redis) -> int:
     """Bytes held by this database's keys (MEMORY USAGE summed over a SCAN): the
     instance's used_memory also counts the other databases."""
@@ -81,6 +93,7 @@ def one_run(
     workers: int = 1,
     floor: bool = False,
     log_dir: str | None = None,
+    served: bool = True,
 ) -> dict[str, float]:
     """Replay ``events`` through ``workers`` worker processes (or the do-nothing floor)
     into Redis database 5, flushed first; the state stays there for the reader bench."""
@@ -96,6 +109,7 @@ def one_run(
             "fan_out_cap": fan_out,
             "item_cf": item_cf,
             "hybrid": hybrid,
+            "served": base.served.model_copy(update={"enabled": served}),
         }
     )  # fmt: skip
     client = redis.Redis.from_url(url)
@@ -128,7 +142,7 @@ def one_run(
                 raise RuntimeError(f"a worker process exited during the run ({command})")
             time.sleep(0.25)
         drained = time.perf_counter() - start
-        while client.zcard(keys.stale_users()) > 0:
+        while client.zcard(keys.stale_users()) + client.zcard(keys.served_due()) > 0:
             time.sleep(0.25)
         settled = time.perf_counter() - start
         # the worker's commands and traffic first: the memory scan below is the bench's own
@@ -142,11 +156,15 @@ def one_run(
                     "events_per_s": len(events) / drained}  # fmt: skip
         item = freshness_quantiles(ports, metric="streamrec_item_freshness_seconds")
         mixed = freshness_quantiles(ports, metric="streamrec_hybrid_freshness_seconds")
+        ages = freshness_quantiles(ports, metric="streamrec_served_freshness_seconds")
+        fused = counter_total(ports, "streamrec_served_fused_total")
         return (
             freshness_quantiles(ports)
             | {f"item_{k}": v for k, v in item.items()}
             | {f"hybrid_{k}": v for k, v in mixed.items()}
+            | {f"served_{k}": v for k, v in ages.items()}
             | {
+                "served_fused_per_event": fused / len(events),
                 "events": len(events),
                 "event_path_s": drained,
                 "events_per_s": len(events) / drained,
@@ -156,6 +174,7 @@ def one_run(
                 "redis_bytes_per_event": traffic / len(events),
                 "item_cf": float(item_cf),
                 "hybrid": float(hybrid),
+                "served": float(served),
                 "users": float(client.hlen(keys.user_means())),
             }
         )
@@ -169,6 +188,10 @@ def one_run(
                 log.close()  # type: ignore[union-attr]
         internal = [settings.by_item_topic, f"{settings.app_id}-__assignor-__leader"]
         delete_topics(settings.kafka, [s.name for s in topic_specs(settings.topics)] + internal)
+
+
+def modes_key(item_cf: bool, hybrid: bool, served: bool) -> tuple[float, float, float]:
+    return float(item_cf), float(hybrid), float(served)
 
 
 def main() -> None:
@@ -191,6 +214,12 @@ def main() -> None:
         default="on",
         help="the content and embedding path; both = alternate on/off runs",
     )
+    parser.add_argument(
+        "--served",
+        choices=["on", "off", "both"],
+        default="on",
+        help="the fused served lists; both = alternate on/off runs",
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes in the group")
     parser.add_argument("--logs", default=None, help="folder for the workers' logs")
     parser.add_argument(
@@ -208,10 +237,15 @@ def main() -> None:
     if args.limit:
         events = events[: args.limit]
     choice = {"on": [True], "off": [False], "both": [True, False]}
-    modes = [(i, h) for i in choice[args.item_cf] for h in choice[args.hybrid]]
+    modes = [
+        (i, h, f)
+        for i in choice[args.item_cf]
+        for h in choice[args.hybrid]
+        for f in choice[args.served]
+    ]
     runs = []
     for n in range(args.runs):
-        for item_cf, hybrid in modes:
+        for item_cf, hybrid, served in modes:
             redis.Redis.from_url(base.redis.url.rsplit("/", 1)[0] + "/5").config_resetstat()
             run = one_run(
                 events,
@@ -222,6 +256,7 @@ def main() -> None:
                 hybrid,
                 args.workers,
                 log_dir=args.logs,
+                served=served,
             )
             run["workers"] = args.workers
             if args.floor:
@@ -231,9 +266,11 @@ def main() -> None:
             runs.append(run)
             print(f"run {n + 1}/{args.runs}: {json.dumps(runs[-1])}", flush=True)
     summary: dict[str, object] = {"runs": args.runs, "dataset": args.dataset, "limit": args.limit}
-    for item_cf, hybrid in modes:
-        mine = [r for r in runs if (r["item_cf"], r["hybrid"]) == (item_cf, hybrid)]
+    for item_cf, hybrid, served in modes:
+        mine = [r for r in runs if (r["item_cf"], r["hybrid"], r["served"]) == modes_key(
+            item_cf, hybrid, served)]  # fmt: skip
         label = f"item_cf_{'on' if item_cf else 'off'}_hybrid_{'on' if hybrid else 'off'}"
+        label += f"_served_{'on' if served else 'off'}"
         summary[label] = {key: statistics.median(r[key] for r in mine) for key in mine[0]}
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)

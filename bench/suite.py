@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from bench.reader import running_reader, wrk
+from bench.reader import route_paths, running_reader, wrk
 from bench.replay import one_run
 from streams.datasets import movielens
 from streams.settings import WorkerSettings
@@ -70,10 +70,13 @@ def naive_cost(events: list, users: int = 200) -> float:
     return (time.perf_counter() - started) / len(picked)
 
 
-def reader_bench(redis_url: str, user: str, seconds: int) -> dict[str, Any]:
-    with running_reader({"STREAMREC_REDIS__URL": redis_url}) as base:
-        routes = {"trivial": "/healthz", "recommendations": f"/v1/users/{user}/recommendations"}
-        out: dict[str, Any] = {name: wrk(base + path, seconds, 16) for name, path in routes.items()}
+def reader_bench(redis_url: str, seconds: int) -> dict[str, Any]:
+    """Recommendations rotating over every known user and some unknown ids, next to
+    /healthz (bench.reader has the full comparison)."""
+    paths = route_paths(10_000, 0.1, redis_url=redis_url)
+    with running_reader(1, {"STREAMREC_REDIS__URL": redis_url}) as base:
+        routes = {"trivial": paths["trivial"], "recommendations": paths["recommendations"]}
+        out: dict[str, Any] = {name: wrk(base, ps, seconds, 16) for name, ps in routes.items()}
     out["ratio"] = out["recommendations"]["requests_per_s"] / out["trivial"]["requests_per_s"]
     return out
 
@@ -208,8 +211,7 @@ def main() -> None:
         throughput[name] = one_run(prefix, base, fan_out, 0, **kw)
     exact = throughput["exact, all paths (default)"]
     url = base.redis.url.rsplit("/", 1)[0] + "/5"
-    user = prefix[-1].user_id
-    reader = reader_bench(url, user, args.seconds)  # on the default run's state, still in db 5
+    reader = reader_bench(url, args.seconds)  # on the default run's state, still in db 5
     freshness = {}
     for rate in tqdm([int(r) for r in args.rates.split(",")], desc="freshness", unit="rate"):
         run = one_run(events[: args.rate_events], base, 0, rate)

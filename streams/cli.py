@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from streams.settings import WorkerSettings, load_settings
 
@@ -137,12 +138,16 @@ def _reader(args: argparse.Namespace) -> int:
     settings = load_settings(ReaderSettings)
     from streams.logs import logging_config
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.reader_host,
-        port=settings.reader_port,
-        log_config=logging_config(settings.log_level, settings.log_format),
-    )
+    common: dict[str, Any] = {
+        "host": settings.reader_host,
+        "port": settings.reader_port,
+        "log_config": logging_config(settings.log_level, settings.log_format),
+    }
+    if settings.reader_workers > 1:  # each process builds its app from the environment
+        uvicorn.run("app.main:app_from_environment", factory=True,
+                    workers=settings.reader_workers, **common)  # fmt: skip
+    else:
+        uvicorn.run(create_app(settings), **common)
     return 0
 
 
@@ -157,9 +162,11 @@ def _wait_idle(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from app.settings import ReaderSettings
     from streams.commands.demo import run
 
-    return run(load_settings(WorkerSettings), args.user, args.exit)
+    port = load_settings(ReaderSettings).reader_port
+    return run(load_settings(WorkerSettings), args.user, args.exit, port)
 
 
 def _rebuild(args: argparse.Namespace) -> int:
@@ -225,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     idle.add_argument("--timeout", type=float, default=600)
     idle.set_defaults(handler=_wait_idle)
 
-    demo = sub.add_parser("demo", help="worker + MovieLens-100K replay + a user's top-10")
+    demo = sub.add_parser(
+        "demo", help="workers + the reader's live page + MovieLens-100K replay + a user's top-10"
+    )
     demo.add_argument("--user", default="196")
     demo.add_argument("--exit", action="store_true", help="exit after printing (scripts)")
     demo.set_defaults(handler=_demo)

@@ -186,7 +186,7 @@ class ServedSettings(BaseModel):
     interval_s: float = Field(default=0.02, gt=0, le=10)  # how often the due queue is polled
     round_max: int = Field(default=500, ge=1, le=100_000)  # users fused per round trip
     # when the popular list's order changes: users re-fused per second, oldest first
-    popular_refresh_per_s: int = Field(default=50, ge=0, le=100_000)
+    popular_refresh_per_s: int = Field(default=10, ge=0, le=100_000)
 
 
 class WorkerSettings(BaseSettings):

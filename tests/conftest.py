@@ -123,6 +123,8 @@ def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str
         "STREAMREC_HYBRID": str(settings.hybrid).lower(),
         "STREAMREC_CONTENT": str(settings.content).lower(),
         "STREAMREC_EMBEDDING": settings.embedding,
+        "STREAMREC_SERVED__ENABLED": str(settings.served.enabled).lower(),
+        "STREAMREC_SERVED__POPULAR_REFRESH_PER_S": str(settings.served.popular_refresh_per_s),
     }
 
 

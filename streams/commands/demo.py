@@ -13,7 +13,6 @@ from typing import Any
 import redis
 from tqdm import tqdm
 
-from streams.algo import blend
 from streams.commands.wait_idle import wait_idle
 from streams.datasets import movielens
 from streams.producer import EventProducer
@@ -29,34 +28,37 @@ def _title(client: redis.Redis, item: str) -> tuple[str, str]:
 
 
 def print_top(client: redis.Redis, user: str, n: int = 10) -> None:
-    """The served list, fused as the reader fuses it, with each item's reason."""
-    depth = blend.DEPTH
-    stored = {
-        "user-cf": keys.user_topn(user),
-        "item-cf": keys.user_item_topn(user),
-        "content": keys.user_content_topn(user),
-        "embedding": keys.user_embedding_topn(user),
-    }
-    lists = {}
-    for source, key in stored.items():
-        ranked: Any = client.zrevrange(key, 0, depth - 1, withscores=True)
-        lists[source] = [(i.decode(), s) for i, s in ranked]
-    reasons: Any = client.hgetall(keys.user_item_reasons(user))
+    """The served list as the worker stored it (the one read a frontend does), with each
+    item's reason."""
+    stored: Any = client.hget(keys.user_served(user), "doc")
+    if stored is None:
+        print(f"\nno served list for user {user} yet")
+        return
     whys = {
         "user-cf": "users like you rated it highly",
         "content": "its genres, year and title match what you liked",
         "embedding": "the model learned from everyone's ratings expects you to like it",
+        "popular": "many people rated it lately",
     }
     print(f"\nTop-{n} for user {user} (title, genres, why):")
-    for rank, (item, _score, sources) in enumerate(
-        blend.fuse(lists, blend.DEFAULT_WEIGHTS, n), start=1
-    ):
-        title, genres = _title(client, item)
-        if sources[0] == "item-cf":
-            why = f"because you rated {_title(client, reasons[item.encode()].decode())[0]}"
+    for rank, item in enumerate(json.loads(stored)["items"][:n], start=1):
+        title, genres = item["title"] or item["item_id"], ", ".join(item["genres"])
+        if item["because_item"]:
+            why = f"because you rated {item['because_title'] or item['because_item']}"
         else:
-            why = whys[sources[0]]
+            why = whys.get(item["source"], item["source"])
         print(f"  {rank:>2}. {title}  ({genres})  — {why}")
+
+
+def start_reader(port: int) -> subprocess.Popen:
+    """The reader on ``port``, its output in ``.state/reader.log``; writes open to
+    anyone unless an API key is set (a local demo)."""
+    env = {**os.environ, "STREAMREC_READER_PORT": str(port)}
+    if not env.get("STREAMREC_API_KEY"):
+        env["STREAMREC_ALLOW_ANONYMOUS_WRITES"] = "true"
+    log = open(Path(".state") / "reader.log", "ab")  # noqa: SIM115 (the child keeps it)
+    command = [sys.executable, "-m", "streams.cli", "reader"]
+    return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
 def _paths(settings: WorkerSettings) -> tuple[str, ...]:
@@ -120,12 +122,15 @@ def _follow_paths(
     return True
 
 
-def run(settings: WorkerSettings, user: str, exit_after: bool) -> int:
+def run(settings: WorkerSettings, user: str, exit_after: bool, port: int = 8080) -> int:
     create_topics(settings.kafka, topic_specs(settings.topics))
     folder = movielens.ensure_ml100k(Path(settings.cache_dir) / "datasets")
     count = worker_count(settings)
     print(f"starting {count} worker process{'es' if count > 1 else ''} (one per core)")
     workers = start_workers(settings, count)
+    reader = None if exit_after else start_reader(port)  # the page, live during the replay
+    if reader is not None:
+        print(f"live page: http://127.0.0.1:{port}/  (API docs: http://127.0.0.1:{port}/docs)")
     try:
         events = movielens.load_ratings(folder)
         started = time.perf_counter()
@@ -142,13 +147,19 @@ def run(settings: WorkerSettings, user: str, exit_after: bool) -> int:
         print_top(redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs()), user)
         if exit_after:
             return 0
-        print("\nthe workers keep serving; produce more events or press Ctrl-C to stop")
+        if reader is not None and reader.poll() is None:
+            print(f"\nlive page: http://127.0.0.1:{port}/ : rate movies there, watch the lists")
+        elif reader is not None:
+            print(f"\nthe reader stopped (port {port} taken?): see .state/reader.log")
+        print("the workers keep running; press Ctrl-C to stop")
         for worker in workers:
             worker.wait()
         return 0
     except KeyboardInterrupt:
         return 0
     finally:
+        if reader is not None:
+            workers.append(reader)
         for worker in workers:
             if worker.poll() is None:
                 worker.terminate()

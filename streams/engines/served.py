@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from streams.algo import blend
-from streams.state.served import FuseInputs, render
+from streams.state.served import FuseInputs, ItemText, assemble
 
 
 class ServedState(Protocol):
@@ -49,7 +49,7 @@ class Fuser:
         self.popular: list[tuple[str, float]] = []  # 2 x depth: room for what a user rated
         self.catalogue_version = -1
         self.changed_at = 0.0  # when the popular list or the catalogue last changed
-        self._meta: dict[str, tuple[float, tuple[str | None, list[str]] | None]] = {}
+        self._meta: dict[str, tuple[float, ItemText]] = {}  # item → (expires, its JSON)
 
     async def refresh_globals(self) -> bool:
         """Read the popular list and the catalogue's version; when either changed, store
@@ -63,9 +63,8 @@ class Fuser:
         self.popular, self.catalogue_version = top, version
         if changed or not top:
             fused = blend.fuse({"popular": top}, {"popular": 1.0}, self.size)
-            doc, ends = render(
-                {"source": "popular", "computed_at": None},
-                await self._items(fused, {}),
+            doc, ends = assemble(
+                {"source": "popular", "computed_at": None}, await self._items(fused, {})
             )
             self.changed_at = time.time()
             await self.store.write_popular(doc, ends, self.changed_at)
@@ -101,46 +100,34 @@ class Fuser:
                 "source": label,
                 "computed_at": inputs.computed_at if label == "blend" else None,
             }
-            doc, ends = render(head, await self._items(fused, inputs.reasons))
-            served.append((user, inputs.due, doc, ends))
+            doc, ends = assemble(head, await self._items(fused, inputs.reasons))
+            served.append((user, inputs.seq, doc, ends))
         return await self.store.write(served)
 
     async def _items(
         self, fused: list[tuple[str, float, list[str]]], reasons: Mapping[str, str]
-    ) -> list[dict[str, Any]]:
-        """The items as ``app.schemas.RecommendedItem`` lays them out."""
+    ) -> list[bytes]:
+        """The items encoded as ``app.schemas.RecommendedItem`` lays them out."""
         because = {i: reasons.get(i) for i, _s, sources in fused if "item-cf" in sources}
         await self._cache_metas([i for i, _s, _x in fused] + [b for b in because.values() if b])
-        items = []
+        out = []
         for item, score, sources in fused:
-            title, genres = self._meta_of(item)
             why = because.get(item)
-            items.append(
-                {
-                    "item_id": item,
-                    "score": score,
-                    "source": sources[0],
-                    "sources": sources,
-                    "because_item": why,
-                    "because_title": self._meta_of(why)[0] if why else None,
-                    "title": title,
-                    "genres": genres,
-                }
-            )
-        return items
+            out.append(self._text(item).encode(score, sources, self._text(why) if why else None))
+        return out
 
-    def _meta_of(self, item: str) -> tuple[str | None, list[str]]:
-        entry = self._meta.get(item)
-        return entry[1] if entry and entry[1] else (None, [])
+    def _text(self, item: str) -> ItemText:
+        return self._meta[item][1]
 
     async def _cache_metas(self, items: list[str]) -> None:
         now = self.clock()
-        missing = [i for i in items if self._meta.get(i, (0.0, None))[0] <= now]
+        missing = [i for i in items if i not in self._meta or self._meta[i][0] <= now]
         if not missing:
             return
         found = await self.store.metas(missing)
         if len(self._meta) > 200_000:
             self._meta.clear()
         for item in missing:
-            meta = found.get(item)
-            self._meta[item] = (now + (self.meta_ttl_s if meta else MISSING_TTL_S), meta)
+            title, genres = found.get(item, (None, []))
+            ttl = self.meta_ttl_s if item in found else MISSING_TTL_S
+            self._meta[item] = (now + ttl, ItemText(item, title, genres))

@@ -102,9 +102,9 @@ def user_embedding_ratings(user_id: str) -> str:
 def user_served(user_id: str) -> str:
     """Hash: doc → the served list as the HTTP API returns it for the stored size (JSON,
     ``items`` last); ends → uint32 little-endian, the byte offset where each item of
-    ``doc`` ends, so the first n items are ``doc[:ends[n-1]] + "]}"``; v → the ``due``
-    it was fused from; due → bumped by every write of one of the user's source lists
-    (a fusion from older lists never overwrites a newer one)."""
+    ``doc`` ends, so the first n items are ``doc[:ends[n-1]] + "]}"``; v → the
+    ``served_seq`` read before its source lists (a fusion from older lists never
+    overwrites one from newer lists)."""
     return _user(user_id, "served")
 
 
@@ -199,6 +199,12 @@ def served_due() -> str:
     """Sorted set: user id → when the oldest change not yet in their served list was
     produced; the worker's fuser takes the oldest first."""
     return f"{NAMESPACE}:{{g}}:served:due"
+
+
+def served_seq() -> str:
+    """Counter: bumped after every batch of source-list writes, before its users are
+    queued; a fusion reads it before the lists, so the lists are at least that new."""
+    return f"{NAMESPACE}:{{g}}:served:seq"
 
 
 def served_times() -> str:

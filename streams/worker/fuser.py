@@ -15,6 +15,7 @@ from streams import metrics
 from streams.engines.served import Fuser
 from streams.settings import ServedSettings
 from streams.state.served import ServedStore
+from streams.worker.inflight import records_held
 
 POPULAR_EVERY_S = 1.0  # how often the popular list and the catalogue are compared
 BACKFILL_PAGE = 1000
@@ -57,7 +58,8 @@ async def backfill(store: ServedStore) -> int:
 
 def register(app: faust.App, settings: ServedSettings, store: ServedStore, fuser: Fuser) -> Any:
     # lists fused before the popular list or the catalogue last changed: a few a second
-    # while the due queue has work, a whole round whenever it is empty
+    # while records come in, a whole round at each poll once the worker is quiet (no
+    # record handled for a second, none in flight: the refresher's test)
     per_second = int(settings.popular_refresh_per_s * POPULAR_EVERY_S)
 
     async def refuse_outdated(limit: int) -> int:
@@ -68,8 +70,8 @@ def register(app: faust.App, settings: ServedSettings, store: ServedStore, fuser
 
     @app.task
     async def fuse_served() -> None:
-        started = False
-        compared = 0.0
+        started, quiet = False, False
+        compared, previous = 0.0, -1
         while not app.should_stop:
             try:
                 if not started:
@@ -77,11 +79,13 @@ def register(app: faust.App, settings: ServedSettings, store: ServedStore, fuser
                     started = True
                 if time.monotonic() - compared >= POPULAR_EVERY_S:
                     compared = time.monotonic()
+                    processed = sum(metrics.processed.values())
+                    quiet, previous = processed == previous and not records_held(), processed
                     await fuser.refresh_globals()
                     await refuse_outdated(per_second)
                     metrics.SERVED_DUE.set(await store.due_count())
                 taken = await fuse_due(store, fuser, settings.round_max)
-                if not taken:
+                if not taken and quiet:
                     taken = await refuse_outdated(settings.round_max)
             except RedisError:
                 metrics.REDIS_ERRORS.labels("served").inc()

@@ -17,7 +17,13 @@ from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
 from streams.schemas.items import ItemEvent
-from streams.settings import BlendSettings, KafkaConnection, RedisConnection, TopicSettings, WorkerSettings
+from streams.settings import (
+    BlendSettings,
+    KafkaConnection,
+    RedisConnection,
+    TopicSettings,
+    WorkerSettings,
+)
 from streams.state import keys
 from streams.topics import create_topics, delete_topics, topic_specs
 from tests.conftest import worker_env

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from streams.algo import blend
 from streams.engines.served import Fuser
-from streams.state.served import FuseInputs, ends_with_user, first, render, with_user
+from streams.state.served import FuseInputs, ItemText, ends_with_user, first, render, with_user
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 ITEM = st.fixed_dictionaries(
@@ -90,3 +90,17 @@ def test_the_stored_list_is_the_blend_of_the_inputs(item_cf, user_cf, content, r
     for item in served["items"]:
         assert item["title"] == f"Title {item['item_id']}"
         assert (item["because_item"] == "i0") == ("item-cf" in item["sources"])
+
+
+SOURCES = st.lists(st.sampled_from(blend.SOURCES), min_size=1, max_size=5, unique=True)
+
+
+@given(TEXT, st.none() | TEXT, st.lists(TEXT, max_size=3), st.floats(-1e6, 1e6), SOURCES,
+       st.none() | st.tuples(TEXT, st.none() | TEXT))  # fmt: skip
+def test_an_item_encoded_from_its_pieces_is_its_json(item, title, genres, score, sources, why):
+    because = ItemText(why[0], why[1], []) if why else None
+    encoded = ItemText(item, title, genres).encode(score, sources, because)
+    whole = {"item_id": item, "score": score, "source": sources[0], "sources": sources,
+             "because_item": why[0] if why else None, "because_title": why[1] if why else None,
+             "title": title, "genres": genres}  # fmt: skip
+    assert encoded == json.dumps(whole, separators=(",", ":")).encode()

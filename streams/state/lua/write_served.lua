@@ -1,6 +1,6 @@
 -- Store a user's served list unless one fused from newer source lists is already there.
 -- KEYS: served                          (tagged {u:<id>})
--- ARGV: v (the user's `due` when the lists were read), doc, ends
+-- ARGV: v (served_seq, read before the lists), doc, ends
 -- Returns 1 when written, 0 when a newer fusion won.
 local v = redis.call('HGET', KEYS[1], 'v')
 if v and tonumber(v) > tonumber(ARGV[1]) then
