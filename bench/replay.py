@@ -94,6 +94,7 @@ def one_run(
     floor: bool = False,
     log_dir: str | None = None,
     served: bool = True,
+    items: list | None = None,
 ) -> dict[str, float]:
     """Replay ``events`` through ``workers`` worker processes (or the do-nothing floor)
     into Redis database 5, flushed first; the state stays there for the reader bench."""
@@ -135,6 +136,8 @@ def one_run(
         time.sleep(8 + 4 * (workers - 1))  # let the workers join before the clock starts
         with EventProducer(settings.kafka) as producer:
             start = time.perf_counter()
+            for item in items or []:  # the catalogue first, as the demo sends it
+                producer.send_item(settings.topics.items, item)
             for event in tqdm(paced(events, rate), total=len(events), unit="ev", leave=False):
                 producer.send_rating(settings.topics.ratings, event)
         while lag(settings) > 0:
@@ -229,8 +232,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     base = WorkerSettings()
+    items = None
     if args.dataset == "ml-100k":
-        events = movielens.load_ratings(movielens.ensure_ml100k(Path(base.cache_dir) / "datasets"))
+        folder = movielens.ensure_ml100k(Path(base.cache_dir) / "datasets")
+        events = movielens.load_ratings(folder)
+        items = movielens.load_items(folder)  # titles and attributes: content, served lists
     else:
         spec = synthetic.SyntheticSpec(events=args.events, users=50_000, items=10_000)
         events = list(synthetic.generate(spec))
@@ -257,10 +263,11 @@ def main() -> None:
                 args.workers,
                 log_dir=args.logs,
                 served=served,
+                items=items,
             )
             run["workers"] = args.workers
             if args.floor:
-                floor = one_run(events, base, 0, args.rate, floor=True)
+                floor = one_run(events, base, 0, args.rate, floor=True, items=items)
                 run["floor_events_per_s"] = floor["events_per_s"]
                 run["floor_ratio"] = run["events_per_s"] / floor["events_per_s"]
             runs.append(run)
