@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
-from app import metrics, page
+from app import metrics, multiplex, page
 from app.ingest import AsyncProducer
 from app.routers import health, items, ratings, users
 from app.settings import ReaderSettings
@@ -34,14 +34,22 @@ def create_app(settings: ReaderSettings) -> FastAPI:
         client = aioredis.Redis(connection_pool=pool)
         await check_eviction(client, "reader")  # an evicting Redis could drop fences
         app.state.redis = client
-        app.state.store = ReaderStore(client)
-        app.state.served = app.state.store.served
+        redis = settings.redis
+        multiplexed = None
+        if multiplex.supported(redis.url):  # the recommendations route's one read
+            password = redis.password.get_secret_value() if redis.password else None
+            multiplexed = multiplex.Multiplexed(
+                redis.url, password, redis.username, redis.ssl_ca_certs, timeout_s=2.0
+            )
+        app.state.store = ReaderStore(client, multiplexed=multiplexed)
         bounds = (settings.limits.rating_min, settings.limits.rating_max)
         app.state.predictor = Predictor(Store(client), settings.predict_k, rating_bounds=bounds)
         app.state.producer = AsyncProducer(settings.kafka)
         try:
             yield
         finally:
+            if multiplexed is not None:
+                await multiplexed.close()
             app.state.producer.close()
             await client.aclose()
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import redis.asyncio as aioredis
 
+from app.multiplex import Multiplexed
 from streams.algo.embedding import model as embedding
 from streams.algo.usercf.expansion import RATER_DTYPE
 from streams.algo.usercf.pearson import WIDTH, N, pearson
@@ -45,14 +46,19 @@ class Sources:
 
 class ReaderStore:
     def __init__(
-        self, client: aioredis.Redis, meta_ttl_s: float = 30.0, popular_ttl_s: float = 1.0
+        self,
+        client: aioredis.Redis,
+        meta_ttl_s: float = 30.0,
+        popular_ttl_s: float = 1.0,
+        multiplexed: Multiplexed | None = None,
     ) -> None:
         self.redis: Any = client  # redis-py's reply types are too loose to be useful here
         self.meta_ttl_s = meta_ttl_s
         self.popular_ttl_s = popular_ttl_s
         self._popular: tuple[float, int, list[tuple[str, float]]] = (-1e9, 0, [])
         self._meta: dict[str, tuple[float, ItemMeta | None]] = {}
-        self.served = ServedStore(client)
+        self.served_store = ServedStore(client)
+        self.multiplexed = multiplexed
         self._popular_doc: tuple[float, tuple[bytes, bytes] | None] = (-1e9, None)
 
     async def sources(self, user: str, depth: int) -> Sources:
@@ -98,12 +104,22 @@ class ReaderStore:
             ratings=int(float(count)) if count is not None else 0,
         )
 
+    async def served(self, user: str) -> tuple[bytes, bytes] | None:
+        """The user's stored served list (doc, ends): one HMGET, through the multiplexed
+        connection when there is one."""
+        if self.multiplexed is None:
+            return await self.served_store.read(user)
+        doc, ends = await self.multiplexed.execute(
+            b"HMGET", keys.user_served(user), b"doc", b"ends"
+        )
+        return None if doc is None else (doc, ends or b"")
+
     async def popular_served(self) -> tuple[bytes, bytes] | None:
         """The worker's list for users nobody knows (``streams.state.served``), cached
         for ``popular_ttl_s``: every unknown user is served the same bytes."""
         now = time.monotonic()
         if now - self._popular_doc[0] > self.popular_ttl_s:
-            self._popular_doc = (now, await self.served.read_popular())
+            self._popular_doc = (now, await self.served_store.read_popular())
         return self._popular_doc[1]
 
     async def _popular_cached(self, n: int) -> list[tuple[str, float]]:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from app import schemas
-from app.deps import ItemId, OtherId, Served, Settings, Store, UserId
+from app.deps import ItemId, OtherId, Settings, Store, UserId
 from streams.algo import blend
 from streams.state.served import first, with_user
 
@@ -26,7 +26,6 @@ async def recommendations(
     user_id: UserId,
     settings: Settings,
     store: Store,
-    served: Served,
     n: int = Query(10, ge=1, le=1000),
     source: str = Query(
         "blend", description="blend, item-cf, user-cf, content, embedding or popular"
@@ -41,7 +40,7 @@ async def recommendations(
         raise HTTPException(422, f"source must be one of {', '.join(SOURCES)}")
     n = min(n, settings.max_n)
     if source == "blend":
-        found = await served.read(user_id)
+        found = await store.served(user_id)
         if found is None:
             found = await store.popular_served()
             if found is not None:  # the unknown users' list, under the asked id

@@ -43,11 +43,12 @@ READER_ACL = (
 WORKER_ACL = (
     "resetkeys", "resetchannels", f"~{KEYS}", "-@all", *CONNECT,
     "+evalsha", "+script|load", "+script|exists",
-    "+get", "+incrby", "+del", "+unlink", "+scan",
-    "+hget", "+hmget", "+hgetall", "+hexists", "+hlen", "+hset", "+hsetnx", "+hdel",
+    "+get", "+incr", "+incrby", "+del", "+unlink", "+scan",
+    "+hget", "+hmget", "+hgetall", "+hexists", "+hlen", "+hset", "+hsetnx", "+hdel", "+hscan",
     "+hincrby", "+hincrbyfloat",
     "+sadd", "+srem", "+smembers",
     "+zadd", "+zincrby", "+zrange", "+zrevrange", "+zscore", "+zcard", "+zpopmin",
+    "+zrangebyscore", "+zcount",
 )  # fmt: skip
 
 
