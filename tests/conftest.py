@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -56,6 +57,15 @@ def services() -> Iterator[Endpoints]:
     stack = StackSettings()
     manager.up(stack, log=lambda _line: None)
     yield Endpoints(stack.kafka_bootstrap, stack.redis_url, "local stack")
+
+
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A redis-server of the module's own (a test that may flush or kill clients)."""
+    from streams.stack.ephemeral import RedisServer
+
+    with RedisServer(tmp_path_factory.mktemp("redis")) as running:
+        yield running
 
 
 @pytest.fixture

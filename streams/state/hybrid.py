@@ -20,7 +20,7 @@ from streams.algo.embedding.plan import PortionPlan, UserView
 from streams.state import keys
 from streams.state.codecs import fmt, pack_ids, text
 from streams.state.served import mark_due
-from streams.state.toolkit import hgetall_many, script, write_rankings
+from streams.state.toolkit import hgetall_many, item_metas, script, write_rankings
 
 
 def _floats(raw: bytes) -> np.ndarray:
@@ -43,18 +43,10 @@ class HybridStore:
     async def catalogue(self) -> dict[str, dict[str, Any]]:
         """Item id → {"title", "attributes"} for every item of the catalogue."""
         ids = sorted(text(i) for i in await self.redis.smembers(keys.catalogue()))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in ids:
-                pipe.hmget(keys.item_meta(item), ["title", "attributes"])
-            rows = await pipe.execute()
-        out = {}
-        for item, (title, attributes) in zip(ids, rows, strict=True):
-            if title is not None or attributes is not None:
-                out[item] = {
-                    "title": text(title or b""),
-                    "attributes": json.loads(attributes) if attributes else {},
-                }
-        return out
+        found = await item_metas(self.redis, ids)
+        return {
+            i: {"title": title or "", "attributes": attrs} for i, (title, attrs) in found.items()
+        }
 
     async def put_items(self, items: dict[str, tuple[str, dict[str, Any]] | None]) -> None:
         """Write (title, attributes) per item, None removes it; bumps the version once."""

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from streams.state import keys
 from streams.state.codecs import text
-from streams.state.toolkit import script
+from streams.state.toolkit import item_metas, script
 
 SOURCE_KEYS = {
     "user-cf": keys.user_topn,
@@ -190,17 +190,8 @@ class ServedStore:
 
     async def metas(self, items: list[str]) -> dict[str, tuple[str | None, list[str]]]:
         """(title, genres) of each item the catalogue describes."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                pipe.hmget(keys.item_meta(item), ["title", "attributes"])
-            rows = await pipe.execute()
-        out = {}
-        for item, (title, attributes) in zip(items, rows, strict=True):
-            if title is None and attributes is None:
-                continue
-            genres = json.loads(attributes).get("genres", []) if attributes else []
-            out[item] = (text(title) if title is not None else None, list(genres))
-        return out
+        found = await item_metas(self.redis, items)
+        return {i: (title, list(attrs.get("genres", []))) for i, (title, attrs) in found.items()}
 
     async def write(self, served: list[tuple[str, int, bytes, bytes]]) -> int:
         """Store (user, version, doc, ends) each; returns how many were written."""

@@ -3,6 +3,7 @@ rankings replaced in one pipeline."""
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from streams.algo.usercf.recommend import stored_scores
+from streams.state import keys
 from streams.state.codecs import pack_ids
 
 
@@ -26,6 +28,24 @@ async def hgetall_many(client: aioredis.Redis, names: list[str]) -> list[dict[An
         for name in names:
             pipe.hgetall(name)
         return await pipe.execute()
+
+
+async def item_metas(
+    client: aioredis.Redis, items: list[str]
+) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """(title, attributes) of each item the catalogue describes, in one round trip."""
+    async with client.pipeline(transaction=False) as pipe:
+        for item in items:
+            pipe.hmget(keys.item_meta(item), ["title", "attributes"])
+        rows = await pipe.execute()
+    return {
+        item: (
+            title.decode() if title is not None else None,
+            json.loads(attributes) if attributes else {},
+        )
+        for item, (title, attributes) in zip(items, rows, strict=True)
+        if title is not None or attributes is not None
+    }
 
 
 async def hash_values(

@@ -13,15 +13,13 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.multiplex import Multiplexed
-from streams.stack.ephemeral import RedisServer
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with RedisServer(tmp_path_factory.mktemp("redis-mux")) as running:
-        yield running
+def server(private_redis):
+    return private_redis
 
 
 def test_concurrent_commands_each_get_their_own_reply(server):

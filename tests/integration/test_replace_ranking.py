@@ -11,7 +11,6 @@ import redis.asyncio as aioredis
 
 from streams.algo.usercf.recommend import stored_scores
 from streams.settings import WorkerSettings
-from streams.stack.ephemeral import RedisServer
 from streams.state import keys
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
@@ -25,9 +24,8 @@ LONGEST = max(
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with RedisServer(tmp_path_factory.mktemp("redis-ranking")) as running:
-        yield running
+def server(private_redis):
+    return private_redis
 
 
 def _ranked(n: int, prefix: str = "item") -> list[tuple[str, float]]:

@@ -11,7 +11,6 @@ import redis.asyncio as aioredis
 
 from streams.engines.served import Fuser
 from streams.settings import BlendSettings
-from streams.stack.ephemeral import RedisServer
 from streams.state import keys
 from streams.state.itemcf import ItemStore
 from streams.state.served import FuseInputs, ServedStore
@@ -20,9 +19,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with RedisServer(tmp_path_factory.mktemp("redis-served")) as running:
-        yield running
+def server(private_redis):
+    return private_redis
 
 
 class Paused(ServedStore):
