@@ -2,18 +2,22 @@
 (as a posted rating or a described item would put them) are shown by the live page as
 text, and no script of theirs runs. Playwright drives Debian's Chromium."""
 
+import asyncio
 import threading
 import time
 import uuid
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 import uvicorn
 
 from app.main import create_app
 from app.settings import ReaderSettings
-from streams.settings import KafkaConnection, RedisConnection
+from streams.engines.served import Fuser
+from streams.settings import BlendSettings, KafkaConnection, RedisConnection
 from streams.state import keys
+from streams.state.served import ServedStore
 from tests.conftest import free_port
 from tests.integration.test_reader_routes import CHROMIUM_FLAGS
 
@@ -38,6 +42,16 @@ HOSTILE_NEIGHBOURS = ['n"><img src=x onerror=window.__pwned=10>', "<svg/onload=a
 REASON_ITEM = "r<img src=x onerror=window.__pwned=12>"
 REASON_TITLE = '<img src=x onerror="window.__pwned=13">'
 GENRE = "<img src=x onerror=window.__pwned=14>"
+
+
+async def _fuse(url: str, user: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        fuser = Fuser(ServedStore(client), BlendSettings().weights(), 50)
+        await fuser.refresh_globals()
+        assert await fuser.fuse([user]) == 1
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
@@ -65,6 +79,8 @@ def hostile_redis(services):
         keys.user_neighbours(user), {v: 0.9 - n / 10 for n, v in enumerate(HOSTILE_NEIGHBOURS)}
     )
     pipe.execute()
+    asyncio.run(_fuse(url, user))  # the served list, as the worker's fuser stores it
+    written += [keys.user_served(user), keys.served_popular(), keys.served_times()]
     try:
         yield url, user, items
     finally:
