@@ -15,17 +15,15 @@ from streams.algo.embedding import model as embedding
 from streams.algo.usercf.expansion import RATER_DTYPE
 from streams.algo.usercf.pearson import WIDTH, N, pearson
 from streams.state import keys
+from streams.state.codecs import text
 from streams.state.served import ServedStore
+from streams.state.toolkit import item_metas
 
 SIMILAR_KEYS = {
     "cf": keys.item_similar,
     "content": keys.item_similar_content,
     "embedding": keys.item_similar_embedding,
 }
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(frozen=True)
@@ -92,13 +90,13 @@ class ReaderStore:
         times = [float(t) for t in (at, item_at, hybrid_at) if t]
         return Sources(
             lists={
-                "user-cf": [(_s(i), float(score)) for i, score in user_cf],
-                "item-cf": [(_s(i), float(score)) for i, score in item_cf],
-                "content": [(_s(i), float(score)) for i, score in content],
-                "embedding": [(_s(i), float(score)) for i, score in learned],
+                "user-cf": [(text(i), float(score)) for i, score in user_cf],
+                "item-cf": [(text(i), float(score)) for i, score in item_cf],
+                "content": [(text(i), float(score)) for i, score in content],
+                "embedding": [(text(i), float(score)) for i, score in learned],
                 "popular": unrated[:depth],
             },
-            reasons={_s(k): _s(v) for k, v in reasons.items()},
+            reasons={text(k): text(v) for k, v in reasons.items()},
             computed_at=max(times) if times else None,
             known=count is not None and float(count) > 0,
             ratings=int(float(count)) if count is not None else 0,
@@ -107,12 +105,8 @@ class ReaderStore:
     async def served(self, user: str) -> tuple[bytes, bytes] | None:
         """The user's stored served list (doc, ends): one HMGET, through the multiplexed
         connection when there is one."""
-        if self.multiplexed is None:
-            return await self.served_store.read(user)
-        doc, ends = await self.multiplexed.execute(
-            b"HMGET", keys.user_served(user), b"doc", b"ends"
-        )
-        return None if doc is None else (doc, ends or b"")
+        execute = self.multiplexed.execute if self.multiplexed is not None else None
+        return await self.served_store.read(user, execute)
 
     async def popular_served(self) -> tuple[bytes, bytes] | None:
         """The worker's list for users nobody knows (``streams.state.served``), cached
@@ -133,32 +127,26 @@ class ReaderStore:
     async def similar_items(self, item: str, n: int, kind: str = "cf") -> list[tuple[str, float]]:
         key = SIMILAR_KEYS[kind](item)
         top = await self.redis.zrevrange(key, 0, n - 1, withscores=True)
-        return [(_s(j), float(s)) for j, s in top]
+        return [(text(j), float(s)) for j, s in top]
 
     async def popular(self, n: int) -> list[tuple[str, float]]:
         top = await self.redis.zrevrange(keys.popular(), 0, n - 1, withscores=True)
-        return [(_s(i), float(score)) for i, score in top]
+        return [(text(i), float(score)) for i, score in top]
 
     async def items(self, item_ids: list[str]) -> dict[str, ItemMeta]:
         """Catalogue entries, cached for ``meta_ttl_s``: titles change rarely, and the
         cache saves the recommendation route its second round trip."""
         now = time.monotonic()
+        if len(self._meta) > 100_000:  # before the lookup: every asked item is then read
+            self._meta.clear()
         missing = [i for i in item_ids if self._meta.get(i, (0.0, None))[0] <= now]
         if missing:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for item in missing:
-                    pipe.hmget(keys.item_meta(item), ["title", "attributes"])
-                rows = await pipe.execute()
-            if len(self._meta) > 100_000:
-                self._meta.clear()
-            for item, (title, attributes) in zip(missing, rows, strict=True):
-                meta = None
-                if title is not None or attributes is not None:
-                    attrs = json.loads(attributes) if attributes else {}
-                    meta = ItemMeta(item, _s(title) if title is not None else None, attrs)
+            read = await item_metas(self.redis, missing)
+            for item in missing:
+                meta = ItemMeta(item, *read[item]) if item in read else None
                 self._meta[item] = (now + self.meta_ttl_s, meta)
-        found = {i: self._meta[i][1] for i in item_ids}
-        return {i: m for i, m in found.items() if m is not None}
+        cached = {i: self._meta[i][1] for i in item_ids}
+        return {i: m for i, m in cached.items() if m is not None}
 
     async def embedding_prediction(
         self, user: str, item: str, bounds: tuple[float, float]
@@ -193,7 +181,7 @@ class ReaderStore:
         top = await self.redis.zrevrange(keys.user_neighbours(user), 0, k - 1, withscores=True)
         if not top:
             return []
-        ids = [_s(v) for v, _ in top]
+        ids = [text(v) for v, _ in top]
         packed = await self.redis.hmget(keys.user_pairs(user), ids)
         support = [int(np.frombuffer(p, dtype="<f8")[N]) if p is not None else 0 for p in packed]
         sims = [float(sim) for _v, sim in top]
@@ -212,7 +200,7 @@ class ReaderStore:
     async def because(self, user: str, item: str, k: int) -> list[tuple[str, float, float, float]]:
         """Neighbours of ``user`` who rated ``item``: (id, similarity, rating, their mean)."""
         nbrs = await self.redis.zrevrange(keys.user_neighbours(user), 0, k - 1, withscores=True)
-        ids = [_s(v) for v, _ in nbrs]
+        ids = [text(v) for v, _ in nbrs]
         if not ids:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:

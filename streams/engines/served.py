@@ -28,6 +28,18 @@ class ServedState(Protocol):
 
 
 MISSING_TTL_S = 1.0  # an item not in the catalogue yet is asked again after this
+META_ENTRIES = 200_000  # items whose encoded metadata is kept
+
+
+def _because(item: str, sources: list[str], reasons: Mapping[str, str]) -> str | None:
+    """The recent item that put ``item`` on the item-to-item list, if that list has it."""
+    return reasons.get(item) if "item-cf" in sources else None
+
+
+def _named(fused: list[tuple[str, float, list[str]]], reasons: Mapping[str, str]) -> set[str]:
+    """Every item a served list names: its items and their reasons."""
+    items = {i for i, _s, _x in fused}
+    return items | {b for i, _s, srcs in fused if (b := _because(i, srcs, reasons))}
 
 
 class Fuser:
@@ -63,9 +75,8 @@ class Fuser:
         self.popular, self.catalogue_version = top, version
         if changed or not top:
             fused = blend.fuse({"popular": top}, {"popular": 1.0}, self.size)
-            doc, ends = assemble(
-                {"source": "popular", "computed_at": None}, await self._items(fused, {})
-            )
+            await self._cache_metas(sorted(_named(fused, {})))
+            doc, ends = assemble({"source": "popular", "computed_at": None}, self._items(fused, {}))
             self.changed_at = time.time()
             await self.store.write_popular(doc, ends, self.changed_at)
         return changed
@@ -85,14 +96,10 @@ class Fuser:
                 lists, self.weights, inputs.ratings, self.size, self.cold_start_ratings
             )
             fused_all.append((fused, label))
-        wanted = {i for fused, _l in fused_all for i, _s, _x in fused}
-        wanted |= {
-            inputs.reasons[i]
-            for inputs, (fused, _l) in zip(found, fused_all, strict=True)
-            for i, _s, sources in fused
-            if "item-cf" in sources and i in inputs.reasons
-        }
-        await self._cache_metas(sorted(wanted))
+        wanted: set[str] = set()
+        for inputs, (fused, _label) in zip(found, fused_all, strict=True):
+            wanted |= _named(fused, inputs.reasons)
+        await self._cache_metas(sorted(wanted))  # one read for the round
         served = []
         for user, inputs, (fused, label) in zip(users, found, fused_all, strict=True):
             head = {
@@ -100,19 +107,18 @@ class Fuser:
                 "source": label,
                 "computed_at": inputs.computed_at if label == "blend" else None,
             }
-            doc, ends = assemble(head, await self._items(fused, inputs.reasons))
+            doc, ends = assemble(head, self._items(fused, inputs.reasons))
             served.append((user, inputs.seq, doc, ends))
         return await self.store.write(served)
 
-    async def _items(
+    def _items(
         self, fused: list[tuple[str, float, list[str]]], reasons: Mapping[str, str]
     ) -> list[bytes]:
-        """The items encoded as ``app.schemas.RecommendedItem`` lays them out."""
-        because = {i: reasons.get(i) for i, _s, sources in fused if "item-cf" in sources}
-        await self._cache_metas([i for i, _s, _x in fused] + [b for b in because.values() if b])
+        """The items encoded as ``app.schemas.RecommendedItem`` lays them out (their
+        metadata cached by ``_cache_metas`` first)."""
         out = []
         for item, score, sources in fused:
-            why = because.get(item)
+            why = _because(item, sources, reasons)
             out.append(self._text(item).encode(score, sources, self._text(why) if why else None))
         return out
 
@@ -121,12 +127,12 @@ class Fuser:
 
     async def _cache_metas(self, items: list[str]) -> None:
         now = self.clock()
+        if len(self._meta) > META_ENTRIES:  # before the lookup: every asked item is then read
+            self._meta.clear()
         missing = [i for i in items if i not in self._meta or self._meta[i][0] <= now]
         if not missing:
             return
         found = await self.store.metas(missing)
-        if len(self._meta) > 200_000:
-            self._meta.clear()
         for item in missing:
             title, genres = found.get(item, (None, []))
             ttl = self.meta_ttl_s if item in found else MISSING_TTL_S

@@ -33,14 +33,9 @@ _COMPACT = (",", ":")
 
 
 # --- the document ----------------------------------------------------------------------
-def render(head: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> tuple[bytes, bytes]:
-    """(doc, ends): ``head``'s fields, then ``items`` as the last field, and where each
-    item ends in the bytes (uint32 little-endian)."""
-    return assemble(head, [json.dumps(dict(item), separators=_COMPACT).encode() for item in items])
-
-
 def assemble(head: Mapping[str, Any], items: Sequence[bytes]) -> tuple[bytes, bytes]:
-    """``render`` from items already encoded as compact JSON objects."""
+    """(doc, ends): ``head``'s fields, then ``items`` (each a compact JSON object) as the
+    last field, and where each item ends in the bytes (uint32 little-endian)."""
     opening = json.dumps(dict(head), separators=_COMPACT)[:-1]
     start = (opening + ("," if head else "") + '"items":[').encode()
     body = b",".join(items)
@@ -83,11 +78,6 @@ def with_user(doc: bytes, user_id: str) -> bytes:
     return b'{"user_id":' + json.dumps(user_id).encode() + b"," + doc[1:]
 
 
-def ends_with_user(ends: bytes, user_id: str) -> bytes:
-    shift = len(b'"user_id":' + json.dumps(user_id).encode() + b",")
-    return (np.frombuffer(ends, dtype="<u4") + shift).astype("<u4").tobytes()
-
-
 # --- what the stores do when a source list changes ----------------------------------------
 def mark_due(pipe: Any, since: Mapping[str, float]) -> None:
     """Queue users for fusion after their source lists were written in ``pipe``: bump
@@ -117,12 +107,17 @@ class ServedStore:
         self._write = client.register_script(script("write_served.lua"))
 
     # --- the reader --------------------------------------------------------------------
-    async def read(self, user: str) -> tuple[bytes, bytes] | None:
-        doc, ends = await self.redis.hmget(keys.user_served(user), ["doc", "ends"])
-        return None if doc is None else (doc, ends or b"")
+    async def read(self, user: str, execute: Any = None) -> tuple[bytes, bytes] | None:
+        """(doc, ends) of the user's served list; ``execute`` runs the one command (the
+        reader's multiplexed connection), redis-py's client by default."""
+        return await self._doc(keys.user_served(user), execute)
 
     async def read_popular(self) -> tuple[bytes, bytes] | None:
-        doc, ends = await self.redis.hmget(keys.served_popular(), ["doc", "ends"])
+        return await self._doc(keys.served_popular())
+
+    async def _doc(self, key: str, execute: Any = None) -> tuple[bytes, bytes] | None:
+        run = execute or self.redis.execute_command
+        doc, ends = await run(b"HMGET", key, b"doc", b"ends")
         return None if doc is None else (doc, ends or b"")
 
     # --- the fuser ---------------------------------------------------------------------
@@ -130,7 +125,9 @@ class ServedStore:
         popped = await self.redis.zpopmin(keys.served_due(), n)
         return [(text(user), float(at)) for user, at in popped]
 
-    async def give_back(self, due: list[tuple[str, float]]) -> None:
+    async def queue_due(self, due: list[tuple[str, float]]) -> None:
+        """(user, since) back on the queue, or on it for the first time (NX keeps an
+        older time)."""
         if due:
             await self.redis.zadd(keys.served_due(), dict(due), nx=True)
 

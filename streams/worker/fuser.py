@@ -15,7 +15,7 @@ from streams import metrics
 from streams.engines.served import Fuser
 from streams.settings import ServedSettings
 from streams.state.served import ServedStore
-from streams.worker.inflight import records_held
+from streams.worker.inflight import QuietSince
 
 POPULAR_EVERY_S = 1.0  # how often the popular list and the catalogue are compared
 BACKFILL_PAGE = 1000
@@ -29,10 +29,9 @@ async def fuse_due(store: ServedStore, fuser: Fuser, round_max: int) -> int:
         return 0
     try:
         await fuser.fuse([user for user, _at in due])
-    except RedisError:
-        metrics.REDIS_ERRORS.labels("served").inc()
+    except RedisError:  # counted by the caller
         with contextlib.suppress(RedisError):
-            await store.give_back(due)
+            await store.queue_due(due)
         raise
     now = time.time()
     for _user, at in due:
@@ -50,7 +49,7 @@ async def backfill(store: ServedStore) -> int:
     while True:
         cursor, users = await store.unserved_users(cursor, BACKFILL_PAGE)
         if users:
-            await store.give_back([(u, time.time()) for u in users])
+            await store.queue_due([(u, time.time()) for u in users])
             queued += len(users)
         if cursor == 0:
             return queued
@@ -71,7 +70,7 @@ def register(app: faust.App, settings: ServedSettings, store: ServedStore, fuser
     @app.task
     async def fuse_served() -> None:
         started, quiet = False, False
-        compared, previous = 0.0, -1
+        compared, since_last_look = 0.0, QuietSince()
         while not app.should_stop:
             try:
                 if not started:
@@ -79,8 +78,7 @@ def register(app: faust.App, settings: ServedSettings, store: ServedStore, fuser
                     started = True
                 if time.monotonic() - compared >= POPULAR_EVERY_S:
                     compared = time.monotonic()
-                    processed = sum(metrics.processed.values())
-                    quiet, previous = processed == previous and not records_held(), processed
+                    quiet = since_last_look.look()
                     await fuser.refresh_globals()
                     await refuse_outdated(per_second)
                     metrics.SERVED_DUE.set(await store.due_count())

@@ -12,6 +12,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from streams import metrics
+
 T = TypeVar("T")
 
 _ALL: weakref.WeakSet[InFlight[Any]] = weakref.WeakSet()
@@ -21,6 +23,21 @@ def records_held() -> int:
     """Records delivered to any agent of this process and not acknowledged yet: work in
     flight even while no batch has finished for a while (the refresher's idle test)."""
     return sum(len(flight.decoded) for flight in _ALL)
+
+
+class QuietSince:
+    """Whether the worker was quiet since the last look: no batch finished (no record
+    handled by any agent) and none in flight (a batch may run longer than the interval
+    between looks). The refresher and the fuser take the time of a quiet worker."""
+
+    def __init__(self) -> None:
+        self.previous: int | None = None
+
+    def look(self) -> bool:
+        processed = sum(metrics.processed.values())
+        quiet = processed == self.previous and not records_held()
+        self.previous = processed
+        return quiet
 
 
 def _key(record: Any) -> tuple[int, int]:

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from streams import metrics
 from streams.engines.usercf import Engine
 from streams.settings import WorkerSettings
-from streams.worker.inflight import records_held
+from streams.worker.inflight import QuietSince
 
 # of the interval: the most one tick may spend refreshing while records come in (the
 # share it had under Faust's timer, which slept a whole interval after each tick)
@@ -128,15 +128,10 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
     interval, round_max = settings.refresh_interval_s, settings.refresh_budget
     busy = TickBudget(TIME_SHARE * interval, round_max)
     quiet = TickBudget(IDLE_TIME_SHARE * interval, round_max)
-    previous: int | None = None  # the records handled as of the last tick
+    since_last_tick = QuietSince()  # a busy tick's share: a quiet one's would starve a batch
 
     async def refresh_stale() -> None:
-        nonlocal previous
-        processed = sum(metrics.processed.values())  # every record any agent handled
-        # idle: no batch finished since the last tick and none is in flight (a batch may
-        # take longer than a tick, and a quiet tick's 0.9 share would then starve it)
-        idle = processed == previous and not records_held()
-        previous = processed
+        idle = since_last_tick.look()
         try:
             await refresh_tick(_Queue(engine), engine.refresh, quiet if idle else busy)
             metrics.STALE_LISTS.set(await engine.store.stale_count())
