@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,14 +13,15 @@ from streams.settings import (
     KafkaConnection,
     RedisConnection,
     TopicSettings,
-    refuse_legacy_blend,
 )
+from streams.settings.loading import BLEND_RENAMES, refuse_renamed
 
 
 class ReaderSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore"
     )
+    RENAMED: ClassVar[dict[str, str]] = BLEND_RENAMES  # the worker fuses the served list now
 
     kafka: KafkaConnection = KafkaConnection()
     redis: RedisConnection = RedisConnection()
@@ -59,7 +60,11 @@ class ReaderSettings(BaseSettings):
             raise ValueError("must be printable ASCII without spaces (it travels in a header)")
         return value
 
-    _no_legacy_blend = model_validator(mode="before")(refuse_legacy_blend)
+    @model_validator(mode="before")
+    @classmethod
+    def _no_renamed(cls, data: Any) -> Any:
+        refuse_renamed(cls)
+        return data
 
     @model_validator(mode="after")
     def _one_write_policy(self) -> ReaderSettings:

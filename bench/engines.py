@@ -6,7 +6,7 @@ included) of every stage, per event.
 
 Batches are cut as the worker cuts them under backlog (``--batch`` events, split by the
 partition of their key: item for the user-based path, user for the others); after each
-batch the refresher takes ``STREAMREC_REFRESH_BUDGET`` stale users (one round), and the
+batch the refresher takes ``STREAMREC_REFRESH__BUDGET`` stale users (one round), and the
 stale backlog left at the end is drained apart. The Redis database is flushed
 first and its server's command counts are read around each stage: give it a Redis no
 one else uses (the counts are server-wide).
@@ -26,7 +26,6 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from streams.datasets import movielens
-from streams.engines.configs import content_config, embedding_config, engine_config, item_cf_config
 from streams.engines.hybrid import HybridEngine
 from streams.engines.itemcf import ItemEngine, UserEvent, UserPortion
 from streams.engines.usercf import ByItemEvent, Engine, Portion
@@ -75,15 +74,15 @@ async def replay(limit: int, batch: int, url: str) -> dict[str, Any]:
     client = aioredis.Redis.from_url(url)
     await client.flushdb()
     store = Store(client)
-    user_cf = Engine(store, engine_config(settings))
-    item_cf = ItemEngine(ItemStore(client), store, item_cf_config(settings))
+    user_cf = Engine(store, settings.user_cf)
+    item_cf = ItemEngine(ItemStore(client), store, settings.item_cf)
     hybrid = HybridEngine(
         HybridStore(client),
         store,
-        content_config(settings),
-        embedding_config(settings),
-        settings.embedding == "neural",
-        settings.topn_size,
+        settings.content,
+        settings.embedding,
+        settings.embedding.kind == "neural",
+        settings.embedding.topn_size,
     )
     meter = Meter(client)
     by_item_offset = [0] * partitions
@@ -113,14 +112,14 @@ async def replay(limit: int, batch: int, url: str) -> dict[str, Any]:
         result = await meter.run("user-cf apply", user_cf.apply_batch(portions))
         await meter.run("user-cf progress", store.commit("by-item", ends))
         await meter.run("user-cf lists", user_cf.finish(result))
-        await meter.run("user-cf refresher", refresh_some(store, user_cf, settings.refresh_budget))
+        await meter.run("user-cf refresher", refresh_some(store, user_cf, settings.refresh.budget))
         mine = [UserPortion(p, units[-1].offset, units) for p, units in sorted(by_user.items())]
         done = await meter.run("item-cf apply", item_cf.apply_batch("ratings#item", mine, {}))
         await meter.run("item-cf lists", item_cf.finish(done))
         mixed = await meter.run("hybrid apply", hybrid.apply_batch("ratings#hybrid", mine, {}))
         await meter.run("hybrid lists", hybrid.finish(mixed))
     total = time.perf_counter() - started
-    while stale := await store.pop_stale(settings.refresh_budget):  # what a quiet worker drains
+    while stale := await store.pop_stale(settings.refresh.budget):  # what a quiet worker drains
         await meter.run("stale drain", user_cf.refresh(stale))
     await client.aclose()
     n = len(events)

@@ -24,14 +24,15 @@ import numpy as np
 import redis
 import redis.asyncio as aioredis
 
+from streams.algo.usercf import UserCFConfig
 from streams.algo.usercf.expansion import RATER_DTYPE
-from streams.engines.usercf import ByItemEvent, Engine, EngineConfig, Portion
+from streams.engines.usercf import ByItemEvent, Engine, Portion
 from streams.state import keys
 from streams.state.usercf import Store
 
 NAME = "bench-hot"
 PARTITIONS = 8
-CAPS = {"off": EngineConfig(), "on": EngineConfig(fan_out_cap=50, history_cap_per_partition=125)}
+CAPS = {"off": UserCFConfig(), "on": UserCFConfig(fan_out_cap=50, history_cap=125)}
 
 
 def partition_of(item: str) -> int:
@@ -93,7 +94,7 @@ def portions(events: list[ByItemEvent]) -> list[Portion]:
     return [Portion(p, evs[-1].source_offset, evs) for p, evs in sorted(by.items())]
 
 
-async def hot_item(url: str, raters: int, config: EngineConfig, events: int) -> dict:
+async def hot_item(url: str, raters: int, config: UserCFConfig, events: int) -> dict:
     sync = redis.Redis.from_url(url, client_name=NAME)
     sync.flushdb()
     with sync.pipeline(transaction=False) as pipe:
@@ -119,7 +120,7 @@ async def hot_item(url: str, raters: int, config: EngineConfig, events: int) -> 
     }
 
 
-async def heavy_user(url: str, ratings: int, config: EngineConfig, checkpoints: list[int]) -> list:
+async def heavy_user(url: str, ratings: int, config: UserCFConfig, checkpoints: list[int]) -> list:
     """A user rating ``ratings`` items, each already rated by two of 100,000 others."""
     sync = redis.Redis.from_url(url, client_name=NAME)
     sync.flushdb()

@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import redis
@@ -107,9 +108,9 @@ def one_run(
             "topics": TopicSettings(ratings=f"bench{tag}.ratings", items=f"bench{tag}.items",
                                     dlq=f"bench{tag}.dlq"),
             "data_dir": f"/tmp/streamrec-bench-{tag}",
-            "fan_out_cap": fan_out,
-            "item_cf": item_cf,
-            "hybrid": hybrid,
+            "user_cf": replace(base.user_cf, fan_out_cap=fan_out),
+            "item_cf": replace(base.item_cf, enabled=item_cf),
+            "embedding": replace(base.embedding, enabled=hybrid),
             "served": base.served.model_copy(update={"enabled": served}),
         }
     )  # fmt: skip

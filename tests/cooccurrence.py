@@ -44,11 +44,40 @@ def stored(client, items):
     return co, n
 
 
+def stored_counted_sets(client, users) -> dict[str, set[str]]:
+    """Each user's counted items as the stored histories record them."""
+    from streams.state.itemcf import decode_history
+
+    return {
+        u: set(decode_history(client.hgetall(keys.user_history(u))).counted_items()) for u in users
+    }
+
+
 def assert_cooccurrence_equals_reference(client, events, kmax: int) -> None:
+    """The counts equal the reference. On a mismatch, says first which of two faults it
+    is: users whose stored counted items differ from the reference (events missing or
+    counted differently), or counts that disagree with the stored histories themselves
+    (deltas lost or applied twice)."""
     items, want_co, want_n = reference(events, kmax)
     got_co, got_n = stored(client, items)
-    np.testing.assert_array_equal(got_co, want_co)
-    np.testing.assert_array_equal(got_n, want_n)
+    if np.array_equal(got_co, want_co) and np.array_equal(got_n, want_n):
+        return
+    want_sets = counted_sets(events, kmax)
+    got_sets = stored_counted_sets(client, want_sets)
+    differ = sorted(u for u in want_sets if got_sets[u] != want_sets[u])
+    index = {i: k for k, i in enumerate(items)}
+    m = np.zeros((len(got_sets), len(items)))
+    for r, chosen in enumerate(got_sets.values()):
+        m[r, [index[i] for i in chosen]] = 1
+    from_histories = m.T @ m
+    np.fill_diagonal(from_histories, 0)
+    inconsistent = int((from_histories != got_co).sum()) + int((m.sum(axis=0) != got_n).sum())
+    sample = [(u, len(got_sets[u]), len(want_sets[u])) for u in differ[:8]]
+    raise AssertionError(
+        f"co-occurrence differs from the reference in {int((got_co != want_co).sum())} "
+        f"entries; {len(differ)} users' stored counted items differ (user, stored, "
+        f"reference: {sample}); {inconsistent} entries disagree with the stored histories"
+    )
 
 
 def final_counted_ratings(events, kmax: int) -> dict[tuple[str, str], float]:

@@ -63,9 +63,9 @@ def start_reader(port: int) -> subprocess.Popen:
 
 def _paths(settings: WorkerSettings) -> tuple[str, ...]:
     chosen = [watch.USER_BASED]
-    if settings.item_cf:
+    if settings.item_cf.enabled:
         chosen.append(watch.ITEM_CF)
-    if settings.hybrid:
+    if settings.embedding.enabled:
         chosen.append(watch.HYBRID)
     return tuple(chosen)
 

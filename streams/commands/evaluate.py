@@ -15,7 +15,6 @@ from tqdm import tqdm
 from streams.algo import blend
 from streams.algo.content import vectors
 from streams.datasets import movielens, synthetic
-from streams.engines.configs import content_config, embedding_config, engine_config, item_cf_config
 from streams.evaluation import hybrid, models, peers, report
 from streams.evaluation.prequential import Running, prequential
 from streams.schemas.ratings import RatingEvent
@@ -57,13 +56,13 @@ def build(
     ratings = models.Ratings()
     bounds = (settings.limits.rating_min, settings.limits.rating_max)
     scale = (max(bounds[0], 1.0), bounds[1])  # ML-100K's 1..5, as River's guide clips
-    catalogue = vectors.build(items, content_config(settings))
+    catalogue = vectors.build(items, settings.content)
     attributes = {i: v.get("attributes") or {} for i, v in items.items()}
-    config = replace(embedding_config(settings), rating_bounds=scale)
+    config = replace(settings.embedding, rating_bounds=scale)
     popular = models.MostPopular(ratings)
-    user_cf = models.UserKNN(engine_config(settings), ratings)
-    item_cf = models.ItemCF(item_cf_config(settings))
-    content = hybrid.ContentModel(catalogue, ratings, content_config(settings))
+    user_cf = models.UserKNN(settings.user_cf, ratings)
+    item_cf = models.ItemCF(settings.item_cf)
+    content = hybrid.ContentModel(catalogue, ratings, settings.content)
     mf = hybrid.EmbeddingModel(config, catalogue, False, attributes)
     neural = hybrid.EmbeddingModel(config, catalogue, True, attributes)
     served = hybrid.Blend(
@@ -93,7 +92,7 @@ def temporal(
     cut = int(len(events) * 0.8)
     train, test = events[:cut], events[cut:]
     ratings = models.Ratings()
-    user_cf = models.UserKNN(engine_config(settings), ratings)
+    user_cf = models.UserKNN(settings.user_cf, ratings)
     for offset, e in enumerate(tqdm(train, desc="temporal: learn 80%", unit="ev", leave=False)):
         ratings.learn(e.user_id, e.item_id, e.rating)
         user_cf.learn(e.user_id, e.item_id, e.rating, offset, e.ts)

@@ -16,26 +16,11 @@ import numpy as np
 
 from streams import metrics
 from streams.algo.ids import LocalIds
-from streams.algo.usercf import recommend
+from streams.algo.usercf import UserCFConfig, recommend
 from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
 from streams.state.codecs import raw_pairs
 from streams.state.predict import Prediction, Predictor
 from streams.state.usercf import Store
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    neighbourhood_size: int = 50
-    predict_k: int = 40
-    topn_size: int = 50
-    min_support: int = 1
-    rating_bounds: tuple[float, float] = (0.5, 5.0)
-    popularity_half_life_s: float = 30 * 86_400
-    popularity_epoch: float = 1.5e9
-    fan_out_cap: int = 0  # 0 = exact; see expand_item_events
-    # a user's counted ratings per by-item partition (history cap; 0 = exact)
-    history_cap_per_partition: int = 0
-
 
 # Exponents of the popularity weight are held inside [-1000, 900]: 2**900 leaves room to
 # add 2**100 such weights in a sorted-set score without reaching infinity (which Redis
@@ -81,13 +66,13 @@ class BatchResult:
 
 
 class Engine:
-    def __init__(self, store: Store, config: EngineConfig) -> None:
+    def __init__(self, store: Store, config: UserCFConfig) -> None:
         self.store = store
         self.config = config
 
     def _popularity_weight(self, ts: float) -> float:
         c = self.config
-        return popularity_weight(ts, c.popularity_epoch, c.popularity_half_life_s)
+        return popularity_weight(ts, c.popularity_epoch_s, c.popularity_half_life_s)
 
     async def apply_batch(self, portions: list[Portion]) -> BatchResult:
         """Apply a batch at most once per (user or item, partition); see docs/algorithm.md."""

@@ -14,11 +14,10 @@ import numpy as np
 from streams.algo.itemcf import ItemCFConfig
 from streams.algo.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
 from streams.algo.itemcf.similarity import cosine_row, most_similar, score_recent
-from streams.algo.usercf import recommend
+from streams.algo.usercf import UserCFConfig, recommend
 from streams.algo.usercf.coalesce import coalesce
 from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
 from streams.algo.usercf.pearson import WIDTH, N, pearson
-from streams.engines.usercf import EngineConfig
 
 
 class Recommender(Protocol):
@@ -80,7 +79,7 @@ class UserKNN:
     name = "user-cf"
     ranks = True
 
-    def __init__(self, config: EngineConfig, ratings: Ratings) -> None:
+    def __init__(self, config: UserCFConfig, ratings: Ratings) -> None:
         self.config = config
         self.ratings = ratings
         self.index: dict[str, int] = {}

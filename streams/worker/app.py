@@ -13,7 +13,6 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import REGISTRY
 
-from streams.engines.configs import content_config, embedding_config, engine_config, item_cf_config
 from streams.engines.hybrid import HybridEngine
 from streams.engines.itemcf import ItemEngine
 from streams.engines.served import Fuser
@@ -129,27 +128,27 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         settings.redis.url, socket_timeout=30, **settings.redis.client_kwargs()
     )
     store = Store(client)
-    engine = Engine(store, engine_config(settings))
+    engine = Engine(store, settings.user_cf)
     hybrid_store = HybridStore(client)
-    item_store = ItemStore(client, settings.item_cf_row_cache_entries)
+    item_store = ItemStore(client, settings.item_cf.row_cache_entries)
     for marking in (store, hybrid_store, item_store):
         marking.mark_served = settings.served.enabled
 
     hybrid_engine = HybridEngine(
         hybrid_store,
         store,
-        content_config(settings),
-        embedding_config(settings),
-        settings.embedding == "neural",
-        settings.topn_size,
+        settings.content,
+        settings.embedding,
+        settings.embedding.kind == "neural",
+        settings.embedding.topn_size,
     )
 
     from streams.worker import catalogue, fuser, pairs, ratings, refresher
 
     user_keyed: dict[str, ratings.UserBatchEngine] = {}
-    if settings.item_cf:
-        user_keyed["item-cf"] = ItemEngine(item_store, store, item_cf_config(settings))
-    if settings.hybrid:
+    if settings.item_cf.enabled:
+        user_keyed["item-cf"] = ItemEngine(item_store, store, settings.item_cf)
+    if settings.embedding.enabled:
         user_keyed["hybrid"] = hybrid_engine
     catalogue.register(app, settings, hybrid_engine)
     ratings.register(app, settings, by_item, user_keyed)

@@ -81,7 +81,7 @@ async def _store(
     # the catalogue is the source of truth: retry through outages
     put = functools.partial(engine.store.put_items, changes)
     await through_outages("catalogue", put)
-    if settings.content:
+    if settings.content.enabled:
         try:
             await engine.rescore_content()
         except RedisError as exc:  # derived: the next catalogue change rewrites

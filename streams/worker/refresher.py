@@ -125,7 +125,7 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
     # one estimate per mode: a busy round's time includes the agents' work between its
     # awaits, so the cost per user measured while busy (several times the idle one) would
     # shrink the rounds of the drain that follows the stream's end for several ticks
-    interval, round_max = settings.refresh_interval_s, settings.refresh_budget
+    interval, round_max = settings.refresh.interval_s, settings.refresh.budget
     busy = TickBudget(TIME_SHARE * interval, round_max)
     quiet = TickBudget(IDLE_TIME_SHARE * interval, round_max)
     since_last_tick = QuietSince()  # a busy tick's share: a quiet one's would starve a batch

@@ -15,7 +15,6 @@ import redis.asyncio as aioredis
 from streams.algo.usercf.pearson import pearson
 from streams.commands.wait_idle import lag, wait_idle
 from streams.datasets import movielens
-from streams.engines.configs import engine_config
 from streams.engines.usercf import Engine
 from streams.producer import EventProducer
 from streams.state import keys
@@ -51,6 +50,7 @@ def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
     with EventProducer(engine_settings.kafka) as producer:
         for event in events:
             producer.send_rating(topics.ratings, event)
+    assert producer.report.delivered == len(events), producer.last_error  # all in Kafka
     rng = random.Random(20261126)
     kills = _kill_at_random_points(engine_settings, start_worker, kills=3, rng=rng)
     assert kills >= 2, "the replay finished before the worker could be killed twice"
@@ -59,7 +59,7 @@ def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
     ref = Reference(final_ratings(events))
     client = redis.Redis.from_url(engine_settings.redis.url)
     # the item-to-item counts too: every co-occurrence and n(i) (kMax as configured)
-    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf_kmax)
+    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf.kmax)
     # the embedding path: every rating counted once in μ, every user's ratings intact
     final = final_ratings(events)
     mean = np.frombuffer(client.hget(keys.embedding_model(), "mean"), dtype="<f8")
@@ -92,7 +92,7 @@ def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
     async def predictions() -> list[tuple[float, float]]:
         engine = Engine(
             Store(aioredis.Redis.from_url(engine_settings.redis.url)),
-            engine_config(engine_settings),
+            engine_settings.user_cf,
         )
         out = []
         for _ in range(200):

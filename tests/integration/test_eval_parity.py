@@ -16,7 +16,6 @@ from app.settings import ReaderSettings
 from streams.commands.evaluate import build
 from streams.commands.wait_idle import wait_idle
 from streams.datasets import movielens
-from streams.engines.configs import engine_config
 from streams.engines.usercf import Engine
 from streams.producer import EventProducer
 from streams.state import keys
@@ -49,7 +48,7 @@ def test_in_memory_models_equal_the_stack(engine_settings, topics, start_worker)
 
     async def refresh() -> None:  # lists of users who did not act lag by design (see
         client = aioredis.Redis.from_url(engine_settings.redis.url)  # docs/algorithm.md)
-        await Engine(Store(client), engine_config(engine_settings)).refresh(sample)
+        await Engine(Store(client), engine_settings.user_cf).refresh(sample)
         await client.aclose()
 
     asyncio.run(refresh())

@@ -15,7 +15,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from streams.engines.usercf import ByItemEvent, Engine, EngineConfig, Portion
+from streams.algo.usercf import UserCFConfig
+from streams.engines.usercf import ByItemEvent, Engine, Portion
 from streams.schemas.ratings import RatingEvent
 from streams.state import keys
 from streams.state.codecs import decode_pairs
@@ -38,7 +39,7 @@ def portions(events: list[tuple[int, RatingEvent]]) -> list[Portion]:
 
 
 def engine(url: str, fan_out: int, history: int) -> Engine:
-    config = EngineConfig(fan_out_cap=fan_out, history_cap_per_partition=history)
+    config = UserCFConfig(fan_out_cap=fan_out, history_cap=history)
     return Engine(Store(aioredis.Redis.from_url(url)), config)
 
 

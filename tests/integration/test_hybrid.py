@@ -17,7 +17,6 @@ from streams.algo import blend
 from streams.algo.content import profile, vectors
 from streams.commands.wait_idle import wait_idle
 from streams.datasets import movielens
-from streams.engines.configs import content_config, embedding_config
 from streams.evaluation.hybrid import EmbeddingModel
 from streams.producer import EventProducer
 from streams.schemas.items import ItemEvent
@@ -61,7 +60,7 @@ def test_embedding_content_and_cold_start_on_the_real_stack(engine_settings, top
     # the embedding (neural, the default) equals the reference run event by event
     catalogue = {i.item_id: {"title": i.title, "attributes": i.attributes} for i in items}
     attributes = {i: v["attributes"] for i, v in catalogue.items()}
-    reference = EmbeddingModel(embedding_config(settings), None, True, attributes)
+    reference = EmbeddingModel(settings.embedding, None, True, attributes)
     for offset, e in enumerate(events):
         reference.learn(e.user_id, e.item_id, e.rating, offset, e.ts)
     stored = _rows(client.hgetall(keys.embedding_items()))
@@ -77,9 +76,9 @@ def test_embedding_content_and_cold_start_on_the_real_stack(engine_settings, top
     np.testing.assert_allclose(row, reference.users[user], atol=1e-8)
 
     # content similar lists equal the direct computation over the catalogue
-    built = vectors.build(catalogue, content_config(settings))
+    built = vectors.build(catalogue, settings.content)
     some = items[7].item_id
-    want = vectors.similar_rows(built, [built.index[some]], settings.content_similar_size)[some]
+    want = vectors.similar_rows(built, [built.index[some]], settings.content.similar_size)[some]
     got = client.zrevrange(keys.item_similar_content(some), 0, -1, withscores=True)
     assert [j.decode() for j, _s in got] == [j for j, _s in want]
 
@@ -107,7 +106,7 @@ def test_embedding_content_and_cold_start_on_the_real_stack(engine_settings, top
         ).json()
         listed = [r["item_id"] for r in content["items"]]
         assert "brand-new" in listed and not set(listed) & set(mine)
-        built = vectors.build(catalogue | {"brand-new": twin}, content_config(settings))
+        built = vectors.build(catalogue | {"brand-new": twin}, settings.content)
         mean_u = sum(mine.values()) / len(mine)
         want = profile.rank(built, mine, mean_u, 50)
         scores = {i: s for i, s in profile.rank(built, mine, mean_u, len(built))}
@@ -154,7 +153,6 @@ def test_a_worker_configured_for_another_embedding_shape_refuses_to_apply(engine
     import redis.asyncio as aioredis
 
     from streams.algo.embedding import EmbeddingConfig
-    from streams.engines.configs import content_config
     from streams.engines.hybrid import HybridEngine
     from streams.engines.itemcf import UserEvent, UserPortion
     from streams.state.hybrid import HybridStore
@@ -163,7 +161,7 @@ def test_a_worker_configured_for_another_embedding_shape_refuses_to_apply(engine
     async def apply(factors: int) -> None:
         client = aioredis.Redis.from_url(engine_settings.redis.url)
         engine = HybridEngine(
-            HybridStore(client), Store(client), content_config(engine_settings),
+            HybridStore(client), Store(client), engine_settings.content,
             EmbeddingConfig(factors=factors), True, 10,
         )  # fmt: skip
         portion = UserPortion(0, 0, [UserEvent("u", "i", 4.0, 0, 0.0)])

@@ -1,5 +1,7 @@
 """The item-to-item path on the real broker and Redis equals a from-scratch reference."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import redis
@@ -35,7 +37,9 @@ def replay_then_touch(settings, events, start_worker) -> RatingEvent:
 
 @pytest.mark.parametrize("kmax", [0, 7])
 def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_worker, kmax):
-    settings = engine_settings.model_copy(update={"item_cf_kmax": kmax})
+    settings = engine_settings.model_copy(
+        update={"item_cf": replace(engine_settings.item_cf, kmax=kmax)}
+    )
     spec = SyntheticSpec(events=2_500, users=80, items=40, rerate_share=0.15, delete_share=0.1)
     events = list(generate(spec))
     last = replay_then_touch(settings, events, start_worker)  # its list: the exact top
@@ -48,7 +52,7 @@ def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_work
         assert all(len(c) <= kmax for c in counted_sets(events, kmax).values())
     k = items.index(last.item_id)
     sims = cosine_row(want_co[k], want_n[k], want_n)
-    want = most_similar(items, sims, settings.item_cf_similar_size)
+    want = most_similar(items, sims, settings.item_cf.similar_size)
     got = client.zrevrange(keys.item_similar(last.item_id), 0, -1, withscores=True)
     assert sorted((j.decode(), round(s, 9)) for j, s in got) == sorted(
         (j, round(s, 9)) for j, s in want
@@ -66,13 +70,13 @@ def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_work
 
 def test_pearson_option_keeps_exact_sums_and_lists(engine_settings, topics, start_worker):
     settings = engine_settings.model_copy(
-        update={"item_cf_kmax": 6, "item_cf_similarity": "pearson"}
+        update={"item_cf": replace(engine_settings.item_cf, kmax=6, similarity="pearson")}
     )
     spec = SyntheticSpec(events=2_000, users=70, items=30, rerate_share=0.2, delete_share=0.1)
     events = list(generate(spec))
     last = replay_then_touch(settings, events, start_worker)
     items = sorted({e.item_id for e in events})
-    want_sums, want_means = pearson_reference(events, settings.item_cf_kmax, items)
+    want_sums, want_means = pearson_reference(events, settings.item_cf.kmax, items)
     client = redis.Redis.from_url(settings.redis.url)
     for i in items:
         partners, sums = decode_pairs(client.hgetall(keys.item_pair_sums(i)))
@@ -86,7 +90,7 @@ def test_pearson_option_keeps_exact_sums_and_lists(engine_settings, topics, star
     rows = np.array([want_sums[(target, j)] for j in partners])
     means = np.array([want_means[j] for j in partners])
     sims = pearson(rows, want_means[target], means, min_support=2)
-    want = most_similar(partners, sims, settings.item_cf_similar_size)
+    want = most_similar(partners, sims, settings.item_cf.similar_size)
     got = client.zrevrange(keys.item_similar(target), 0, -1, withscores=True)
     assert want and [j.decode() for j, _s in got] == [j for j, _s in want]
     for (_j, kept), (_w, exact) in zip(got, want, strict=True):

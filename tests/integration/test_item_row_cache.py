@@ -13,7 +13,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from streams.datasets.synthetic import SyntheticSpec, generate
-from streams.engines.configs import item_cf_config
 from streams.engines.itemcf import ItemEngine, UserEvent, UserPortion
 from streams.state import keys
 from streams.state.itemcf import ItemStore
@@ -106,7 +105,7 @@ async def scenario(url: str, partitions: int, config) -> tuple[int, int, int]:
 def test_copies_equal_redis_with_two_writers_and_a_redo(engine_settings):
     settings = engine_settings
     compared, dropped, redone = asyncio.run(
-        scenario(settings.redis.url, settings.topics.ratings_partitions, item_cf_config(settings))
+        scenario(settings.redis.url, settings.topics.ratings_partitions, settings.item_cf)
     )
     assert compared > 100  # rows were served from copies ...
     assert dropped > 10  # ... and the other writer made copies stale, which were dropped

@@ -4,11 +4,10 @@ from pathlib import Path
 
 import yaml
 
-from streams.engines.configs import engine_config, history_cap_per_partition
-from streams.settings import TopicSettings, WorkerSettings
+from streams.settings import TopicSettings, UserCFSettings, WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-CAPS = ("FAN_OUT_CAP", "HISTORY_CAP", "ITEM_CF_KMAX", "ITEM_CF_FMAX")
+CAPS = ("USER_CF__FAN_OUT_CAP", "USER_CF__HISTORY_CAP", "ITEM_CF__KMAX", "ITEM_CF__FMAX")
 
 
 def test_compose_turns_every_cap_on():
@@ -26,14 +25,16 @@ def test_the_chart_turns_every_cap_on():
 
 
 def test_the_library_default_is_exact():
-    config = engine_config(WorkerSettings())
+    config = WorkerSettings().user_cf
     assert config.fan_out_cap == 0 and config.history_cap_per_partition == 0
+    assert WorkerSettings().item_cf.fmax == 0
 
 
 def test_the_history_cap_is_shared_out_over_the_partitions():
     def per_partition(cap: int, partitions: int) -> int:
         topics = TopicSettings(ratings_partitions=partitions)
-        return history_cap_per_partition(WorkerSettings(history_cap=cap, topics=topics))
+        user_cf = UserCFSettings(history_cap=cap)
+        return WorkerSettings(user_cf=user_cf, topics=topics).user_cf.history_cap_per_partition
 
     assert per_partition(1000, 8) == 125
     assert per_partition(1001, 8) == 126  # rounded up: never below the cap in all

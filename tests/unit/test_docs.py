@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.settings import ReaderSettings
 from streams.settings import WorkerSettings
+from streams.settings.loading import nested_groups
 from streams.state import keys
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -27,8 +28,12 @@ def test_every_key_is_in_the_documented_layout():
 
 
 def _documented(name: str, rows: list[str]) -> bool:
-    """STREAMREC_<NAME> in a row, whole or grouped: `STREAMREC_A_B` / `_C` documents A_C."""
+    """STREAMREC_<NAME> in a row, whole or grouped: `STREAMREC_A_B` / `_C` documents A_C,
+    and `STREAMREC_G__A` / `__B` documents G__B."""
     if any(f"STREAMREC_{name}" in row for row in rows):
+        return True
+    group, nested, rest = name.partition("__")
+    if nested and any(f"STREAMREC_{group}__" in r and f"`__{rest}`" in r for r in rows):
         return True
     parts = name.split("_")
     for cut in range(1, len(parts)):
@@ -45,6 +50,13 @@ def test_every_setting_is_in_the_configuration_page():
         for cls in (WorkerSettings, ReaderSettings)
         for field in cls.model_fields
         if not _documented(field.upper(), rows)
+    ]
+    missing += [
+        f"{cls.__name__}.{group}.{field}"
+        for cls in (WorkerSettings, ReaderSettings)
+        for group, fields in nested_groups(cls).items()
+        for field in sorted(fields)
+        if not _documented(f"{group}__{field}".upper(), rows)
     ]
     assert not missing, missing
 

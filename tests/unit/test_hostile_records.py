@@ -15,7 +15,7 @@ from streams.schemas.dlq import DETAIL_BYTES, VALUE_BYTES, dead_letter_headers, 
 from streams.schemas.errors import InvalidEvent, Reason
 from streams.schemas.items import parse_item
 from streams.schemas.ratings import check_key, parse_rating
-from streams.settings import EventLimits, WorkerSettings
+from streams.settings import EventLimits, UserCFSettings, WorkerSettings
 from streams.worker import guard
 
 LIMITS = EventLimits()
@@ -118,8 +118,10 @@ def test_the_popularity_weight_never_overflows(ts, half_life):
 
 def test_a_half_life_that_saturates_present_day_events_is_refused():
     with pytest.raises(ValueError, match="popularity_half_life_s"):
-        WorkerSettings(popularity_half_life_s=86_400)
-    assert WorkerSettings(popularity_half_life_s=86_400, popularity_epoch_s=NOW)
+        WorkerSettings(user_cf=UserCFSettings(popularity_half_life_s=86_400))
+    assert WorkerSettings(
+        user_cf=UserCFSettings(popularity_half_life_s=86_400, popularity_epoch_s=NOW)
+    )
 
 
 def test_a_dead_letter_stays_small_whatever_the_detail_and_value():

@@ -13,9 +13,10 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from streams.algo.usercf import UserCFConfig
 from streams.algo.usercf.coalesce import coalesce
 from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
-from streams.engines.usercf import ByItemEvent, Engine, EngineConfig, Portion
+from streams.engines.usercf import ByItemEvent, Engine, Portion
 from streams.state import keys
 from streams.state.codecs import decode_pairs
 from streams.state.usercf import Store
@@ -91,7 +92,7 @@ def test_whole_batch_coalescing_sums_the_portions(monkeypatch, dense_bins):
 async def _replay(url: str, batches: list[list[Portion]], crash_after_users: int | None) -> int:
     """Apply the batches; with ``crash_after_users`` = k, batch k's first half of portions
     is applied to the users only (a crash before its items), then the whole batch again."""
-    engine = Engine(Store(aioredis.Redis.from_url(url)), EngineConfig())
+    engine = Engine(Store(aioredis.Redis.from_url(url)), UserCFConfig())
     splits = 0
     original = engine.store._apply_users
 

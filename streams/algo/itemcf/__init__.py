@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from annotated_types import Ge, Interval
 
 
 @dataclass(frozen=True)
 class ItemCFConfig:
-    kmax: int = 100  # a user's counted history (0 = no cap)
-    fmax: int = 0  # an item's counted interactions (0 = no cap)
-    similar_size: int = 100  # length of each item's similar list
-    recent: int = 10  # the user's most recent items that score candidates
-    decay: float = 0.9  # weight of the t-th most recent item: decay^t · rating
-    topn_size: int = 50
+    """The item-to-item math (``STREAMREC_ITEM_CF__*``); bounds are checked at start-up."""
+
+    kmax: Annotated[int, Interval(ge=0, le=100_000)] = 100  # a user's counted history (0 = no cap)
+    fmax: Annotated[int, Ge(0)] = 0  # an item's counted interactions (0 = no cap)
+    similar_size: Annotated[int, Interval(ge=1, le=10_000)] = 100  # each item's similar list
+    recent: Annotated[int, Interval(ge=1, le=1000)] = 10  # the recent items that score
+    decay: Annotated[float, Interval(gt=0, le=1)] = 0.9  # t-th most recent: decay^t · rating
+    topn_size: Annotated[int, Interval(ge=1, le=1000)] = 50
     similarity: Literal["cosine", "pearson"] = "cosine"  # pearson: over co-raters' ratings
-    min_support: int = 2  # pearson: fewest co-raters for a non-zero similarity
+    min_support: Annotated[int, Ge(1)] = 2  # pearson: fewest co-raters for a non-zero similarity
