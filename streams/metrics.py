@@ -66,6 +66,13 @@ ITEM_ROWS = Counter(
 )
 STALE_LISTS = Gauge("streamrec_stale_lists", "Users whose lists wait for the refresher.")
 REDIS_ERRORS = Counter("streamrec_redis_errors_total", "Redis calls that failed.", ["stage"])
+OFFSET_HOLES = Counter(
+    "streamrec_offset_holes_total",
+    "Records a path never received between its fence and the next record it did: Kafka's "
+    "committed offset passed records the path had not applied (they are lost to it). "
+    "Always 0 unless exactly-once is broken; alert on any increase.",
+    ["path"],
+)
 STALE_OWNER_REFUSALS = Counter(
     "streamrec_stale_owner_refusals_total",
     "Partitions whose batch begin or commit was refused: another worker claimed them since "

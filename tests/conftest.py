@@ -181,6 +181,7 @@ def start_worker(tmp_path):
         procs.append(proc)
         return proc
 
+    start.logs = lambda: [proc.log_path for proc in procs]  # type: ignore[attr-defined]
     yield start
     for proc in procs:
         if proc.poll() is None:

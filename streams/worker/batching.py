@@ -63,6 +63,7 @@ class PartitionCursor:
     def __init__(self, fence: int, intent: int) -> None:
         self.fence = fence
         self.intent = intent if intent > fence else -1
+        self.received = fence  # the last offset received (or applied before): holes show
         self.pending: list[Any] = []  # only while collecting the records up to the intent
 
 
@@ -158,6 +159,7 @@ class PartitionBatcher:
                 if event.message.offset <= cursor.fence:
                     await ack(event)  # applied before a restart
                 else:
+                    self._check_contiguous(partition, cursor, event.message.offset)
                     cursor.pending.append(event)
             if not cursor.pending:
                 continue
@@ -173,6 +175,23 @@ class PartitionBatcher:
             if rest := units[len(redo) :]:
                 second.append(Cut(partition, rest[-1].message.offset, rest))
         return [r for r in (first, second) if r]
+
+    def _check_contiguous(self, partition: int, cursor: PartitionCursor, offset: int) -> None:
+        """The records after a fence come next: the ratings and by-item logs are neither
+        compacted nor transactional, so their offsets have no holes of their own. A record
+        past ``fence + 1`` means the committed offset passed records this path never
+        applied: say so loudly (nothing here can bring them back)."""
+        if cursor.received >= 0 and offset > cursor.received + 1:
+            metrics.OFFSET_HOLES.labels(self.progress_name).inc(offset - cursor.received - 1)
+            log.error(
+                "%s partition %d: records %d..%d were never received (the committed "
+                "offset passed them unapplied)",
+                self.progress_name,
+                partition,
+                cursor.received + 1,
+                offset - 1,
+            )
+        cursor.received = max(cursor.received, offset)
 
     def applied(self, ends: dict[int, int]) -> None:
         for partition, end in ends.items():
