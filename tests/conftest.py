@@ -6,7 +6,10 @@ Docker engine answers; otherwise the project's own local stack (``streamrec stac
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +39,45 @@ def _docker_engine() -> bool:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Endpoints]:
+    """The endpoints, held by this session alone: tests flush their Redis databases, so
+    a second session on the same server (a CI run beside a developer's unit tests) would
+    wipe state under a running test and fail it as if data had been lost."""
+    with _endpoints() as found, _sole_session(found.redis):
+        yield found
+
+
+@contextlib.contextmanager
+def _sole_session(redis_url: str, ttl_s: int = 30) -> Iterator[None]:
+    import redis
+
+    client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/15")
+    key, me = "streamrec:test-session", f"{socket.gethostname()}:{os.getpid()}"
+    if not client.set(key, me, nx=True, ex=ttl_s):
+        holder = client.get(key)
+        pytest.exit(
+            f"another test session ({holder!r}) is using the Redis at {redis_url}: tests "
+            "flush its databases. Run one session at a time, or point STREAMREC_TEST_REDIS "
+            "and STREAMREC_TEST_KAFKA at servers of this session's own (a session killed "
+            f"without cleaning up holds it {ttl_s} s at most).",
+            returncode=3,
+        )
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(ttl_s / 3):
+            client.set(key, me, ex=ttl_s)
+
+    threading.Thread(target=renew, daemon=True, name="test-session-lock").start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if client.get(key) == me.encode():
+            client.delete(key)
+
+
+@contextlib.contextmanager
+def _endpoints() -> Iterator[Endpoints]:
     kafka, redis_url = (
         os.environ.get("STREAMREC_TEST_KAFKA"),
         os.environ.get("STREAMREC_TEST_REDIS"),
