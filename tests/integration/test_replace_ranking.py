@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import get_type_hints
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 
+from streams.algo.content import ContentConfig
+from streams.algo.itemcf import ItemCFConfig
 from streams.algo.usercf.recommend import stored_scores
-from streams.settings import WorkerSettings
 from streams.state import keys
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
@@ -18,8 +20,8 @@ from streams.state.itemcf import ItemStore
 pytestmark = pytest.mark.integration
 
 LONGEST = max(
-    WorkerSettings.model_fields[name].metadata[-1].le
-    for name in ("item_cf_similar_size", "content_similar_size")
+    get_type_hints(config, include_extras=True)["similar_size"].__metadata__[-1].le
+    for config in (ItemCFConfig, ContentConfig)
 )
 
 
