@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -41,13 +41,26 @@ class UserLists:
     async def prediction_inputs(
         self, user: str, item: str
     ) -> tuple[dict[Any, bytes] | None, ItemRaters]:
-        """(the user's pairs hash, or None for an unknown user; the item's raters)."""
+        """(the user's pair sums, or None for an unknown user; the item's raters), each
+        complete where the other has an entry. Only where the two meet counts, so
+        the smaller of the two hashes is read whole and the other only at its fields: a
+        hot item's raters are not read for a user with few pairs, nor a heavy user's
+        pairs for a rarely rated item. The answer is the same as from both whole."""
+        pairs_key, raters_key = keys.user_pairs(user), keys.item_raters(item)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hexists(keys.user_means(), user)
-            pipe.hgetall(keys.user_pairs(user))
-            pipe.hgetall(keys.item_raters(item))
-            known, pairs, raters = await pipe.execute()
-        return (pairs if known else None), decode_raters(raters)
+            pipe.hlen(pairs_key)
+            pipe.hlen(raters_key)
+            known, n_pairs, n_raters = await pipe.execute()
+        if not known:
+            return None, decode_raters({})
+        whole, at = (raters_key, pairs_key) if n_raters <= n_pairs else (pairs_key, raters_key)
+        first = cast(dict[Any, bytes], await self.redis.hgetall(whole))  # no decoding
+        ids = list(first)
+        other = dict(zip(ids, await self.redis.hmget(at, ids), strict=True)) if ids else {}
+        met: dict[Any, bytes] = {k: v for k, v in other.items() if v is not None}
+        pairs, raters = (met, first) if whole == raters_key else (first, met)
+        return pairs, decode_raters(raters)
 
     async def means(self, users: list[Any]) -> dict[Any, float]:
         """Current means of ``users`` (str or bytes ids; the result is keyed the same)."""

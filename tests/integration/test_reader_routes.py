@@ -17,6 +17,7 @@ from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
 from streams.schemas.items import ItemEvent
+from streams.schemas.ratings import RatingEvent
 from streams.settings import (
     BlendSettings,
     KafkaConnection,
@@ -182,6 +183,37 @@ def test_similarity_neighbours_and_predictions_match_the_reference(filled):
         got = client.get(f"/v1/users/{user}/predict/{item}").json()
         assert abs(got["prediction"] - ref.predict(user, item, 40, (0.5, 5.0))) < 1e-9
     assert client.get(f"/v1/users/{user}/similarity/stranger").json()["support"] == 0
+
+
+def test_predict_reads_the_smaller_side_and_answers_as_the_reference(filled):
+    """/predict reads the item's raters or the user's pairs whole, whichever is smaller,
+    and the other only where they meet: both ways give the reference's prediction."""
+    client, settings, events, _w = filled
+    r = redis.Redis.from_url(settings.redis.url)
+    raters = {i: r.hlen(keys.item_raters(i)) for i in {e.item_id for e in events}}
+    rare = sorted(raters, key=raters.get)[:3]  # a newcomer who rated them has few pairs
+    mine = [
+        RatingEvent("newcomer", i, r, 1.7e9) for i, r in zip(rare, (1.0, 3.0, 5.0), strict=True)
+    ]
+    body = [{"user_id": e.user_id, "item_id": e.item_id, "rating": e.rating} for e in mine]
+    assert client.post("/v1/ratings", json=body).status_code == 202
+    assert wait_idle(settings, timeout=120)
+    events = [*events, *mine]
+    ref = Reference(final_ratings(events))
+    pairs = {u: r.hlen(keys.user_pairs(u)) for u in ref.users}
+    raters = {i: r.hlen(keys.item_raters(i)) for i in ref.items}
+    cases = [
+        (u, i) for u in sorted(pairs, key=pairs.get)[:3] + sorted(pairs, key=pairs.get)[-3:]
+        for i in sorted(raters, key=raters.get)[:3] + sorted(raters, key=raters.get)[-3:]
+    ]  # fmt: skip
+    sides = {raters[i] <= pairs[u] for u, i in cases}
+    assert sides == {True, False}  # both ways are taken
+    assert ref.predict("newcomer", max(raters, key=raters.get), 40, (0.5, 5.0)) != ref.mean(
+        "newcomer"
+    )  # the few pairs it has carry the prediction
+    for u, i in cases:
+        got = client.get(f"/v1/users/{u}/predict/{i}").json()
+        assert abs(got["prediction"] - ref.predict(u, i, 40, (0.5, 5.0))) < 1e-9, (u, i)
 
 
 def test_because_explains_an_item_on_the_list(filled):
