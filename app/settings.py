@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.settings import (
-    ENV_PREFIX,
     EventLimits,
     KafkaConnection,
     RedisConnection,
     TopicSettings,
 )
-from streams.settings.loading import BLEND_RENAMES, refuse_renamed
+from streams.settings.loading import BLEND_RENAMES, StreamrecSettings
 
 
-class ReaderSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore"
-    )
+class ReaderSettings(StreamrecSettings):
     RENAMED: ClassVar[dict[str, str]] = BLEND_RENAMES  # the worker fuses the served list now
 
     kafka: KafkaConnection = KafkaConnection()
@@ -59,12 +54,6 @@ class ReaderSettings(BaseSettings):
         if not all(33 <= ord(c) <= 126 for c in key):
             raise ValueError("must be printable ASCII without spaces (it travels in a header)")
         return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_renamed(cls, data: Any) -> Any:
-        refuse_renamed(cls)
-        return data
 
     @model_validator(mode="after")
     def _one_write_policy(self) -> ReaderSettings:

@@ -8,10 +8,10 @@ import dataclasses
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from pydantic_settings import BaseSettings
+from pydantic import BaseModel, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 ENV_PREFIX = "STREAMREC_"
@@ -111,7 +111,19 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
     raise SystemExit(2) from None
 
 
-def refuse_renamed(cls: Any) -> None:
-    """For settings built without ``load_settings`` (tests, tools): the same refusal."""
-    if problems := refused(os.environ, getattr(cls, "RENAMED", {}), {}):
-        raise ValueError("; ".join(problems))
+class StreamrecSettings(BaseSettings):
+    """What the worker's and the reader's settings share: ``STREAMREC_`` variables, nested
+    fields joined by ``__``, and the refusal of the names in ``RENAMED``, also for settings
+    built without ``load_settings`` (tests, tools)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore"
+    )
+    RENAMED: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_renamed(cls, data: Any) -> Any:
+        if problems := refused(os.environ, cls.RENAMED, {}):
+            raise ValueError("; ".join(problems))
+        return data

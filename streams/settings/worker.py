@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.settings.connections import (
     EventLimits,
@@ -16,7 +15,7 @@ from streams.settings.connections import (
     RedisConnection,
     TopicSettings,
 )
-from streams.settings.loading import BLEND_RENAMES, ENV_PREFIX, WORKER_RENAMES, refuse_renamed
+from streams.settings.loading import BLEND_RENAMES, WORKER_RENAMES, StreamrecSettings
 from streams.settings.paths import (
     BlendSettings,
     ContentSettings,
@@ -28,12 +27,9 @@ from streams.settings.paths import (
 )
 
 
-class WorkerSettings(BaseSettings):
+class WorkerSettings(StreamrecSettings):
     """Settings of ``streamrec worker`` and of the command-line tools that talk to Kafka."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore"
-    )
     RENAMED: ClassVar[dict[str, str]] = WORKER_RENAMES | BLEND_RENAMES
 
     app_id: str = "streamrec"
@@ -60,12 +56,6 @@ class WorkerSettings(BaseSettings):
     served: ServedSettings = ServedSettings()
     data_dir: str = ".state/worker"
     cache_dir: str = "~/.cache/streamrec"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_renamed(cls, data: Any) -> Any:
-        refuse_renamed(cls)
-        return data
 
     @model_validator(mode="after")
     def _derived(self) -> WorkerSettings:
