@@ -30,6 +30,7 @@ from streams.engines.hybrid import HybridEngine
 from streams.engines.itemcf import ItemEngine, UserEvent, UserPortion
 from streams.engines.usercf import ByItemEvent, Engine, Portion
 from streams.settings import RedisConnection, WorkerSettings
+from streams.state.connection import connect
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
 from streams.state.usercf import Store
@@ -71,7 +72,7 @@ async def replay(limit: int, batch: int, url: str) -> dict[str, Any]:
     partitions = settings.topics.ratings_partitions
     events = movielens.load_ratings(movielens.ensure_ml100k(Path(settings.cache_dir) / "datasets"))
     events = events[:limit] if limit else events
-    client = aioredis.Redis.from_url(url)
+    client = connect(url)
     await client.flushdb()
     store = Store(client)
     user_cf = Engine(store, settings.user_cf)

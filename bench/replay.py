@@ -120,6 +120,8 @@ def one_run(
     create_topics(settings.kafka, topic_specs(settings.topics))
     ports = [free_port() for _ in range(workers)]
     command = ["bench.floor"] if floor else ["streams.cli", "worker"]
+    if log_dir:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
     logs = [
         open(Path(log_dir) / f"{tag}-{k}.log", "wb") if log_dir else subprocess.DEVNULL  # noqa: SIM115
         for k in range(workers)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import redis.asyncio as aioredis
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import REGISTRY
@@ -18,6 +17,7 @@ from streams.engines.itemcf import ItemEngine
 from streams.engines.served import Fuser
 from streams.engines.usercf import Engine
 from streams.settings import WorkerSettings
+from streams.state.connection import connect
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
 from streams.state.served import ServedStore
@@ -124,9 +124,7 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         partitions=settings.topics.ratings_partitions,
         internal=True,
     )
-    client = aioredis.Redis.from_url(
-        settings.redis.url, socket_timeout=30, **settings.redis.client_kwargs()
-    )
+    client = connect(settings.redis.url, socket_timeout=30, **settings.redis.client_kwargs())
     store = Store(client)
     engine = Engine(store, settings.user_cf)
     hybrid_store = HybridStore(client)
