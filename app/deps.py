@@ -26,13 +26,19 @@ Settings = Annotated[ReaderSettings, Depends(settings_of)]
 Store = Annotated[ReaderStore, Depends(store_of)]
 
 
-def checked(value: str, name: str, settings: ReaderSettings) -> str:
+def id_problem(value: str, name: str, limit: int) -> str | None:
     """Ids are any UTF-8 text up to the configured length; the key layout escapes them."""
-    limit = settings.limits.max_id_length
     if not value.strip():
-        raise HTTPException(422, f"{name} is empty")
+        return f"{name} is empty"
     if len(value) > limit:
-        raise HTTPException(422, f"{name} has {len(value)} characters, at most {limit} allowed")
+        return f"{name} has {len(value)} characters, at most {limit} allowed"
+    return None
+
+
+def checked(value: str, name: str, settings: ReaderSettings) -> str:
+    problem = id_problem(value, name, settings.limits.max_id_length)
+    if problem is not None:
+        raise HTTPException(422, problem)
     return value
 
 

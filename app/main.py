@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 
 from app import metrics, multiplex, page
+from app.fast import FastRecommendations, redis_unavailable
 from app.ingest import AsyncProducer
 from app.routers import health, items, ratings, users
 from app.settings import ReaderSettings
@@ -55,6 +56,8 @@ def create_app(settings: ReaderSettings) -> FastAPI:
 
     app = FastAPI(title="streamrec reader", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    if settings.fast_route:  # innermost: counted and given the common headers as the route
+        app.add_middleware(FastRecommendations)
     app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(page.CommonHeaders)
     routers = (health.router, metrics.router, users.router, items.router, ratings.router)
@@ -70,7 +73,7 @@ def create_app(settings: ReaderSettings) -> FastAPI:
 
     @app.exception_handler(RedisError)
     async def redis_down(_request: Request, exc: RedisError) -> JSONResponse:
-        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503)
+        return redis_unavailable(exc)
 
     return app
 

@@ -35,6 +35,9 @@ class ReaderSettings(StreamrecSettings):
     # /predict and /because: other users' ids and exact ratings, or only aggregates
     hide_neighbour_ratings: bool = False
     max_n: int = Field(default=50, ge=1, le=1000)  # at most the worker's topn_size
+    # the recommendations route's common form answered without FastAPI's machinery (the
+    # same bytes: app/fast.py); off sends every request through FastAPI
+    fast_route: bool = True
     max_k: int = Field(default=50, ge=1, le=1000)  # at most the neighbourhood size
     predict_k: int = Field(default=40, ge=1, le=1000)
     max_batch: int = Field(default=1000, ge=1, le=100_000)

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from app import schemas
 from app.deps import ItemId, OtherId, Settings, Store, UserId
+from app.store import ReaderStore
 from streams.algo import blend
 from streams.state.served import first, with_user
 
@@ -19,6 +20,17 @@ MIN_GROUP = 3
 
 SOURCES = ("blend", *blend.SOURCES)
 JSON = "application/json"
+
+
+async def served_body(store: ReaderStore, user_id: str, n: int) -> bytes | None:
+    """The first ``n`` items of the user's stored served list, or of the unknown users'
+    list under the asked id; None before any fuser has run on this store. Shared with
+    the route's fast path (``app.fast``)."""
+    found = await store.served(user_id)
+    if found is not None:
+        return first(*found, n)
+    found = await store.popular_served()
+    return None if found is None else with_user(first(*found, n), user_id)
 
 
 @router.get("/{user_id}/recommendations", response_model=schemas.Recommendations)
@@ -40,14 +52,10 @@ async def recommendations(
         raise HTTPException(422, f"source must be one of {', '.join(SOURCES)}")
     n = min(n, settings.max_n)
     if source == "blend":
-        found = await store.served(user_id)
-        if found is None:
-            found = await store.popular_served()
-            if found is not None:  # the unknown users' list, under the asked id
-                return Response(with_user(first(*found, n), user_id), media_type=JSON)
-            source = "popular"  # no fuser has run yet on this store
-        else:
-            return Response(first(*found, n), media_type=JSON)
+        stored = await served_body(store, user_id, n)
+        if stored is not None:
+            return Response(stored, media_type=JSON)
+        source = "popular"  # no fuser has run yet on this store
     found_lists = await store.sources(user_id, max(n, blend.DEPTH))
     fused = [(i, score, [source]) for i, score in found_lists.lists[source][:n]]
     meta = await store.items([i for i, _s, _x in fused])

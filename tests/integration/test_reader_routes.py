@@ -5,11 +5,13 @@ import json
 import subprocess
 import sys
 import uuid
+from urllib.parse import unquote
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from app import fast
 from app.main import create_app
 from app.settings import ReaderSettings
 from streams.algo import blend
@@ -416,3 +418,49 @@ def test_browser_rates_a_movie_and_sees_the_list_change(filled, tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+FAST_FORMS = ["", "?n=5", "?n=1", "?n=50", "?n=1000", "?source=blend", "?n=7&source=blend"]
+ROUTE_FORMS = [
+    "?n=0", "?n=05", "?n=1001", "?n=abc", "?n=", "?n=5&n=6", "?source=item-cf",
+    "?source=%62lend", "?n=5&x=1", "?n", "?n=+5", "?n=99999",
+]  # fmt: skip
+
+
+def test_the_fast_route_answers_byte_for_byte_as_the_route(filled):
+    """The same requests with app.fast on (the default) and off: every status, header
+    and byte equal; and the common forms never reached FastAPI's route."""
+    client, settings, events, _w = filled
+    reader = ReaderSettings(redis=settings.redis, topics=settings.topics, fast_route=False)
+    users = [*sorted({e.user_id for e in events})[:20], "nobody-knows-me", "éü", "%7Bu1%7D"]
+    users += ["%20", "x" * 300, "%F0%9F%98%80", "a%2Fb"]
+    reached = []
+    layer = client.app.middleware_stack
+    while not isinstance(layer, fast.FastRecommendations):
+        layer = layer.app
+    onward = layer.app
+
+    async def counting(scope, receive, send):  # what the layer passes on to FastAPI
+        reached.append((scope["path"], scope["query_string"].decode()))
+        await onward(scope, receive, send)
+
+    layer.app = counting
+    try:
+        with TestClient(create_app(reader)) as slow:
+            for user in users:
+                for form in FAST_FORMS + ROUTE_FORMS:
+                    url = f"/v1/users/{user}/recommendations{form}"
+                    fast_answer, slow_answer = client.get(url), slow.get(url)
+                    assert fast_answer.status_code == slow_answer.status_code, url
+                    assert fast_answer.content == slow_answer.content, url
+                    assert fast_answer.headers == slow_answer.headers, url
+    finally:
+        layer.app = onward
+    refused = {"%20", "x" * 300}  # blank, too long: the route answers 422
+    expected = [
+        (f"/v1/users/{unquote(user)}/recommendations", form.lstrip("?"))
+        for user in users
+        for form in FAST_FORMS + ROUTE_FORMS
+        if form in ROUTE_FORMS or user in refused or "/" in unquote(user)
+    ]  # a%2Fb is a/b: no such route, FastAPI answers 404
+    assert sorted(reached) == sorted(expected)
