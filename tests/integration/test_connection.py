@@ -43,7 +43,7 @@ def test_every_reply_reads_back_as_redis_pys_client_reads_it(server):
         queue(pipe)
         replies = await pipe.execute(raise_on_error=False)
         single = [await client.hgetall("h"), await client.get("big"), await client.ping()]
-        with pytest.raises(ResponseError, match="WRONGTYPE|not an integer"):
+        with pytest.raises(ResponseError, match=r"WRONGTYPE|not an integer"):
             await client.incr("h")
         pooled = client.connection_pool.connection_class
         await client.aclose()

@@ -24,7 +24,10 @@ def packed(connection: Connection, commands: list[tuple]) -> bytes:
     return b"".join(connection.pack_commands(commands))
 
 
-@given(st.lists(st.tuples(st.sampled_from(["EVALSHA", "HMGET", b"ZADD"]), st.lists(ARGS)), max_size=8))
+NAMES = st.sampled_from(["EVALSHA", "HMGET", b"ZADD"])
+
+
+@given(st.lists(st.tuples(NAMES, st.lists(ARGS)), max_size=8))
 def test_commands_pack_to_redis_pys_bytes(drawn):
     commands = [(name, *args) for name, args in drawn]
     assert packed(LeanConnection(), commands) == packed(Connection(), commands)
