@@ -17,12 +17,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.deps import id_problem
-from app.routers.users import JSON, router, served_body
+from app.routers.users import JSON, N_DEFAULT, N_MAX, router, served_body
 
 PREFIX, SUFFIX = "/v1/users/", "/recommendations"
 TEMPLATE = PREFIX + "{user_id}" + SUFFIX
 ROUTE = next(r for r in router.routes if getattr(r, "path", "") == TEMPLATE)
-DEFAULT_N, MAX_N = 10, 1000  # the route's Query(10, ge=1, le=1000)
 
 
 def redis_unavailable(exc: RedisError) -> JSONResponse:
@@ -33,7 +32,7 @@ def redis_unavailable(exc: RedisError) -> JSONResponse:
 def asked_n(query: bytes) -> int | None:
     """``n`` from a query string of ``n=<digits>`` and ``source=blend`` at most once each
     (the route's default 10 if absent); None for anything else: FastAPI answers it."""
-    n, seen = DEFAULT_N, set()
+    n, seen = N_DEFAULT, set()
     for part in query.split(b"&") if query else ():
         name, _eq, value = part.partition(b"=")
         if name in seen or not _eq:
@@ -44,7 +43,7 @@ def asked_n(query: bytes) -> int | None:
         if name != b"n" or not value.isdigit() or value[0] == 48 or len(value) > 4:
             return None  # not canonical digits (48 is "0"): parsing stays FastAPI's
         n = int(value)
-        if n > MAX_N:
+        if n > N_MAX:
             return None
     return n
 

@@ -27,18 +27,13 @@ def main() -> None:
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )
-    ratings = app.topic(settings.topics.ratings, key_serializer="raw", value_serializer="raw")
     # the catalogue too: the replay sends it first, as the demo does, and counts a run
     # done when the group has committed every topic the worker reads
-    items = app.topic(settings.topics.items, key_serializer="raw", value_serializer="raw")
+    topics = (settings.topics.ratings, settings.topics.items)
+    inputs = app.topic(*topics, key_serializer="raw", value_serializer="raw")
 
-    @app.agent(ratings, name="floor")
+    @app.agent(inputs, name="floor")
     async def floor(stream: Any) -> None:
-        async for _batch in stream.take(settings.batch_max, settings.batch_within_s):
-            pass
-
-    @app.agent(items, name="floor-items")
-    async def floor_items(stream: Any) -> None:
         async for _batch in stream.take(settings.batch_max, settings.batch_within_s):
             pass
 

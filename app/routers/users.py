@@ -20,6 +20,7 @@ MIN_GROUP = 3
 
 SOURCES = ("blend", *blend.SOURCES)
 JSON = "application/json"
+N_DEFAULT, N_MAX = 10, 1000  # the recommendations route's n (app.fast parses it too)
 
 
 async def served_body(store: ReaderStore, user_id: str, n: int) -> bytes | None:
@@ -38,7 +39,7 @@ async def recommendations(
     user_id: UserId,
     settings: Settings,
     store: Store,
-    n: int = Query(10, ge=1, le=1000),
+    n: int = Query(N_DEFAULT, ge=1, le=N_MAX),
     source: str = Query(
         "blend", description="blend, item-cf, user-cf, content, embedding or popular"
     ),

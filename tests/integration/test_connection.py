@@ -64,6 +64,8 @@ def test_the_socket_timeout_still_ends_a_wait_on_a_silent_server(server):
                 await client.blpop(["nothing-ever"], timeout=2)  # the server answers in 2 s
         finally:
             await client.aclose()
-        assert await connect(server.url).ping()
+        after = connect(server.url)
+        assert await after.ping()
+        await after.aclose()
 
     asyncio.run(run())

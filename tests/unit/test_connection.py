@@ -36,7 +36,7 @@ def test_commands_pack_to_redis_pys_bytes(drawn):
 def test_a_spaced_command_name_is_split_as_redis_py_splits_it():
     for name in ("CONFIG GET", b"CLIENT SETNAME"):
         assert packed(LeanConnection(), [(name, "x")]) == packed(Connection(), [(name, "x")])
-        assert b"$6\r\nCONFIG\r\n" in packed(LeanConnection(), [("CONFIG GET", "x")])
+    assert b"$6\r\nCONFIG\r\n" in packed(LeanConnection(), [("CONFIG GET", "x")])
 
 
 def test_a_large_value_packs_whole():
