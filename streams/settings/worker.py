@@ -41,10 +41,12 @@ class WorkerSettings(StreamrecSettings):
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"  # Faust is chatty
     log_format: Literal["json", "text"] = "json"
-    # a batch's list work grows with its distinct users and items, not its events: under a
-    # backlog 4,000 events per batch measured 1.2x the events/s of 1,000 (10,000: no more);
-    # when idle the window closes first, so batches stay small and lists fresh
-    batch_max: int = Field(default=4000, ge=1, le=100_000)
+    # a batch's list work grows with its distinct users and items, not its events; under a
+    # backlog batches fill up to this (streams.worker.gather), when idle the window closes
+    # first, so batches stay small and lists fresh. Full ML-100K, one worker: 4,000 1,368
+    # events/s, 8,000 1,543, 16,000 1,744; but a batch in flight holds up a rebalance, and
+    # the two-worker demo took 53 s at 8,000 and 110 s at 16,000 (docs/performance.md)
+    batch_max: int = Field(default=8000, ge=1, le=100_000)
     batch_within_s: float = Field(default=0.05, gt=0, le=10)
     session_timeout_s: float = Field(default=10, ge=1, le=300)
     user_cf: UserCFSettings = UserCFSettings()

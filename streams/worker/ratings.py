@@ -38,6 +38,7 @@ from streams.settings import EventLimits, WorkerSettings
 from streams.state.progress import Progress
 from streams.worker.batching import Cut, PartitionBatcher, owned
 from streams.worker.dead_letters import DeadLetters, unexpected
+from streams.worker.gather import Backlog, gathered
 from streams.worker.guard import fail_stop
 from streams.worker.inflight import InFlight
 from streams.worker.retry import through_outages
@@ -206,7 +207,9 @@ def register(
 
     async def agent(stream: faust.StreamT) -> None:
         flight.ack = stream.ack
-        async for batch in stream.noack_take(settings.batch_max, settings.batch_within_s):  # type: ignore[attr-defined]
+        windows = stream.noack_take(settings.batch_max, settings.batch_within_s)  # type: ignore[attr-defined]
+        backlog = Backlog(app, topic)
+        async for batch in gathered(windows, settings.batch_max, backlog):
             flight.add(batch)
             await asyncio.gather(forward(batch), *(path.run(batch, flight) for path in paths))
 
