@@ -20,7 +20,7 @@ DEAD_LETTERS = Counter(
 BATCH_SIZE = Histogram(
     "streamrec_batch_size_events",
     "Events per micro-batch.",
-    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000),
 )
 BATCH_SECONDS = Histogram(
     "streamrec_batch_apply_seconds",

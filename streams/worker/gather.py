@@ -12,13 +12,19 @@ its events (``bench.engines``: 1,000 events per batch 1,014 events/s, 3,000: 1,5
 at least as many records were already waiting as the window took: the window could not
 collect what was there. When the stream keeps up, what waits after a window is what
 arrived during it, fewer than it took, and the batch goes at once: an idle stream's
-latency is unchanged. Records taken past ``most`` are carried into the next batch, which
-goes at once too unless the backlog says more is coming (a carried record must never wait
-for a record that may not come).
+latency is unchanged. Records taken past ``most`` are carried into the next batch.
+
+A batch held open waits at most ``linger_s`` for the next window: Faust hands over no
+empty window, and records held unacknowledged while the group rebalances would hold up
+the whole group (Faust waits for every delivered record to be acknowledged), so a window
+that does not come (a rebalance, records the watermark counted that never arrive) must
+not hold the batch. The pending window is kept for the next round, never cancelled: a
+cancelled ``take`` would end the stream.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
@@ -27,25 +33,50 @@ T = TypeVar("T")
 # Waiting records below this never keep a batch open: offsets that hold no record
 # (transaction markers) would otherwise make a window wait for records that never come.
 MIN_WAITING = 64
+# How long an open batch waits for the next window; under a backlog one comes within
+# Faust's ``within`` (50 ms by default).
+LINGER_S = 0.5
 
 
 async def gathered(
-    windows: AsyncIterator[list[T]], most: int, waiting: Callable[[list[T]], int]
+    windows: AsyncIterator[list[T]],
+    most: int,
+    waiting: Callable[[list[T]], int],
+    linger_s: float = LINGER_S,
 ) -> AsyncIterator[list[T]]:
     """Batches of at most ``most`` records, in order, from ``windows``; ``waiting(window)``
     sees every window once, in order, and says how many records wait after it."""
     carry: list[T] = []
-    async for window in windows:
-        carry.extend(window)
-        behind = waiting(window)
-        while len(carry) >= most:
-            yield carry[:most]
-            carry = carry[most:]
-        if carry and behind < max(len(window), MIN_WAITING):
+    pending: asyncio.Future[list[T]] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(windows))
+            if carry:  # an open batch: the next window, or the batch as it is
+                done, _ = await asyncio.wait({pending}, timeout=linger_s)
+                if not done:
+                    yield carry
+                    carry = []
+                    continue
+            try:
+                window = await pending
+            except StopAsyncIteration:
+                break
+            finally:
+                pending = None
+            carry.extend(window)
+            behind = waiting(window)
+            while len(carry) >= most:
+                yield carry[:most]
+                carry = carry[most:]
+            if carry and behind < max(len(window), MIN_WAITING):
+                yield carry
+                carry = []
+        if carry:
             yield carry
-            carry = []
-    if carry:
-        yield carry
+    finally:
+        if pending is not None:
+            pending.cancel()
 
 
 class _Message(Protocol):

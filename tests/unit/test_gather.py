@@ -109,3 +109,46 @@ def test_backlog_counts_each_assigned_partition_past_its_last_taken_offset():
     consumer.ends[("r", 1)] = None  # no fetch answered yet
     del consumer.ends[("r", 0)]  # revoked: no longer counted
     assert backlog([]) == 0
+
+
+def _stalling_source(release: asyncio.Event, closed: list[str]):
+    async def source():
+        try:
+            yield [1, 2]  # the backlog says more is waiting...
+            await release.wait()  # ...but no window comes until, say, a rebalance ends
+            yield [3]
+        finally:
+            closed.append("source")
+
+    return source()
+
+
+def test_a_held_batch_goes_when_the_next_window_does_not_come_and_the_window_is_kept():
+    """A rebalance (or a watermark counting records that never arrive) stops the windows:
+    the open batch must go after ``linger_s``, and the window pending then must still be
+    the next one read, not lost."""
+
+    async def main() -> list[list[int]]:
+        release, seen = asyncio.Event(), iter([10_000, 0])
+        stream = gathered(_stalling_source(release, []), 100, lambda _w: next(seen), 0.05)
+        # wait_for: a batch held for ever fails here instead of hanging
+        batches = [await asyncio.wait_for(anext(stream), 5)]
+        release.set()
+        batches.append(await asyncio.wait_for(anext(stream), 5))
+        return batches
+
+    assert asyncio.run(main()) == [[1, 2], [3]]
+
+
+def test_closing_the_batches_cancels_the_window_still_pending():
+    async def main() -> list[str]:
+        closed: list[str] = []
+        never = asyncio.Event()  # held here: the pending window stays reachable
+        stream = gathered(_stalling_source(never, closed), 100, lambda _w: 10_000, 0.05)
+        assert await asyncio.wait_for(anext(stream), 5) == [1, 2]
+        await stream.aclose()  # the stream stops while the next window is awaited
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return list(closed)  # a copy: asyncio.run then cancels whatever is left
+
+    assert asyncio.run(main()) == ["source"]
