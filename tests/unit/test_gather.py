@@ -40,25 +40,26 @@ windows_and_backlog = st.lists(
 )
 
 
+def _numbered(spec: list[tuple[int, int]]) -> tuple[list[list[int]], list[int]]:
+    """Windows of the given sizes numbering the records 0, 1, ...; and each one's backlog."""
+    windows, start = [], 0
+    for size, _waiting in spec:
+        windows.append(list(range(start, start + size)))
+        start += size
+    return windows, [waiting for _size, waiting in spec]
+
+
 @given(windows_and_backlog, st.integers(1, 300))
 def test_every_record_once_in_order_and_no_batch_over_most(spec, most):
-    windows, behind, start = [], [], 0
-    for size, waiting in spec:
-        windows.append(list(range(start, start + size)))
-        behind.append(waiting)
-        start += size
+    windows, behind = _numbered(spec)
     batches = [b for kind, b in _run(windows, behind, most) if kind == "batch"]
-    assert [r for b in batches for r in b] == list(range(start))
+    assert [r for b in batches for r in b] == list(range(sum(len(w) for w in windows)))
     assert all(0 < len(b) <= most for b in batches)
 
 
 @given(windows_and_backlog, st.integers(1, 300))
 def test_a_batch_waits_for_the_next_window_only_while_a_backlog_shows(spec, most):
-    windows, behind, start = [], [], 0
-    for size, waiting in spec:
-        windows.append(list(range(start, start + size)))
-        behind.append(waiting)
-        start += size
+    windows, behind = _numbered(spec)
     log = _run(windows, behind, most)
     held = 0  # records taken and not yet yielded when each window is pulled
     for k, (size, waiting) in enumerate(spec):
