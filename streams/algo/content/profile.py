@@ -19,7 +19,7 @@ def profile(catalogue: Catalogue, ratings: Mapping[str, float], mean: float) -> 
         return np.zeros(catalogue.vectors.shape[1])
     index = np.array([k for k, _w in rows], dtype=np.int64)
     weights = np.array([w for _k, w in rows])
-    return np.asarray(weights @ catalogue.vectors[index])
+    return catalogue.combined(index, weights)
 
 
 def rank(
@@ -33,7 +33,7 @@ def rank(
     norm = float(np.linalg.norm(p))
     if norm == 0.0:
         return []
-    scores = catalogue.vectors @ (p / norm)
+    scores = catalogue.scores(p / norm)
     for item in ratings:
         k = catalogue.index.get(item)
         if k is not None:
