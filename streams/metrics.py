@@ -58,6 +58,10 @@ SERVED_FUSED = Counter(
     "Served lists fused, by cause (a source list changed, or the popular list did).",
     ["cause"],
 )
+FUSER_RESTARTS = Counter(
+    "streamrec_fuser_restarts_total",
+    "Times the fuser's process ended on its own and the worker started it again.",
+)
 SERVED_DUE = Gauge("streamrec_served_due", "Users whose served list waits for the fuser.")
 ITEM_ROWS = Counter(
     "streamrec_item_rows_total",

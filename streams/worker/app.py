@@ -141,7 +141,7 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         settings.embedding.topn_size,
     )
 
-    from streams.worker import catalogue, fuser, pairs, ratings, refresher
+    from streams.worker import catalogue, fuser, fuser_process, pairs, ratings, refresher
 
     user_keyed: dict[str, ratings.UserBatchEngine] = {}
     if settings.item_cf.enabled:
@@ -152,7 +152,9 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
     ratings.register(app, settings, by_item, user_keyed)
     pairs.register(app, settings, by_item, engine)
     refresher.register(app, settings, engine)
-    if settings.served.enabled:
+    if settings.served.enabled and settings.served.process:
+        fuser_process.register(app, settings)
+    elif settings.served.enabled:
         served = ServedStore(client)
         weights, cold = settings.blend.weights(), settings.blend.cold_start_ratings
         fusing = Fuser(served, weights, settings.served.size, cold)

@@ -1,12 +1,16 @@
-"""The fuser task: takes users whose source lists changed off the due queue (oldest
-first, any worker's) and stores their served lists; when the popular list's order
-or the catalogue changes, re-fuses the longest-unfused users at a bounded rate."""
+"""The fuser: takes users whose source lists changed off the due queue (oldest first,
+any worker's) and stores their served lists; when the popular list's order or the
+catalogue changes, re-fuses the longest-unfused users at a bounded rate.
+
+Redis in, Redis out: it runs in a process of its own by default
+(``streams.worker.fuser_process``), or as a task on the worker's event loop."""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import faust
 from redis.exceptions import RedisError
@@ -15,13 +19,37 @@ from streams import metrics
 from streams.engines.served import Fuser
 from streams.settings import ServedSettings
 from streams.state.served import ServedStore
-from streams.worker.inflight import QuietSince
 
 POPULAR_EVERY_S = 1.0  # how often the popular list and the catalogue are compared
 BACKFILL_PAGE = 1000
 
 
-async def fuse_due(store: ServedStore, fuser: Fuser, round_max: int) -> int:
+class FuseReport(Protocol):
+    """Where the fuser's figures go: this process's metrics, or the worker's (a relay)."""
+
+    def fused(self, cause: str, users: int, ages: list[float]) -> None: ...
+
+    def due(self, users: int) -> None: ...
+
+    def redis_error(self) -> None: ...
+
+
+class LocalReport:
+    """The figures into this process's Prometheus metrics."""
+
+    def fused(self, cause: str, users: int, ages: list[float]) -> None:
+        metrics.SERVED_FUSED.labels(cause).inc(users)
+        for age in ages:
+            metrics.SERVED_FRESHNESS.observe(age)
+
+    def due(self, users: int) -> None:
+        metrics.SERVED_DUE.set(users)
+
+    def redis_error(self) -> None:
+        metrics.REDIS_ERRORS.labels("served").inc()
+
+
+async def fuse_due(store: ServedStore, fuser: Fuser, round_max: int, report: FuseReport) -> int:
     """One round: pop, fuse, store; returns how many users it took. A failed round puts
     its users back on the queue under their old times."""
     due = await store.pop_due(round_max)
@@ -34,9 +62,7 @@ async def fuse_due(store: ServedStore, fuser: Fuser, round_max: int) -> int:
             await store.queue_due(due)
         raise
     now = time.time()
-    for _user, at in due:
-        metrics.SERVED_FRESHNESS.observe(max(0.0, now - at))
-    metrics.SERVED_FUSED.labels("source").inc(len(due))
+    report.fused("source", len(due), [max(0.0, now - at) for _user, at in due])
     return len(due)
 
 
@@ -55,41 +81,56 @@ async def backfill(store: ServedStore) -> int:
             return queued
 
 
-def register(app: faust.App, settings: ServedSettings, store: ServedStore, fuser: Fuser) -> Any:
-    # lists fused before the popular list or the catalogue last changed: a few a second
-    # while records come in, a whole round at each poll once the worker is quiet (no
-    # record handled for a second, none in flight: the refresher's test)
+async def fuse_forever(
+    settings: ServedSettings,
+    store: ServedStore,
+    fuser: Fuser,
+    report: FuseReport,
+    stopped: Callable[[], bool],
+    sleep: Callable[[float], Awaitable[Any]],
+) -> None:
+    """Fuse what is due until ``stopped()``. Lists fused before the popular list or the
+    catalogue last changed are re-fused a few a second while users come due, and a whole
+    round at each poll once nothing came due for a second (the worker is quiet)."""
     per_second = int(settings.popular_refresh_per_s * POPULAR_EVERY_S)
 
     async def refuse_outdated(limit: int) -> int:
         outdated = await store.fused_before(fuser.changed_at, limit) if limit else []
         await fuser.fuse(outdated)
-        metrics.SERVED_FUSED.labels("popular").inc(len(outdated))
+        report.fused("popular", len(outdated), [])
         return len(outdated)
+
+    started, quiet, came_due = False, False, 0
+    compared = 0.0
+    while not stopped():
+        try:
+            if not started:
+                await backfill(store)
+                started = True
+            if time.monotonic() - compared >= POPULAR_EVERY_S:
+                compared = time.monotonic()
+                quiet, came_due = came_due == 0, 0
+                await fuser.refresh_globals()
+                await refuse_outdated(per_second)
+                report.due(await store.due_count())
+            taken = await fuse_due(store, fuser, settings.round_max, report)
+            came_due += taken
+            if not taken and quiet:
+                taken = await refuse_outdated(settings.round_max)
+        except RedisError:
+            report.redis_error()
+            await sleep(1.0)
+            continue
+        if taken < settings.round_max:
+            await sleep(settings.interval_s)
+
+
+def register(app: faust.App, settings: ServedSettings, store: ServedStore, fuser: Fuser) -> Any:
+    """The fuser as a task on the worker's event loop (``STREAMREC_SERVED__PROCESS=false``)."""
 
     @app.task
     async def fuse_served() -> None:
-        started, quiet = False, False
-        compared, since_last_look = 0.0, QuietSince()
-        while not app.should_stop:
-            try:
-                if not started:
-                    await backfill(store)
-                    started = True
-                if time.monotonic() - compared >= POPULAR_EVERY_S:
-                    compared = time.monotonic()
-                    quiet = since_last_look.look()
-                    await fuser.refresh_globals()
-                    await refuse_outdated(per_second)
-                    metrics.SERVED_DUE.set(await store.due_count())
-                taken = await fuse_due(store, fuser, settings.round_max)
-                if not taken and quiet:
-                    taken = await refuse_outdated(settings.round_max)
-            except RedisError:
-                metrics.REDIS_ERRORS.labels("served").inc()
-                await app.sleep(1.0)
-                continue
-            if taken < settings.round_max:
-                await app.sleep(settings.interval_s)
+        report, stopped = LocalReport(), lambda: app.should_stop
+        await fuse_forever(settings, store, fuser, report, stopped, app.sleep)
 
     return fuse_served
