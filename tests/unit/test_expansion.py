@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from streams.algo.usercf.coalesce import coalesce
 from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
-from streams.algo.usercf.pearson import pearson
+from streams.algo.usercf.pearson import pair_deltas, pearson, swap_sides
 from streams.schemas.ratings import RatingEvent
 from tests.reference import Reference, final_ratings
 
@@ -141,3 +141,42 @@ def test_fan_out_cap_bounds_the_pairs_one_event_forms():
         expand_item_events("i", raters, [(f"u{n}", 4.0, n)], deltas, fan_out=10)
     before = len(coalesce([deltas]).get("u99", ([], None))[0])
     assert before == 10  # the newest rater pairs with the 10 raters before it only
+
+
+def rows_event_by_event(events: list[RatingEvent]) -> list[tuple[str, str, np.ndarray]]:
+    """From scratch, no caps: for each event that changes a rating, its user's side of
+    the pair with every other current rater of the item, then each rater's side."""
+    raters: dict[str, dict[str, float | None]] = defaultdict(dict)  # first rating order
+    out = []
+    for e in events:
+        mine = raters[e.item_id]
+        old = mine.get(e.user_id)
+        mine[e.user_id] = e.rating
+        if old == e.rating:
+            continue
+        others = [v for v, r in mine.items() if v != e.user_id and r is not None]
+        if not others:
+            continue
+        rows = pair_deltas(old, e.rating, np.array([mine[v] for v in others]))
+        out += [(e.user_id, v, row) for v, row in zip(others, rows, strict=True)]
+        out += [(v, e.user_id, row) for v, row in zip(others, swap_sides(rows), strict=True)]
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(event, max_size=60))
+def test_the_batch_rows_are_the_event_by_event_rows_bit_for_bit(events):
+    deltas = BatchDeltas()
+    by_item: dict[str, list] = defaultdict(list)
+    for offset, e in enumerate(events):
+        by_item[e.item_id].append((e.user_id, e.rating, offset))
+    for item, item_events in by_item.items():  # one item after another, as the engine does
+        expand_item_events(item, ItemRaters.empty(), item_events, deltas)
+    ordered = [e for item in by_item for e in events if e.item_id == item]
+    want = rows_event_by_event(ordered)
+    dest, partner, rows = deltas.rows()
+    got = [
+        (deltas.names[a], deltas.names[b], r) for a, b, r in zip(dest, partner, rows, strict=True)
+    ]
+    assert [(a, b) for a, b, _r in got] == [(a, b) for a, b, _r in want]
+    assert all(np.array_equal(g, w) for (_a, _b, g), (_c, _d, w) in zip(got, want, strict=True))

@@ -61,10 +61,10 @@ def row_by_row(parts: list[BatchDeltas]) -> dict[tuple[str, str], np.ndarray]:
     """The from-scratch sum: every (user, partner) row the expansion emitted, added."""
     out: dict[tuple[str, str], np.ndarray] = {}
     for d in parts:
-        for dest, partner, rows in zip(d._dest, d._partner, d._rows, strict=True):
-            for a, b, row in zip(dest.tolist(), partner.tolist(), rows, strict=True):
-                key = (d.names[a], d.names[b])
-                out[key] = out.get(key, 0) + row
+        dest, partner, rows = d.rows()
+        for a, b, row in zip(dest.tolist(), partner.tolist(), rows, strict=True):
+            key = (d.names[a], d.names[b])
+            out[key] = out.get(key, 0) + row
     return out
 
 

@@ -33,14 +33,15 @@ def coalesce(parts: Sequence[BatchDeltas]) -> Coalesced:
     names: dict[str, int] = {}
     dest, partner, rows = [], [], []
     for d in parts:
-        if not d._rows:
+        d_dest, d_partner, d_rows = d.rows()
+        if not len(d_rows):
             continue
         remap = np.fromiter(
             (names.setdefault(n, len(names)) for n in d.names), np.int64, len(d.names)
         )
-        dest.append(remap[np.concatenate(d._dest)])
-        partner.append(remap[np.concatenate(d._partner)])
-        rows.append(np.concatenate(d._rows))
+        dest.append(remap[d_dest])
+        partner.append(remap[d_partner])
+        rows.append(d_rows)
     if not rows:
         return {}
     listed = list(names)

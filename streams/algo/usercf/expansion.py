@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streams.algo.usercf.pearson import pair_deltas, stats_delta, swap_sides
+from streams.algo.usercf.pearson import SU, SUU, SUV, SV, SVV, WIDTH, N, stats_delta, swap_sides
 
 # NaN rating = retracted; seq = the order in which raters (re)joined the item, -1 for a
 # rating the history cap left out (it forms no pairs).
@@ -91,9 +91,12 @@ class BatchDeltas:
     # (given), and the batch's change of that count (computed)
     counted_before: dict[str, int] = field(default_factory=dict)
     counted_delta: dict[str, int] = field(default_factory=dict)
-    _dest: list[np.ndarray] = field(default_factory=list)
-    _partner: list[np.ndarray] = field(default_factory=list)
-    _rows: list[np.ndarray] = field(default_factory=list)
+    # per event that formed pairs: the user, its partners, their ratings of the item and
+    # the change (Δn, Δsu, Δsuu, Δr); the rows are built once per batch (``rows``)
+    _me: list[int] = field(default_factory=list)
+    _partners: list[np.ndarray] = field(default_factory=list)
+    _others: list[np.ndarray] = field(default_factory=list)
+    _changes: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     def index(self, user: str) -> int:
         k = self.users.get(user)
@@ -108,10 +111,46 @@ class BatchDeltas:
     def _count(self, user: str, delta: int) -> None:
         self.counted_delta[user] = self.counted_delta.get(user, 0) + delta
 
-    def add_rows(self, dest: np.ndarray, partner: np.ndarray, rows: np.ndarray) -> None:
-        self._dest.append(dest)
-        self._partner.append(partner)
-        self._rows.append(rows)
+    def add_pairs(
+        self,
+        me: int,
+        partners: np.ndarray,
+        others: np.ndarray,
+        old: float | None,
+        new: float | None,
+    ) -> None:
+        """User ``me``'s rating went from ``old`` to ``new`` while ``partners`` (codes)
+        rated the item ``others``: both sides of each pair change."""
+        self._me.append(me)
+        self._partners.append(partners)
+        self._others.append(others)
+        self._changes.append((*stats_delta(old, new), (new or 0.0) - (old or 0.0)))
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (user, partner, Δsums) row in event order, each event's user's side with
+        each partner first, then each partner's side: the rows ``pair_deltas`` and
+        ``swap_sides`` give event by event, built for the whole batch at once."""
+        if not self._me:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, WIDTH))
+        lengths = np.fromiter(map(len, self._partners), np.int64, len(self._partners))
+        partners, others = np.concatenate(self._partners), np.concatenate(self._others)
+        me = np.repeat(np.asarray(self._me, dtype=np.int64), lengths)
+        d_n, d_su, d_suu, d_prod = np.repeat(np.asarray(self._changes), lengths, axis=0).T
+        mine = np.empty((len(partners), WIDTH))
+        mine[:, N], mine[:, SU], mine[:, SUU] = d_n, d_su, d_suu
+        mine[:, SV], mine[:, SVV], mine[:, SUV] = (
+            others * d_n,
+            others * others * d_n,
+            others * d_prod,
+        )
+        starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        at_mine = starts + np.arange(len(partners))  # 2·start + position within the event
+        at_theirs = at_mine + np.repeat(lengths, lengths)
+        dest, partner = np.empty(2 * len(me), np.int64), np.empty(2 * len(me), np.int64)
+        values = np.empty((2 * len(me), WIDTH))
+        dest[at_mine], partner[at_mine], values[at_mine] = me, partners, mine
+        dest[at_theirs], partner[at_theirs], values[at_theirs] = partners, me, swap_sides(mine)
+        return dest, partner, values
 
 
 def expand_item_events(
@@ -135,6 +174,7 @@ def expand_item_events(
     in the user's mean. Both relations depend only on stored state (seq, counted), so a
     re-rating or a delete retracts exactly the pairs that were formed. 0 = no cap.
     """
+    codes = np.full(len(raters.users), -1, dtype=np.int64)  # each rater's ``out.index``
     for user, new, source_offset in events:
         k = raters._slot(user)
         # one sequence: a user's events are all in one ratings partition, as long as its
@@ -165,13 +205,14 @@ def expand_item_events(
         mask[k] = False
         if fan_out > 0:
             mask &= np.abs(raters.seqs - raters.seqs[k]) <= fan_out
-        if not mask.any():
+        partners = np.flatnonzero(mask)
+        if not len(partners):
             continue
-        others = [raters.users[j] for j in np.flatnonzero(mask)]
-        partner_idx = np.fromiter((out.index(v) for v in others), dtype=np.int64)
-        mine = pair_deltas(old, new, raters.ratings[mask])
-        out.add_rows(np.full(len(others), me), partner_idx, mine)
-        out.add_rows(partner_idx, np.full(len(others), me), swap_sides(mine))
+        if len(codes) < len(raters.users):  # raters joined: not coded yet
+            codes = np.append(codes, np.full(len(raters.users) - len(codes), -1))
+        for j in partners[codes[partners] < 0].tolist():
+            codes[j] = out.index(raters.users[j])
+        out.add_pairs(me, codes[partners], raters.ratings[partners], old, new)
 
 
 def seq_windows(raters: ItemRaters, users: list[str], fan_out: int) -> list[tuple[int, int]]:
