@@ -58,9 +58,9 @@ SERVED_FUSED = Counter(
     "Served lists fused, by cause (a source list changed, or the popular list did).",
     ["cause"],
 )
-FUSER_RESTARTS = Counter(
-    "streamrec_fuser_restarts_total",
-    "Times the fuser's process ended on its own and the worker started it again.",
+LISTS_PROCESS_RESTARTS = Counter(
+    "streamrec_lists_process_restarts_total",
+    "Times the worker's list process (refresher, fuser) ended on its own and was started again.",
 )
 SERVED_DUE = Gauge("streamrec_served_due", "Users whose served list waits for the fuser.")
 ITEM_ROWS = Counter(

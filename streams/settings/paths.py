@@ -86,9 +86,6 @@ class ServedSettings(BaseModel):
     of their source lists changed, ready for the reader (and frontends) in one read."""
 
     enabled: bool = True
-    # fuse in a child process of the worker (a second core; fusion is Redis in, Redis out)
-    # instead of on the worker's event loop between its batches
-    process: bool = True
     size: int = Field(default=50, ge=1, le=1000)  # items stored; any n up to it is a slice
     interval_s: float = Field(default=0.02, gt=0, le=10)  # how often the due queue is polled
     round_max: int = Field(default=500, ge=1, le=100_000)  # users fused per round trip

@@ -56,6 +56,9 @@ class WorkerSettings(StreamrecSettings):
     refresh: RefreshSettings = RefreshSettings()
     blend: BlendSettings = BlendSettings()
     served: ServedSettings = ServedSettings()
+    # the refresher and the fuser in a child process of the worker (a second core; both
+    # are Redis in, Redis out) instead of on its event loop between the agents' batches
+    lists_process: bool = True
     data_dir: str = ".state/worker"
     cache_dir: str = "~/.cache/streamrec"
 

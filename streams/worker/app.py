@@ -141,7 +141,7 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         settings.embedding.topn_size,
     )
 
-    from streams.worker import catalogue, fuser, fuser_process, pairs, ratings, refresher
+    from streams.worker import catalogue, fuser, lists_process, pairs, ratings, refresher
 
     user_keyed: dict[str, ratings.UserBatchEngine] = {}
     if settings.item_cf.enabled:
@@ -152,8 +152,8 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
     ratings.register(app, settings, by_item, user_keyed)
     pairs.register(app, settings, by_item, engine)
     refresher.register(app, settings, engine)
-    if settings.served.enabled and settings.served.process:
-        fuser_process.register(app, settings)
+    if settings.lists_process:  # the refresher and the fuser: a child process
+        lists_process.register(app, settings)
     elif settings.served.enabled:
         served = ServedStore(client)
         weights, cold = settings.blend.weights(), settings.blend.cold_start_ratings

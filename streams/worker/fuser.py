@@ -3,7 +3,7 @@ any worker's) and stores their served lists; when the popular list's order or th
 catalogue changes, re-fuses the longest-unfused users at a bounded rate.
 
 Redis in, Redis out: it runs in a process of its own by default
-(``streams.worker.fuser_process``), or as a task on the worker's event loop."""
+(``streams.worker.lists_process``), or as a task on the worker's event loop."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class FuseReport(Protocol):
 
     def due(self, users: int) -> None: ...
 
-    def redis_error(self) -> None: ...
+    def redis_error(self, stage: str) -> None: ...
 
 
 class LocalReport:
@@ -45,8 +45,8 @@ class LocalReport:
     def due(self, users: int) -> None:
         metrics.SERVED_DUE.set(users)
 
-    def redis_error(self) -> None:
-        metrics.REDIS_ERRORS.labels("served").inc()
+    def redis_error(self, stage: str) -> None:
+        metrics.REDIS_ERRORS.labels(stage).inc()
 
 
 async def fuse_due(store: ServedStore, fuser: Fuser, round_max: int, report: FuseReport) -> int:
@@ -118,7 +118,7 @@ async def fuse_forever(
             if not taken and quiet:
                 taken = await refuse_outdated(settings.round_max)
         except RedisError:
-            report.redis_error()
+            report.redis_error("served")
             await sleep(1.0)
             continue
         if taken < settings.round_max:
@@ -126,7 +126,7 @@ async def fuse_forever(
 
 
 def register(app: faust.App, settings: ServedSettings, store: ServedStore, fuser: Fuser) -> Any:
-    """The fuser as a task on the worker's event loop (``STREAMREC_SERVED__PROCESS=false``)."""
+    """The fuser as a task on the worker's event loop (``STREAMREC_LISTS_PROCESS=false``)."""
 
     @app.task
     async def fuse_served() -> None:

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from streams import metrics
 from streams.engines.usercf import Engine
-from streams.settings import WorkerSettings
+from streams.settings import RefreshSettings, WorkerSettings
 from streams.worker.inflight import QuietSince
 
 # of the interval: the most one tick may spend refreshing while records come in (the
@@ -65,8 +65,15 @@ class TickBudget:
             self.per_user_s = max(latest, 0.5 * (self.per_user_s + latest))
 
 
+def _count_error() -> None:
+    metrics.REDIS_ERRORS.labels("refresher").inc()
+
+
 async def refresh_tick(
-    queue: StaleQueue, refresh: Callable[[list[str]], Awaitable[Any]], budget: TickBudget
+    queue: StaleQueue,
+    refresh: Callable[[list[str]], Awaitable[Any]],
+    budget: TickBudget,
+    failed: Callable[[], None] = _count_error,
 ) -> int:
     """Pop and refresh stale users in rounds until the tick's time is spent or the queue
     is empty; returns how many were refreshed. A failed round gives its users back."""
@@ -82,7 +89,7 @@ async def refresh_tick(
         try:
             await refresh(users)
         except RedisError:
-            metrics.REDIS_ERRORS.labels("refresher").inc()
+            failed()
             with contextlib.suppress(RedisError):  # for the next tick
                 await queue.give_back(users)
             break
@@ -121,7 +128,47 @@ class _Queue:
         await self.store.publish_derived({}, {}, set(users))
 
 
+class StaleReport(Protocol):
+    def stale(self, users: int) -> None: ...
+
+    def redis_error(self, stage: str) -> None: ...
+
+
+async def refresh_forever(
+    settings: RefreshSettings,
+    engine: Engine,
+    report: StaleReport,
+    stopped: Callable[[], bool],
+    sleep: Callable[[float], Awaitable[Any]],
+) -> None:
+    """The refresher in a process of its own (``streams.worker.lists_process``): no
+    agents to leave time to, so a tick takes the quiet share of the interval, and a
+    third of it while the stale queue grew since the last tick (the stream runs, and
+    Redis, on the same core as this process, serves the worker too)."""
+    interval, round_max = settings.interval_s, settings.budget
+    busy = TickBudget(TIME_SHARE * interval, round_max)
+    quiet = TickBudget(IDLE_TIME_SHARE * interval, round_max)
+    left = 0  # stale users after the last tick
+
+    async def tick() -> None:
+        nonlocal left
+        try:
+            waiting = await engine.store.stale_count()
+            budget = busy if waiting > left else quiet
+            await refresh_tick(
+                _Queue(engine), engine.refresh, budget, lambda: report.redis_error("refresher")
+            )
+            left = await engine.store.stale_count()
+            report.stale(left)
+        except RedisError:
+            report.redis_error("refresher")
+
+    await every(interval, tick, sleep, stopped)
+
+
 def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
+    """The worker's per-second task: its consumer lag figures, and the refresher itself
+    when it runs on the worker's event loop (``STREAMREC_LISTS_PROCESS=false``)."""
     # one estimate per mode: a busy round's time includes the agents' work between its
     # awaits, so the cost per user measured while busy (several times the idle one) would
     # shrink the rounds of the drain that follows the stream's end for several ticks
@@ -133,8 +180,9 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
     async def refresh_stale() -> None:
         idle = since_last_tick.look()
         try:
-            await refresh_tick(_Queue(engine), engine.refresh, quiet if idle else busy)
-            metrics.STALE_LISTS.set(await engine.store.stale_count())
+            if not settings.lists_process:
+                await refresh_tick(_Queue(engine), engine.refresh, quiet if idle else busy)
+                metrics.STALE_LISTS.set(await engine.store.stale_count())
         except RedisError:
             metrics.REDIS_ERRORS.labels("refresher").inc()
         for tp in app.consumer.assignment():

@@ -1,10 +1,11 @@
-"""The fuser runs in a child process of the worker: its served lists and its figures
-(relayed to the worker's ``/metrics``) arrive, a child killed is started again, and the
-child ends with the worker, even when the worker is killed with ``kill -9``."""
+"""The refresher and the fuser run in a child process of the worker: its served lists,
+refreshed lists and figures (relayed to the worker's ``/metrics``) arrive, a child killed
+is started again, and the child ends with the worker, even after ``kill -9``."""
 
 import os
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,8 @@ from tests.scrape import worker_metric
 pytestmark = pytest.mark.integration
 
 
-def fuser_children(pid: int) -> list[int]:
-    """The worker's children running the fuser (multiprocessing's spawned interpreter)."""
+def list_children(pid: int) -> list[int]:
+    """The worker's children running the lists (multiprocessing's spawned interpreter)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
@@ -29,6 +30,10 @@ def fuser_children(pid: int) -> list[int]:
             if b"spawn_main" in cmdline:
                 found.append(int(child))
     return found
+
+
+def metrics_page(port: int) -> str:
+    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
 
 
 def running(pid: int) -> bool:
@@ -50,7 +55,7 @@ def eventually(probe, timeout: float = 30.0):
 
 
 @pytest.mark.timeout(300)
-def test_the_fuser_child_serves_relays_restarts_and_ends_with_the_worker(
+def test_the_lists_child_serves_relays_restarts_and_ends_with_the_worker(
     engine_settings, topics, start_worker
 ):
     folder = movielens.ensure_ml100k(Path(engine_settings.cache_dir).expanduser() / "datasets")
@@ -61,13 +66,15 @@ def test_the_fuser_child_serves_relays_restarts_and_ends_with_the_worker(
     assert wait_idle(engine_settings, timeout=120)
     client = redis.Redis.from_url(engine_settings.redis.url)
     assert all(client.exists(keys.user_served(e.user_id)) for e in events[:3_000])
-    (first,) = eventually(lambda: fuser_children(worker.pid))
+    (first,) = eventually(lambda: list_children(worker.pid))
     relayed = eventually(lambda: worker_metric(port, "streamrec_served_fused_total"))
     assert relayed > 0  # the child's figures are on the worker's /metrics
+    assert client.zcard(keys.stale_users()) == 0  # wait_idle: the child refreshed them all
+    assert "streamrec_stale_lists 0.0" in metrics_page(port)  # relayed
 
     os.kill(first, signal.SIGKILL)
-    (second,) = eventually(lambda: [c for c in fuser_children(worker.pid) if c != first])
-    assert eventually(lambda: worker_metric(port, "streamrec_fuser_restarts_total")) == 1
+    (second,) = eventually(lambda: [c for c in list_children(worker.pid) if c != first])
+    assert eventually(lambda: worker_metric(port, "streamrec_lists_process_restarts_total")) == 1
     late = [e for e in events[3_000:] if not client.exists(keys.user_served(e.user_id))]
     assert late, "the later events bring users without a served list yet"
     _produce(engine_settings, events[3_000:])
@@ -77,4 +84,4 @@ def test_the_fuser_child_serves_relays_restarts_and_ends_with_the_worker(
 
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
-    assert eventually(lambda: not running(second), timeout=10), "the fuser outlived the worker"
+    assert eventually(lambda: not running(second), timeout=10), "the lists outlived the worker"

@@ -1,15 +1,18 @@
-"""The fuser in a process of its own, started and watched by the worker.
+"""The list upkeep in a process of its own, started and watched by the worker: the
+refresher (user-based lists other users' events made stale) and the fuser (served lists).
 
-Fusion reads source lists from Redis and writes served lists to Redis: nothing of the
-worker's own state. On the worker's event loop it took about a tenth of the worker's
-time on a full ML-100K replay (served lists on 1,448 events/s, off 1,586), while the
-second core had room (the worker at ~95% of one core, Redis and Kafka at 40–60% of the
-other). In a child process it runs beside the agents instead of between their batches.
+Both read Redis and write Redis, nothing of the worker's own state. On the worker's
+event loop they ran between the agents' batches: the fuser about a tenth of the worker's
+time on a full ML-100K replay (served lists on 1,448 events/s, off 1,586), the refresher
+up to a third of each second at a paced load (``bench.engines --batch 1000``: 93 µs per
+event), while the second core had room (the worker at ~95% of one core, Redis and Kafka
+at 40–60% of the other). In a child process they run beside the agents instead.
 
-The child's figures (fused lists, their age, the due queue, Redis errors) are sent to
-the worker once a second and land in the worker's own metrics, so dashboards, alerts and
-benchmarks read one ``/metrics`` as before. The child ends when asked (SIGTERM), when the
-worker stops, and when the worker is gone (``kill -9``): it watches its parent's pid.
+The child's figures (lists fused and their age, the due and stale queues, Redis errors)
+are sent to the worker once a second and land in the worker's own metrics, so
+dashboards, alerts and benchmarks read one ``/metrics`` as before. The child ends when
+asked (SIGTERM), when the worker stops, and when the worker is gone (``kill -9``): it
+watches its parent's pid. One that ends on its own is started again.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from typing import Any
 
 from streams import metrics
 from streams.engines.served import Fuser
+from streams.engines.usercf import Engine
 from streams.logs import logging_config
 from streams.settings import WorkerSettings
 from streams.state.connection import connect
 from streams.state.served import ServedStore
-from streams.worker.fuser import FuseReport, LocalReport, fuse_forever
+from streams.state.usercf import Store
+from streams.worker.fuser import LocalReport, fuse_forever
+from streams.worker.refresher import refresh_forever
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +48,14 @@ class RelayReport:
     """The child's figures since the last ``take``, to be sent to the worker."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self.counts: dict[str, int] = {}
         self.ages: list[float] = []
         self.due_users: int | None = None
-        self.errors = 0
+        self.stale_users: int | None = None
+        self.errors: dict[str, int] = {}
 
     def fused(self, cause: str, users: int, ages: list[float]) -> None:
         self.counts[cause] = self.counts.get(cause, 0) + users
@@ -54,31 +64,35 @@ class RelayReport:
     def due(self, users: int) -> None:
         self.due_users = users
 
-    def redis_error(self) -> None:
-        self.errors += 1
+    def stale(self, users: int) -> None:
+        self.stale_users = users
+
+    def redis_error(self, stage: str) -> None:
+        self.errors[stage] = self.errors.get(stage, 0) + 1
 
     def take(self) -> dict[str, Any]:
-        sent = {"counts": self.counts, "ages": self.ages, "due": self.due_users}
-        sent["errors"] = self.errors
-        self.counts, self.ages, self.due_users, self.errors = {}, [], None, 0
+        sent: dict[str, Any] = {"counts": self.counts, "ages": self.ages}
+        sent |= {"errors": self.errors, "due": self.due_users, "stale": self.stale_users}
+        self._reset()
         return sent
 
 
-def replay(sent: dict[str, Any], report: FuseReport) -> None:
+def replay(sent: dict[str, Any], report: Any) -> None:
     """What ``RelayReport.take`` sent, into ``report`` (the worker's metrics)."""
-    ages: list[float] = sent["ages"]
     for cause, users in sent["counts"].items():
-        report.fused(cause, users, ages if cause == "source" else [])
+        report.fused(cause, users, sent["ages"] if cause == "source" else [])
     if sent["due"] is not None:
         report.due(sent["due"])
-    for _ in range(sent["errors"]):
-        report.redis_error()
+    if sent["stale"] is not None:
+        report.stale(sent["stale"])
+    for stage, count in sent["errors"].items():
+        for _ in range(count):
+            report.redis_error(stage)
 
 
 def child_main(settings: WorkerSettings, conn: Connection, parent: int) -> None:
     """The child's entry point (a spawned interpreter: no state forked from Faust)."""
-    config = logging_config(settings.log_level, settings.log_format)
-    logging.config.dictConfig(config)
+    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
     asyncio.run(_serve(settings, conn, parent))
 
 
@@ -88,9 +102,6 @@ async def _serve(settings: WorkerSettings, conn: Connection, parent: int) -> Non
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     client = connect(settings.redis.url, socket_timeout=30, **settings.redis.client_kwargs())
-    store = ServedStore(client)
-    weights, cold = settings.blend.weights(), settings.blend.cold_start_ratings
-    fuser = Fuser(store, weights, settings.served.size, cold)
     report = RelayReport()
 
     def stopped() -> bool:
@@ -101,33 +112,48 @@ async def _serve(settings: WorkerSettings, conn: Connection, parent: int) -> Non
             await asyncio.sleep(SEND_EVERY_S)
             conn.send(report.take())
 
-    sender = asyncio.ensure_future(send())
+    engine = Engine(Store(client), settings.user_cf)
+    jobs = [send(), refresh_forever(settings.refresh, engine, report, stopped, asyncio.sleep)]
+    if settings.served.enabled:
+        weights, cold = settings.blend.weights(), settings.blend.cold_start_ratings
+        served = ServedStore(client)
+        fusing = Fuser(served, weights, settings.served.size, cold)
+        jobs.append(fuse_forever(settings.served, served, fusing, report, stopped, asyncio.sleep))
+    tasks = [asyncio.ensure_future(job) for job in jobs]
     try:
-        await fuse_forever(settings.served, store, fuser, report, stopped, asyncio.sleep)
+        await asyncio.wait(tasks[1:])  # the sender runs until the rest is done
     finally:
-        sender.cancel()
+        for task in tasks:
+            task.cancel()
         if os.getppid() == parent:
             conn.send(report.take())  # the last figures
         await client.aclose()
 
 
-class FuserProcess:
-    """Starts the fuser's child, relays its figures, starts it again if it ends on its
-    own, and stops it with the worker."""
+class WorkerReport(LocalReport):
+    """The relayed figures into the worker's metrics."""
+
+    def stale(self, users: int) -> None:
+        metrics.STALE_LISTS.set(users)
+
+
+class ListsProcess:
+    """Starts the child, relays its figures, starts it again if it ends on its own, and
+    stops it with the worker."""
 
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self.context = multiprocessing.get_context("spawn")
         self.process: Any = None
         self.conn: Connection | None = None
-        self.report = LocalReport()
+        self.report = WorkerReport()
 
     def start(self) -> None:
         ours, theirs = self.context.Pipe(duplex=False)
         self.process = self.context.Process(
             target=child_main,
             args=(self.settings, theirs, os.getpid()),
-            name="streamrec-fuser",
+            name="streamrec-lists",
             daemon=True,
         )
         self.process.start()
@@ -167,10 +193,10 @@ class FuserProcess:
                 if self.pump():
                     continue
                 log.error(
-                    "the fuser process ended (exit code %s); starting it again",
+                    "the lists process ended (exit code %s); starting it again",
                     self.process.exitcode,
                 )
-                metrics.FUSER_RESTARTS.inc()
+                metrics.LISTS_PROCESS_RESTARTS.inc()
                 self.stop()
                 await asyncio.sleep(RESTART_AFTER_S)
                 self.start()
@@ -178,12 +204,12 @@ class FuserProcess:
             self.stop()
 
 
-def register(app: Any, settings: WorkerSettings) -> Any:
-    """The worker's task that keeps the fuser's child running."""
-    process = FuserProcess(settings)
+def register(app: Any, settings: WorkerSettings) -> ListsProcess:
+    """The worker's task that keeps the child running."""
+    process = ListsProcess(settings)
 
     @app.task
-    async def fuser_process() -> None:
+    async def lists_process() -> None:
         await process.run()
 
     return process

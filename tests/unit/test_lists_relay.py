@@ -1,0 +1,72 @@
+"""The list process reports through a relay: every figure it records reaches the
+worker's report once, and nothing twice."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.worker.lists_process import RelayReport, replay
+
+
+class Recorded:
+    def __init__(self) -> None:
+        self.lists: dict[str, int] = {}
+        self.ages: list[float] = []
+        self.gauges: dict[str, list[int]] = {"due": [], "stale": []}
+        self.errors: dict[str, int] = {}
+
+    def fused(self, cause: str, users: int, ages: list[float]) -> None:
+        self.lists[cause] = self.lists.get(cause, 0) + users
+        self.ages += ages
+
+    def due(self, users: int) -> None:
+        self.gauges["due"].append(users)
+
+    def stale(self, users: int) -> None:
+        self.gauges["stale"].append(users)
+
+    def redis_error(self, stage: str) -> None:
+        self.errors[stage] = self.errors.get(stage, 0) + 1
+
+
+ages = st.lists(st.floats(0, 100), max_size=5)
+figure = st.one_of(
+    st.tuples(st.just("source"), ages),
+    st.tuples(st.just("popular"), st.integers(0, 9)),
+    st.tuples(st.sampled_from(["due", "stale"]), st.integers(0, 10_000)),
+    st.tuples(st.just("error"), st.sampled_from(["served", "refresher"])),
+)
+
+
+def record(report, kind, value) -> None:
+    if kind == "source":
+        report.fused("source", len(value), value)
+    elif kind == "popular":
+        report.fused("popular", value, [])
+    elif kind == "due":
+        report.due(value)
+    elif kind == "stale":
+        report.stale(value)
+    else:
+        report.redis_error(value)
+
+
+@given(st.lists(st.lists(figure, max_size=8), max_size=5))
+def test_every_figure_reaches_the_worker_once(rounds):
+    relay, direct, relayed = RelayReport(), Recorded(), Recorded()
+    for figures in rounds:  # one list per second: what one ``take`` sends
+        for kind, value in figures:
+            record(relay, kind, value)
+            record(direct, kind, value)
+        replay(relay.take(), relayed)
+    nonzero = {c: n for c, n in direct.lists.items() if n}
+    assert {c: n for c, n in relayed.lists.items() if n} == nonzero
+    assert relayed.ages == direct.ages
+    assert relayed.errors == direct.errors
+    for gauge in ("due", "stale"):  # the latest value of each second that had one
+        assert relayed.gauges[gauge] == [
+            [v for k, v in figures if k == gauge][-1]
+            for figures in rounds
+            if any(k == gauge for k, _v in figures)
+        ]
+    replay(relay.take(), relayed)  # nothing is sent twice
+    assert relayed.ages == direct.ages and relayed.errors == direct.errors
