@@ -74,15 +74,26 @@ def worker_count(settings: WorkerSettings) -> int:
     """One worker process per core this process may use (a Faust worker runs on one
     core; on 2 cores a second one measured 1.4x the events/s on ML-100K), at most one
     per partition."""
+    return max(1, min(usable_cores(), settings.topics.ratings_partitions))
+
+
+def usable_cores() -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, settings.topics.ratings_partitions))
+    return cores or 1
 
 
 def start_workers(settings: WorkerSettings, count: int) -> list[subprocess.Popen]:
-    """``count`` workers in one consumer group: each its own metrics port and data dir."""
+    """``count`` workers in one consumer group: each its own metrics port and data dir.
+
+    Each worker's list process (``STREAMREC_LISTS_PROCESS``) wants a core of its own: two
+    workers with theirs on 2 cores took 62–72 s for the demo against 58–60 s without
+    (docs/performance.md), so below two cores per worker they are left off unless the
+    environment says otherwise."""
     workers = []
+    spare = usable_cores() >= 2 * count
     for k in range(count):
         env = dict(os.environ)
+        env.setdefault("STREAMREC_LISTS_PROCESS", "true" if spare else "false")
         if k:
             env["STREAMREC_METRICS_PORT"] = str(settings.metrics_port + k)
             env["STREAMREC_DATA_DIR"] = f"{settings.data_dir}-{k}"
