@@ -18,6 +18,7 @@ watches its parent's pid. One that ends on its own is started again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import logging.config
 import multiprocessing
@@ -110,7 +111,8 @@ async def _serve(settings: WorkerSettings, conn: Connection, parent: int) -> Non
     async def send() -> None:
         while not stopped():
             await asyncio.sleep(SEND_EVERY_S)
-            conn.send(report.take())
+            with contextlib.suppress(OSError):  # the worker is gone: stopped() says so next
+                conn.send(report.take())
 
     engine = Engine(Store(client), settings.user_cf)
     jobs = [send(), refresh_forever(settings.refresh, engine, report, stopped, asyncio.sleep)]
@@ -126,7 +128,8 @@ async def _serve(settings: WorkerSettings, conn: Connection, parent: int) -> Non
         for task in tasks:
             task.cancel()
         if os.getppid() == parent:
-            conn.send(report.take())  # the last figures
+            with contextlib.suppress(OSError):  # the worker may have closed its end
+                conn.send(report.take())  # the last figures
         await client.aclose()
 
 
