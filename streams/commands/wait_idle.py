@@ -54,9 +54,12 @@ def _stale_lists(client: redis.Redis) -> int | None:
     back-off past the deadline."""
     try:
         changed = client.hget(keys.served_popular(), "at")  # popular or catalogue
-        with client.pipeline(transaction=False) as pipe:
+        # one MULTI: a round marks itself busy before it pops and clears the mark after
+        # its writes, so work is always in a queue or busy at the instant of the reads
+        with client.pipeline(transaction=True) as pipe:
             pipe.zcard(keys.stale_users())
             pipe.zcard(keys.served_due())
+            pipe.zcount(keys.lists_busy(), f"({time.time()!r}", "+inf")
             if changed is not None:  # lists fused before it are due again
                 pipe.zcount(keys.served_times(), "-inf", f"({float(changed)!r}")
             return sum(int(n) for n in pipe.execute())

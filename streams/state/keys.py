@@ -195,6 +195,13 @@ def stale_users() -> str:
     return f"{NAMESPACE}:{{g}}:stale"
 
 
+def lists_busy() -> str:
+    """Sorted set: a refresher or fuser round in progress → when it stops counting (its
+    process may die mid-round). Marked before the round pops its users and cleared after
+    its writes, so ``wait-idle`` never sees an empty queue while popped work is pending."""
+    return f"{NAMESPACE}:{{g}}:lists:busy"
+
+
 def served_due() -> str:
     """Sorted set: user id → when the oldest change not yet in their served list was
     produced; the worker's fuser takes the oldest first."""

@@ -4,6 +4,9 @@ rankings replaced in one pipeline."""
 from __future__ import annotations
 
 import json
+import os
+import time
+import uuid
 from importlib import resources
 from typing import Any
 
@@ -71,3 +74,22 @@ async def write_rankings(
                 keys=[key], args=[*pack_ids([j for j, _s in ranked]), scores], client=pipe
             )
         await pipe.execute()
+
+
+class Busy:
+    """A refresher or fuser round in progress, for ``wait-idle``: marked before the round
+    pops its users, cleared after its writes (``keys.lists_busy``). A round of a process
+    that died stops counting after ``BUSY_FOR_S``."""
+
+    BUSY_FOR_S = 60.0
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.redis = client
+        self.token = f"{os.getpid()}:{uuid.uuid4().hex}"
+
+    async def __aenter__(self) -> Busy:
+        await self.redis.zadd(keys.lists_busy(), {self.token: time.time() + self.BUSY_FOR_S})
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.redis.zrem(keys.lists_busy(), self.token)

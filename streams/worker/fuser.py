@@ -19,6 +19,7 @@ from streams import metrics
 from streams.engines.served import Fuser
 from streams.settings import ServedSettings
 from streams.state.served import ServedStore
+from streams.state.toolkit import Busy
 
 POPULAR_EVERY_S = 1.0  # how often the popular list and the catalogue are compared
 BACKFILL_PAGE = 1000
@@ -52,15 +53,16 @@ class LocalReport:
 async def fuse_due(store: ServedStore, fuser: Fuser, round_max: int, report: FuseReport) -> int:
     """One round: pop, fuse, store; returns how many users it took. A failed round puts
     its users back on the queue under their old times."""
-    due = await store.pop_due(round_max)
-    if not due:
-        return 0
-    try:
-        await fuser.fuse([user for user, _at in due])
-    except RedisError:  # counted by the caller
-        with contextlib.suppress(RedisError):
-            await store.queue_due(due)
-        raise
+    async with Busy(store.redis):
+        due = await store.pop_due(round_max)
+        if not due:
+            return 0
+        try:
+            await fuser.fuse([user for user, _at in due])
+        except RedisError:  # counted by the caller
+            with contextlib.suppress(RedisError):
+                await store.queue_due(due)
+            raise
     now = time.time()
     report.fused("source", len(due), [max(0.0, now - at) for _user, at in due])
     return len(due)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from redis.exceptions import RedisError
 from streams import metrics
 from streams.engines.usercf import Engine
 from streams.settings import RefreshSettings, WorkerSettings
+from streams.state.toolkit import Busy
 from streams.worker.inflight import QuietSince
 
 # of the interval: the most one tick may spend refreshing while records come in (the
@@ -36,6 +38,8 @@ FIRST_GUESS_S = 0.05  # seconds per user until measured: the first round is a sm
 
 
 class StaleQueue(Protocol):
+    def busy(self) -> AbstractAsyncContextManager[Any]: ...
+
     async def pop_stale(self, budget: int) -> list[str]: ...
 
     async def give_back(self, users: list[str]) -> None: ...
@@ -82,17 +86,18 @@ async def refresh_tick(
     # one user at least per tick: a round measured slow under load must not price the
     # refresher out for good (only a round that runs can lower the estimate again)
     while (size := budget.next_round(started) or (0 if done or not budget.round_max else 1)) > 0:
-        users = await queue.pop_stale(size)
-        if not users:
-            break
-        round_started = budget.clock()
-        try:
-            await refresh(users)
-        except RedisError:
-            failed()
-            with contextlib.suppress(RedisError):  # for the next tick
-                await queue.give_back(users)
-            break
+        async with queue.busy():
+            users = await queue.pop_stale(size)
+            if not users:
+                break
+            round_started = budget.clock()
+            try:
+                await refresh(users)
+            except RedisError:
+                failed()
+                with contextlib.suppress(RedisError):  # for the next tick
+                    await queue.give_back(users)
+                break
         budget.measured(len(users), budget.clock() - round_started)
         done += len(users)
         if len(users) < size:
@@ -120,6 +125,9 @@ async def every(
 class _Queue:
     def __init__(self, engine: Engine) -> None:
         self.store = engine.store
+
+    def busy(self) -> Busy:
+        return Busy(self.store.redis)
 
     async def pop_stale(self, budget: int) -> list[str]:
         return await self.store.pop_stale(budget)

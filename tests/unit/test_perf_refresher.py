@@ -2,6 +2,7 @@
 and drains a backlog within a few ticks once the stream stops."""
 
 import asyncio
+import contextlib
 import itertools
 
 import pytest
@@ -30,8 +31,19 @@ class Queue:
     def __init__(self, users: int) -> None:
         self.stale = [f"u{k}" for k in range(users)]
         self.given_back: list[str] = []
+        self.marked = 0  # rounds marked busy and not cleared yet (wait-idle's view)
+        self.unmarked_pops = 0
+
+    @contextlib.asynccontextmanager
+    async def busy(self):
+        self.marked += 1
+        try:
+            yield
+        finally:
+            self.marked -= 1
 
     async def pop_stale(self, budget: int) -> list[str]:
+        self.unmarked_pops += self.marked == 0
         popped, self.stale = self.stale[:budget], self.stale[budget:]
         return popped
 
@@ -173,3 +185,18 @@ def test_ticks_come_once_per_interval_whatever_they_take(runtime):
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert starts[0] == 1.0  # the first after one interval, as a timer's
     assert gaps == pytest.approx([max(1.0, runtime)] * 5)
+
+
+def test_each_round_is_marked_busy_from_its_pop_until_its_users_are_written():
+    """wait-idle must not read an empty queue while popped users are being refreshed."""
+    queue, clock = Queue(300), Clock()
+    seen_marked = []
+
+    async def refresh(users):
+        seen_marked.append(queue.marked)  # the writes happen inside the mark
+        clock.now += 0.001 * len(users)
+
+    budget = TickBudget(0.9, 50, clock)
+    assert asyncio.run(refresh_tick(queue, refresh, budget)) > 0
+    assert seen_marked and all(m == 1 for m in seen_marked)
+    assert queue.unmarked_pops == 0 and queue.marked == 0
