@@ -48,7 +48,7 @@ WORKER_ACL = (
     "+hincrby", "+hincrbyfloat",
     "+sadd", "+srem", "+smembers",
     "+zadd", "+zincrby", "+zrange", "+zrevrange", "+zscore", "+zcard", "+zpopmin",
-    "+zrangebyscore", "+zcount",
+    "+zrangebyscore", "+zcount", "+zrem", "+multi", "+exec",
 )  # fmt: skip
 
 
