@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from redis.backoff import NoBackoff
@@ -11,6 +12,7 @@ from redis.retry import Retry
 
 from streams.settings import WorkerSettings
 from streams.state import keys
+from streams.state.codecs import text
 from streams.topics import end_offsets
 
 
@@ -53,7 +55,11 @@ def _stale_lists(client: redis.Redis) -> int | None:
     does not retry on its own, so an unanswered check costs one poll, never a hidden
     back-off past the deadline."""
     try:
-        changed = client.hget(keys.served_popular(), "at")  # popular or catalogue
+        changed, seen, depth = client.hmget(keys.served_popular(), ["at", "seen", "depth"])
+        if seen is not None and depth is not None:  # a popular change the fuser has not seen
+            now: list[bytes] = client.zrevrange(keys.popular(), 0, int(depth) - 1)  # type: ignore[assignment]
+            if [text(i) for i in now] != orjson.loads(seen):
+                return 1
         # one MULTI: a round marks itself busy before it pops and clears the mark after
         # its writes, so work is always in a queue or busy at the instant of the reads
         with client.pipeline(transaction=True) as pipe:

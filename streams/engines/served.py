@@ -24,7 +24,9 @@ class ServedState(Protocol):
 
     async def write(self, served: list[tuple[str, int, bytes, bytes]]) -> int: ...
 
-    async def write_popular(self, doc: bytes, ends: bytes, at: float) -> None: ...
+    async def write_popular(
+        self, doc: bytes, ends: bytes, at: float, seen: list[str], depth: int
+    ) -> None: ...
 
 
 MISSING_TTL_S = 1.0  # an item not in the catalogue yet is asked again after this
@@ -68,7 +70,9 @@ class Fuser:
         the unknown users' list and return True (the known users' lists want fusing
         again, oldest first)."""
         top, version = await self.store.popular(2 * self.depth)
-        changed = [i for i, _s in top[: self.depth]] != [i for i, _s in self.popular[: self.depth]]
+        # the whole 2 x depth: a user who rated some of the first items is served from
+        # further down (comparing only the first depth missed changes they were served)
+        changed = [i for i, _s in top] != [i for i, _s in self.popular]
         if version != self.catalogue_version:
             self._meta.clear()
             changed = True
@@ -78,7 +82,8 @@ class Fuser:
             await self._cache_metas(sorted(_named(fused, {})))
             doc, ends = assemble({"source": "popular", "computed_at": None}, self._items(fused, {}))
             self.changed_at = time.time()
-            await self.store.write_popular(doc, ends, self.changed_at)
+            seen = [i for i, _s in top]
+            await self.store.write_popular(doc, ends, self.changed_at, seen, 2 * self.depth)
         return changed
 
     async def fuse(self, users: list[str]) -> int:

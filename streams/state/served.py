@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import redis.asyncio as aioredis
 
 from streams.state import keys
@@ -202,10 +203,15 @@ class ServedStore:
             written = await pipe.execute()
         return sum(int(w) for w in written[: len(served)])
 
-    async def write_popular(self, doc: bytes, ends: bytes, at: float) -> None:
+    async def write_popular(
+        self, doc: bytes, ends: bytes, at: float, seen: list[str], depth: int
+    ) -> None:
         """``at``: when the popular list or the catalogue changed; every served list fused
-        before it is due again (``fused_before``, and ``wait_idle`` waits for them)."""
-        fields = {"doc": doc, "ends": ends, "at": repr(at)}
+        before it is due again (``fused_before``, and ``wait_idle`` waits for them).
+        ``seen``: the popular list's first ``depth`` ids as the fuser compared them: until
+        the fuser has looked again (once a second), ``wait_idle`` sees a change it missed."""
+        fields = {"doc": doc, "ends": ends, "at": repr(at), "seen": orjson.dumps(seen)}
+        fields["depth"] = str(depth)
         await self.redis.hset(keys.served_popular(), mapping=fields)
 
     async def unserved_users(self, cursor: int, count: int) -> tuple[int, list[str]]:

@@ -97,6 +97,15 @@ def child_main(settings: WorkerSettings, conn: Connection, parent: int) -> None:
     asyncio.run(_serve(settings, conn, parent))
 
 
+def refresh_engine(client: Any, settings: WorkerSettings) -> Engine:
+    """The user-based engine the child's refresher writes through: a refreshed list makes
+    the user's served list due, as in the worker (without it a served list kept the
+    neighbours' old picks until the user's next event)."""
+    store = Store(client)
+    store.mark_served = settings.served.enabled
+    return Engine(store, settings.user_cf)
+
+
 async def _serve(settings: WorkerSettings, conn: Connection, parent: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -114,7 +123,7 @@ async def _serve(settings: WorkerSettings, conn: Connection, parent: int) -> Non
             with contextlib.suppress(OSError):  # the worker is gone: stopped() says so next
                 conn.send(report.take())
 
-    engine = Engine(Store(client), settings.user_cf)
+    engine = refresh_engine(client, settings)
     jobs = [send(), refresh_forever(settings.refresh, engine, report, stopped, asyncio.sleep)]
     if settings.served.enabled:
         weights, cold = settings.blend.weights(), settings.blend.cold_start_ratings

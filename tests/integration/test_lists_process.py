@@ -70,6 +70,12 @@ def test_the_lists_child_serves_relays_restarts_and_ends_with_the_worker(
     relayed = eventually(lambda: worker_metric(port, "streamrec_served_fused_total"))
     assert relayed > 0  # the child's figures are on the worker's /metrics
     assert client.zcard(keys.stale_users()) == 0  # wait_idle: the child refreshed them all
+    # every user-based list the child's refresher rewrote was fused again after it
+    users = sorted({e.user_id for e in events[:3_000]})
+    written = [client.hget(keys.user_state(u), "topn_at") for u in users]
+    fused = [client.zscore(keys.served_times(), u) for u in users]
+    behind = [u for u, w, f in zip(users, written, fused, strict=True) if f < float(w)]
+    assert not behind, f"{len(behind)} served lists are older than their user-based list"
     assert "streamrec_stale_lists 0.0" in metrics_page(port)  # relayed
 
     os.kill(first, signal.SIGKILL)

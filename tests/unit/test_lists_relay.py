@@ -1,10 +1,13 @@
 """The list process reports through a relay: every figure it records reaches the
 worker's report once, and nothing twice."""
 
+import pytest
+import redis.asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.worker.lists_process import RelayReport, replay
+from streams.settings import ServedSettings, WorkerSettings
+from streams.worker.lists_process import RelayReport, refresh_engine, replay
 
 
 class Recorded:
@@ -70,3 +73,13 @@ def test_every_figure_reaches_the_worker_once(rounds):
         ]
     replay(relay.take(), relayed)  # nothing is sent twice
     assert relayed.ages == direct.ages and relayed.errors == direct.errors
+
+
+@pytest.mark.parametrize("served", [True, False])
+def test_the_childs_refreshed_lists_make_served_lists_due_as_the_workers_do(served):
+    """A refreshed user-based list changes what the user is served: the child's store
+    queues the fusion when served lists are on (it once did not, and served lists kept
+    the neighbours' old picks until the user's next event)."""
+    settings = WorkerSettings(served=ServedSettings(enabled=served))
+    engine = refresh_engine(redis.asyncio.Redis(), settings)  # never connects: no command
+    assert engine.store.mark_served is served

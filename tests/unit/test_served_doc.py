@@ -59,7 +59,7 @@ class Memory:
         self.docs.update({u: (v, doc) for u, v, doc, _e in served})
         return len(served)
 
-    async def write_popular(self, doc, ends, at):
+    async def write_popular(self, doc, ends, at, seen, depth):
         self.docs[None] = (0, doc)
 
 
