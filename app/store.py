@@ -17,7 +17,7 @@ from streams.algo.usercf.pearson import WIDTH, N, pearson
 from streams.state import keys
 from streams.state.codecs import text
 from streams.state.served import ServedStore
-from streams.state.toolkit import item_metas
+from streams.state.toolkit import item_metas, read_similar_lists
 
 SIMILAR_KEYS = {
     "cf": keys.item_similar,
@@ -125,9 +125,8 @@ class ReaderStore:
         return cached[:n]
 
     async def similar_items(self, item: str, n: int, kind: str = "cf") -> list[tuple[str, float]]:
-        key = SIMILAR_KEYS[kind](item)
-        top = await self.redis.zrevrange(key, 0, n - 1, withscores=True)
-        return [(text(j), float(s)) for j, s in top]
+        (top,) = await read_similar_lists(self.redis, [SIMILAR_KEYS[kind](item)], n)
+        return top
 
     async def popular(self, n: int) -> list[tuple[str, float]]:
         top = await self.redis.zrevrange(keys.popular(), 0, n - 1, withscores=True)

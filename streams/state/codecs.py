@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
 
 from streams.algo.usercf.expansion import RATER_DTYPE, ItemRaters
 from streams.algo.usercf.pearson import WIDTH
@@ -46,3 +47,19 @@ def pack_ids(ids: list[str]) -> tuple[bytes, bytes]:
     argument each: the client's per-argument cost dominated big batches."""
     encoded = [i.encode() for i in ids]
     return np.array([len(b) for b in encoded], dtype="<u4").tobytes(), b"".join(encoded)
+
+
+def encode_ranking(ranked: list[tuple[str, float]]) -> bytes:
+    """A ranked list as one string value, JSON ``[[id, score], ...]`` best first: one SET
+    instead of a sorted set's ZADD, which cost Redis ~0.8 µs per member (a similar list
+    of 100: 80-100 µs, and the most written value of all). Scores are exact (shortest
+    round-trip form) and the order is explicit, so ties need no score nudges."""
+    return orjson.dumps(ranked)
+
+
+def decode_ranking(raw: bytes | None, n: int | None = None) -> list[tuple[str, float]]:
+    """:func:`encode_ranking`'s value (None: no list) → its first ``n`` (id, score)."""
+    if not raw:
+        return []
+    rows = orjson.loads(raw)
+    return [(str(j), float(s)) for j, s in (rows if n is None else rows[:n])]

@@ -20,7 +20,13 @@ from streams.algo.embedding.plan import PortionPlan, UserView
 from streams.state import keys
 from streams.state.codecs import fmt, pack_ids, text
 from streams.state.served import mark_due
-from streams.state.toolkit import hgetall_many, item_metas, script, write_rankings
+from streams.state.toolkit import (
+    hgetall_many,
+    item_metas,
+    script,
+    write_rankings,
+    write_similar_lists,
+)
 
 
 def _floats(raw: bytes) -> np.ndarray:
@@ -163,4 +169,4 @@ class HybridStore:
 
     async def write_similar(self, kind: str, lists: dict[str, list[tuple[str, float]]]) -> None:
         key = keys.item_similar_content if kind == "content" else keys.item_similar_embedding
-        await write_rankings(self.redis, self._replace, {key(i): ls for i, ls in lists.items()})
+        await write_similar_lists(self.redis, {key(i): ls for i, ls in lists.items()})

@@ -16,10 +16,16 @@ import redis.asyncio as aioredis
 from streams.algo.ids import LocalIds
 from streams.algo.itemcf.cooccurrence import HISTORY_DTYPE, CooccurrenceDeltas, UserHistory
 from streams.state import keys
-from streams.state.codecs import fmt, pack_ids, packed_entries, raw_pairs, text
+from streams.state.codecs import fmt, pack_ids, packed_entries, raw_pairs
 from streams.state.itemcf_rows import Row, RowCache
 from streams.state.served import mark_due
-from streams.state.toolkit import hash_values, hgetall_many, script, write_rankings
+from streams.state.toolkit import (
+    hash_values,
+    hgetall_many,
+    read_similar_lists,
+    script,
+    write_similar_lists,
+)
 
 
 def decode_history(raw: dict[Any, bytes]) -> UserHistory:
@@ -173,18 +179,12 @@ class ItemStore:
         return await hash_values(self.redis, keys.item_means(), items, float)
 
     async def write_similar(self, lists: dict[str, list[tuple[str, float]]]) -> None:
-        rankings = {keys.item_similar(item): listed for item, listed in lists.items()}
-        await write_rankings(self.redis, self._replace, rankings)
+        lists = {keys.item_similar(item): listed for item, listed in lists.items()}
+        await write_similar_lists(self.redis, lists)
 
     async def similar(self, items: list[str], size: int) -> dict[str, list[tuple[str, float]]]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                pipe.zrevrange(keys.item_similar(item), 0, size - 1, withscores=True)
-            raw = await pipe.execute()
-        return {
-            item: [(text(j), float(s)) for j, s in row]
-            for item, row in zip(items, raw, strict=True)
-        }
+        names = [keys.item_similar(item) for item in items]
+        return dict(zip(items, await read_similar_lists(self.redis, names, size), strict=True))
 
     async def write_user_lists(
         self, lists: dict[str, list[tuple[str, float, str]]], since: Mapping[str, float]

@@ -35,7 +35,7 @@ KEYS = "sr:*"  # streams.state.keys.NAMESPACE and every later layout version
 CONNECT = ("+ping", "+info", "+select")
 READER_ACL = (
     "resetkeys", "resetchannels", f"%R~{KEYS}", "-@all", *CONNECT,
-    "+zrevrange", "+zcard", "+hget", "+hmget", "+hgetall", "+hexists", "+hlen",
+    "+get", "+zrevrange", "+zcard", "+hget", "+hmget", "+hgetall", "+hexists", "+hlen",
 )  # fmt: skip
 # The worker's own commands and the ones its Lua scripts call (a script runs with its
 # caller's permissions); EVALSHA with SCRIPT LOAD/EXISTS is how redis-py runs them.
@@ -43,7 +43,7 @@ READER_ACL = (
 WORKER_ACL = (
     "resetkeys", "resetchannels", f"~{KEYS}", "-@all", *CONNECT,
     "+evalsha", "+script|load", "+script|exists",
-    "+get", "+incr", "+incrby", "+del", "+unlink", "+scan",
+    "+get", "+set", "+incr", "+incrby", "+del", "+unlink", "+scan",
     "+hget", "+hmget", "+hgetall", "+hexists", "+hlen", "+hset", "+hsetnx", "+hdel", "+hscan",
     "+hincrby", "+hincrbyfloat",
     "+sadd", "+srem", "+smembers",

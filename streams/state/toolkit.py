@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from streams.algo.usercf.recommend import stored_scores
 from streams.state import keys
-from streams.state.codecs import pack_ids
+from streams.state.codecs import decode_ranking, encode_ranking, pack_ids, text
 
 
 def script(name: str) -> str:
@@ -74,6 +75,44 @@ async def write_rankings(
                 keys=[key], args=[*pack_ids([j for j, _s in ranked]), scores], client=pipe
             )
         await pipe.execute()
+
+
+async def write_similar_lists(
+    client: aioredis.Redis, lists: dict[str, list[tuple[str, float]]]
+) -> None:
+    """Replace each similar list (key → ranked (id, score)) in one round trip: one SET of
+    its JSON value (``codecs.encode_ranking``); an empty list removes the key."""
+    async with client.pipeline(transaction=False) as pipe:
+        for key, ranked in lists.items():
+            if ranked:
+                pipe.set(key, encode_ranking(ranked))
+            else:
+                pipe.delete(key)
+        await pipe.execute()
+
+
+async def read_similar_lists(
+    client: aioredis.Redis, names: list[str], n: int | None = None
+) -> list[list[tuple[str, float]]]:
+    """The first ``n`` entries of each similar list, in one round trip. A list that a
+    release before 0.3 wrote as a sorted set (WRONGTYPE for GET) is read as one, until
+    the worker rewrites it: an upgrade needs no rebuild."""
+    async with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.get(name)
+        raw = await pipe.execute(raise_on_error=False)
+    legacy = [k for k, value in enumerate(raw) if isinstance(value, ResponseError)]
+    for k in legacy:
+        if "WRONGTYPE" not in str(raw[k]):
+            raise raw[k]
+    out = [[] if k in legacy else decode_ranking(value, n) for k, value in enumerate(raw)]
+    if legacy:
+        async with client.pipeline(transaction=False) as pipe:
+            for k in legacy:
+                pipe.zrevrange(names[k], 0, -1 if n is None else n - 1, withscores=True)
+            for k, rows in zip(legacy, await pipe.execute(), strict=True):
+                out[k] = [(text(j), float(s)) for j, s in rows]
+    return out
 
 
 class Busy:

@@ -22,6 +22,7 @@ from streams.producer import EventProducer
 from streams.schemas.items import ItemEvent
 from streams.schemas.ratings import RatingEvent
 from streams.state import keys
+from streams.state.codecs import decode_ranking
 
 pytestmark = pytest.mark.integration
 
@@ -79,8 +80,8 @@ def test_embedding_content_and_cold_start_on_the_real_stack(engine_settings, top
     built = vectors.build(catalogue, settings.content)
     some = items[7].item_id
     want = vectors.similar_rows(built, [built.index[some]], settings.content.similar_size)[some]
-    got = client.zrevrange(keys.item_similar_content(some), 0, -1, withscores=True)
-    assert [j.decode() for j, _s in got] == [j for j, _s in want]
+    got = decode_ranking(client.get(keys.item_similar_content(some)))
+    assert [j for j, _s in got] == [j for j, _s in want]
 
     # cold start: a new item, attributes only, twin of the user's favourite
     mine = {e.item_id: e.rating for e in events if e.user_id == user}

@@ -13,7 +13,7 @@ from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
 from streams.schemas.ratings import RatingEvent
 from streams.state import keys
-from streams.state.codecs import decode_pairs
+from streams.state.codecs import decode_pairs, decode_ranking
 from tests.cooccurrence import counted_sets, pearson_reference, reference, stored
 
 pytestmark = pytest.mark.integration
@@ -53,10 +53,8 @@ def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_work
     k = items.index(last.item_id)
     sims = cosine_row(want_co[k], want_n[k], want_n)
     want = most_similar(items, sims, settings.item_cf.similar_size)
-    got = client.zrevrange(keys.item_similar(last.item_id), 0, -1, withscores=True)
-    assert sorted((j.decode(), round(s, 9)) for j, s in got) == sorted(
-        (j, round(s, 9)) for j, s in want
-    )
+    got = decode_ranking(client.get(keys.item_similar(last.item_id)))
+    assert sorted((j, round(s, 9)) for j, s in got) == sorted((j, round(s, 9)) for j, s in want)
     # every acting user has an item-to-item list of items they have not rated
     user = events[-2].user_id
     rated = {e.item_id for e in events if e.user_id == user}
@@ -91,7 +89,7 @@ def test_pearson_option_keeps_exact_sums_and_lists(engine_settings, topics, star
     means = np.array([want_means[j] for j in partners])
     sims = pearson(rows, want_means[target], means, min_support=2)
     want = most_similar(partners, sims, settings.item_cf.similar_size)
-    got = client.zrevrange(keys.item_similar(target), 0, -1, withscores=True)
-    assert want and [j.decode() for j, _s in got] == [j for j, _s in want]
+    got = decode_ranking(client.get(keys.item_similar(target)))
+    assert want and [j for j, _s in got] == [j for j, _s in want]
     for (_j, kept), (_w, exact) in zip(got, want, strict=True):
         assert abs(kept - exact) < 1e-9

@@ -28,6 +28,7 @@ from streams.settings import (
     WorkerSettings,
 )
 from streams.state import keys
+from streams.state.codecs import decode_ranking
 from streams.topics import create_topics, delete_topics, topic_specs
 from tests.conftest import worker_env
 from tests.reference import Reference, final_ratings
@@ -156,10 +157,9 @@ def test_similar_items_are_the_stored_cosines(filled):
     assert rows and len(rows) <= 5
     sims = [r["similarity"] for r in rows]
     assert sims == sorted(sims, reverse=True) and all(0 < s <= 1 for s in sims)
-    stored = redis.Redis.from_url(settings.redis.url).zscore(
-        keys.item_similar(item), rows[0]["item_id"]
-    )
-    assert abs(stored - sims[0]) < 1e-12
+    raw = redis.Redis.from_url(settings.redis.url).get(keys.item_similar(item))
+    stored = dict(decode_ranking(raw))[rows[0]["item_id"]]
+    assert stored == sims[0]
     assert client.get(f"/v1/items/{item}/similar", params={"kind": "tags"}).status_code == 422
 
 

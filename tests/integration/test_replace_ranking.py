@@ -1,5 +1,7 @@
-"""replace_ranking.lua with the longest lists the settings allow (10,000 entries): Lua's
-``unpack`` stops near 8,000 values, so one ZADD of 2n arguments failed above ~4,000."""
+"""Lists of the longest size the settings allow (10,000 entries): users' lists through
+replace_ranking.lua (Lua's ``unpack`` stops near 8,000 values, so one ZADD of 2n arguments
+failed above ~4,000), similar lists as one JSON value each; and a similar list an older
+release left as a sorted set is still read."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from streams.algo.content import ContentConfig
 from streams.algo.itemcf import ItemCFConfig
 from streams.algo.usercf.recommend import stored_scores
 from streams.state import keys
+from streams.state.codecs import decode_ranking
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
+from streams.state.toolkit import read_similar_lists
 
 pytestmark = pytest.mark.integration
 
@@ -52,9 +56,9 @@ def test_a_list_of_the_longest_allowed_size_is_written_whole(server):
     ranked = _ranked(LONGEST)
     client.zadd(keys.item_similar("big"), {"stale-entry": 99.0})  # replaced, not merged
     asyncio.run(_write_similar(server.url, {"big": ranked, "small": ranked[:3]}))
-    stored = client.zrevrange(keys.item_similar("big"), 0, -1, withscores=True)
-    assert [(j.decode(), s) for j, s in stored] == stored_scores(ranked)
-    assert client.zcard(keys.item_similar("small")) == 3
+    assert client.type(keys.item_similar("big")) == b"string"
+    assert decode_ranking(client.get(keys.item_similar("big"))) == ranked  # ties kept in order
+    assert decode_ranking(client.get(keys.item_similar("small"))) == ranked[:3]
 
 
 def test_a_list_with_reasons_of_the_longest_allowed_size_is_written_whole(server):
@@ -91,7 +95,7 @@ def test_the_hybrid_lists_of_the_longest_allowed_size_are_written_whole(server):
             await connection.aclose()
 
     asyncio.run(write())
-    assert client.zcard(keys.item_similar_content("c")) == LONGEST
+    assert decode_ranking(client.get(keys.item_similar_content("c"))) == ranked
     assert client.zcard(keys.user_content_topn("u2")) == LONGEST
     assert client.zcard(keys.user_embedding_topn("u2")) == 10
 
@@ -101,3 +105,27 @@ def test_an_empty_list_removes_the_old_one(server):
     client.zadd(keys.item_similar("gone"), {"x": 1.0})
     asyncio.run(_write_similar(server.url, {"gone": []}))
     assert not client.exists(keys.item_similar("gone"))
+
+
+def test_a_similar_list_left_as_a_sorted_set_is_read_until_rewritten(server):
+    """Before 0.3 similar lists were sorted sets: an upgraded worker or reader reads them
+    (GET answers WRONGTYPE) until the worker rewrites the item's list."""
+    client = redis.Redis.from_url(server.url)
+    ranked = _ranked(30)
+    client.delete(keys.item_similar("old"), keys.item_similar("new"))
+    client.zadd(keys.item_similar("old"), dict(stored_scores(ranked)))
+    asyncio.run(_write_similar(server.url, {"new": ranked[:5]}))
+
+    async def read() -> list[list[tuple[str, float]]]:
+        connection = aioredis.Redis.from_url(server.url)
+        try:
+            names = [keys.item_similar(i) for i in ("new", "old", "none")]
+            return await read_similar_lists(connection, names, 10)
+        finally:
+            await connection.aclose()
+
+    new, old, none = asyncio.run(read())
+    assert new == ranked[:5] and none == []
+    assert [j for j, _s in old] == [j for j, _s in ranked[:10]]
+    asyncio.run(_write_similar(server.url, {"old": ranked[:2]}))
+    assert decode_ranking(client.get(keys.item_similar("old"))) == ranked[:2]
