@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import orjson
 import redis.asyncio as aioredis
 
 from streams.algo.ids import LocalIds
@@ -26,6 +27,8 @@ from streams.state.toolkit import (
     script,
     write_similar_lists,
 )
+
+NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
 def decode_history(raw: dict[Any, bytes]) -> UserHistory:
@@ -72,7 +75,7 @@ class ItemStore:
                     partners = sorted(row)
                     values = np.array([row[j] for j in partners], dtype="<i4")
                     args: list[Any] = [field, end, deltas.counts.get(item, 0)]
-                    args += [*pack_ids(partners), values.tobytes()]
+                    args += [orjson.dumps(partners), orjson.dumps(values, option=NUMPY)]
                     if with_sums:
                         sums = deltas.sums.get(item, {})
                         others = sorted(sums)

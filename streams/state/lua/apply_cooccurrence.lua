@@ -1,9 +1,11 @@
 -- Add one batch's co-occurrence deltas to one item, at most once per ratings partition.
 -- KEYS: cooc, fence, isums           (all tagged {i:<id>})
--- ARGV: fence_field, batch_end, dn, ids_len, ids, deltas,
+-- ARGV: fence_field, batch_end, dn, ids, deltas,
 --       [d_rating_sum, sum_ids_len, sum_ids, sums]      (only with Pearson sums)
---       (ids as uint32 lengths + concatenated bytes; deltas = int32 per id;
---        sums = six float64 per id, added to the 48-byte values of isums)
+--       (ids and deltas as JSON arrays: cjson decodes them in C, where unpacking packed
+--        ids and int32s entry by entry in Lua was most of this script's time; sum_ids as
+--        uint32 lengths + concatenated bytes, sums = six float64 per id, added to the
+--        48-byte values of isums)
 -- Returns {n(i), Σ counted ratings of i, version, 1 if applied now else 0} after the batch
 -- (also when applied before); the version counts the batches applied to the item
 -- (publish_item_counts.lua; the worker's row cache, streams/state/itemcf_rows.py).
@@ -12,23 +14,24 @@ local head = redis.call('HMGET', KEYS[2], ARGV[1], 'n', 's', 'v')
 local n, s, v = tonumber(head[2] or '0'), head[3] or '0', tonumber(head[4] or '0')
 local applied = 0
 if tonumber(head[1] or '-1') < tonumber(ARGV[2]) then
-  local partners, deltas = ids(ARGV[4], ARGV[5]), ARGV[6]
+  local partners, deltas = cjson.decode(ARGV[4]), cjson.decode(ARGV[5])
   local olds = hmget_all(KEYS[1], partners)
   local set, gone = {}, {}
+  local k = 0
   for j = 1, #partners do
-    local c = tonumber(olds[j] or '0') + struct.unpack('<i4', deltas, 4 * (j - 1) + 1)
+    local c = (tonumber(olds[j]) or 0) + deltas[j]  -- small integers: exact as doubles
     if c == 0 then
       gone[#gone + 1] = partners[j]
     else
-      set[#set + 1] = partners[j]
-      set[#set + 1] = string.format('%d', c)
+      set[k + 1], set[k + 2] = partners[j], c  -- a Lua number reaches Redis as "%.17g"
+      k = k + 2
     end
   end
   call_all('HSET', KEYS[1], set, 2)
   call_all('HDEL', KEYS[1], gone, 1)
-  if ARGV[7] then
-    s = redis.call('HINCRBYFLOAT', KEYS[2], 's', ARGV[7])
-    local others, blob = ids(ARGV[8], ARGV[9]), ARGV[10]
+  if ARGV[6] then
+    s = redis.call('HINCRBYFLOAT', KEYS[2], 's', ARGV[6])
+    local others, blob = ids(ARGV[7], ARGV[8]), ARGV[9]
     local old_sums = hmget_all(KEYS[3], others)
     local put, drop = {}, {}
     for j = 1, #others do
