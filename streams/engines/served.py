@@ -72,7 +72,8 @@ class Fuser:
         top, version = await self.store.popular(2 * self.depth)
         # the whole 2 x depth: a user who rated some of the first items is served from
         # further down (comparing only the first depth missed changes they were served)
-        changed = [i for i, _s in top] != [i for i, _s in self.popular]
+        ids = [i for i, _s in top]
+        changed = ids != [i for i, _s in self.popular]
         if version != self.catalogue_version:
             self._meta.clear()
             changed = True
@@ -82,8 +83,7 @@ class Fuser:
             await self._cache_metas(sorted(_named(fused, {})))
             doc, ends = assemble({"source": "popular", "computed_at": None}, self._items(fused, {}))
             self.changed_at = time.time()
-            seen = [i for i, _s in top]
-            await self.store.write_popular(doc, ends, self.changed_at, seen, 2 * self.depth)
+            await self.store.write_popular(doc, ends, self.changed_at, ids, 2 * self.depth)
         return changed
 
     async def fuse(self, users: list[str]) -> int:

@@ -54,7 +54,7 @@ def encode_ranking(ranked: list[tuple[str, float]]) -> bytes:
     instead of a sorted set's ZADD, which cost Redis ~0.8 µs per member (a similar list
     of 100: 80-100 µs, and the most written value of all). Scores are exact (shortest
     round-trip form) and the order is explicit, so ties need no score nudges."""
-    return orjson.dumps(ranked)
+    return orjson.dumps(ranked, option=orjson.OPT_SERIALIZE_NUMPY)  # numpy scores too
 
 
 def decode_ranking(raw: bytes | None, n: int | None = None) -> list[tuple[str, float]]:

@@ -210,8 +210,9 @@ class ServedStore:
         before it is due again (``fused_before``, and ``wait_idle`` waits for them).
         ``seen``: the popular list's first ``depth`` ids as the fuser compared them: until
         the fuser has looked again (once a second), ``wait_idle`` sees a change it missed."""
-        fields = {"doc": doc, "ends": ends, "at": repr(at), "seen": orjson.dumps(seen)}
-        fields["depth"] = str(depth)
+        fields = {
+            "doc": doc, "ends": ends, "at": repr(at), "seen": orjson.dumps(seen), "depth": depth
+        }  # fmt: skip
         await self.redis.hset(keys.served_popular(), mapping=fields)
 
     async def unserved_users(self, cursor: int, count: int) -> tuple[int, list[str]]:
