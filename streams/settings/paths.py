@@ -56,6 +56,13 @@ class RefreshSettings(BaseModel):
 
     budget: int = Field(default=100, ge=0, le=100_000)
     interval_s: float = Field(default=1.0, gt=0)
+    # of each interval, the most a tick may spend while the stream runs. A list refreshed
+    # under a backlog is mostly stale again a batch later, and the refresher's time is
+    # taken from the event path (docs/performance.md, ninth round); more keeps the lists of
+    # users who are not rating fresher under load. Once the stream stops the backlog gets
+    # 0.9 of each interval whatever this says. At most 0.5: a tick must not overrun its
+    # timer when the rounds run up to 4x slower than measured.
+    busy_share: float = Field(default=0.1, gt=0, le=0.5)
 
 
 class BlendSettings(BaseModel):

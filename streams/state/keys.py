@@ -232,7 +232,8 @@ def popular() -> str:
 
 
 def stream_stats() -> str:
-    """Hash: events (ratings applied so far), lists (lists written); for health panels."""
+    """Hash: events (ratings applied so far), lists (lists written), stale_marks (users
+    marked stale so far, re-marks included: the refresher's sign that the stream runs)."""
     return f"{NAMESPACE}:{{g}}:stats"
 
 

@@ -289,6 +289,7 @@ class Store(ProgressStore, UserLists):
                 pipe.zincrby(keys.popular(), weight, item)
             if stale:
                 pipe.zadd(keys.stale_users(), dict.fromkeys(stale, now), nx=True)
+                pipe.hincrby(keys.stream_stats(), "stale_marks", len(stale))
             if applied_events:
                 pipe.hincrby(keys.stream_stats(), "events", applied_events)
             await pipe.execute()

@@ -107,3 +107,8 @@ class UserLists:
 
     async def stale_count(self) -> int:
         return int(await self.redis.zcard(keys.stale_users()))
+
+    async def stale_marks(self) -> int:
+        """Users marked stale so far, re-marks of users still queued included: a queue
+        that holds every user cannot grow, but this still moves while the stream runs."""
+        return int(await self.redis.hget(keys.stream_stats(), "stale_marks") or 0)

@@ -2,7 +2,7 @@
 within a bounded budget per tick so that it never starves the event path.
 
 Ticks come at a fixed rate (``every``: one per interval, whatever a tick took) and each is
-bounded by time: ``TIME_SHARE`` of the interval while records come in, ``IDLE_TIME_SHARE``
+bounded by time: ``busy_share`` of the interval while records come in, ``IDLE_TIME_SHARE``
 when none did, so a tick never overruns the next. Within it the refresher works in rounds
 of at most ``refresh_budget`` users, each as large as the time left allows at the cost per
 user measured so far, so a quiet worker drains a backlog of a thousand users within a few
@@ -28,10 +28,8 @@ from streams.settings import RefreshSettings, WorkerSettings
 from streams.state.toolkit import Busy
 from streams.worker.inflight import QuietSince
 
-# of the interval: the most one tick may spend refreshing while records come in (the
-# share it had under Faust's timer, which slept a whole interval after each tick)
-TIME_SHARE = 1 / 3
-# ... while no record came in since the last tick: the stale backlog a stream leaves when
+# of the interval, while no record came in since the last tick (``busy_share`` while
+# records come in, RefreshSettings): the stale backlog a stream leaves when
 # it stops (about every user after a replay) is all there is to do, so it gets the time
 IDLE_TIME_SHARE = 0.9
 FIRST_GUESS_S = 0.05  # seconds per user until measured: the first round is a small probe
@@ -122,6 +120,23 @@ async def every(
         await sleep(max(0.0, interval - (clock() - started)))
 
 
+class Pace:
+    """Which budget the next tick gets in the list process, which sees no records: busy
+    while users were marked stale since the last tick. The queue's size alone cannot
+    tell: once every user is queued (a replay of ML-100K's 943 users reaches that within
+    seconds) re-marks leave it as it is, and a tick that read that as quiet took 0.9 of
+    each second from the event path for lists the next batch made stale again."""
+
+    def __init__(self, busy: TickBudget, quiet: TickBudget) -> None:
+        self.busy, self.quiet = busy, quiet
+        self.marks: int | None = None
+
+    def next(self, marks: int) -> TickBudget:
+        running = self.marks is not None and marks != self.marks
+        self.marks = marks
+        return self.busy if running else self.quiet
+
+
 class _Queue:
     def __init__(self, engine: Engine) -> None:
         self.store = engine.store
@@ -150,24 +165,22 @@ async def refresh_forever(
     sleep: Callable[[float], Awaitable[Any]],
 ) -> None:
     """The refresher in a process of its own (``streams.worker.lists_process``): no
-    agents to leave time to, so a tick takes the quiet share of the interval, and a
-    third of it while the stale queue grew since the last tick (the stream runs, and
-    Redis, on the same core as this process, serves the worker too)."""
+    agents to leave time to, so a tick takes the quiet share of the interval, and
+    ``busy_share`` of it while the stream runs (``Pace``: the worker and Redis need the
+    cores then)."""
     interval, round_max = settings.interval_s, settings.budget
-    busy = TickBudget(TIME_SHARE * interval, round_max)
-    quiet = TickBudget(IDLE_TIME_SHARE * interval, round_max)
-    left = 0  # stale users after the last tick
+    pace = Pace(
+        TickBudget(settings.busy_share * interval, round_max),
+        TickBudget(IDLE_TIME_SHARE * interval, round_max),
+    )
 
     async def tick() -> None:
-        nonlocal left
         try:
-            waiting = await engine.store.stale_count()
-            budget = busy if waiting > left else quiet
+            budget = pace.next(await engine.store.stale_marks())
             await refresh_tick(
                 _Queue(engine), engine.refresh, budget, lambda: report.redis_error("refresher")
             )
-            left = await engine.store.stale_count()
-            report.stale(left)
+            report.stale(await engine.store.stale_count())
         except RedisError:
             report.redis_error("refresher")
 
@@ -181,7 +194,7 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
     # awaits, so the cost per user measured while busy (several times the idle one) would
     # shrink the rounds of the drain that follows the stream's end for several ticks
     interval, round_max = settings.refresh.interval_s, settings.refresh.budget
-    busy = TickBudget(TIME_SHARE * interval, round_max)
+    busy = TickBudget(settings.refresh.busy_share * interval, round_max)
     quiet = TickBudget(IDLE_TIME_SHARE * interval, round_max)
     since_last_tick = QuietSince()  # a busy tick's share: a quiet one's would starve a batch
 

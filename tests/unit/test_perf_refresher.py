@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from streams.settings import RefreshSettings
 from streams.worker.refresher import (
     IDLE_TIME_SHARE,
-    TIME_SHARE,
+    Pace,
     TickBudget,
     every,
     refresh_tick,
@@ -83,15 +84,16 @@ def never_overruns(share: float, base, load, backlog, round_max) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
+    share=st.floats(0.01, RefreshSettings.model_fields["busy_share"].metadata[-1].le),
     base=st.floats(0.0002, 0.01),
     load=st.lists(st.floats(1.0, 3.9), min_size=1, max_size=50),
     backlog=st.integers(0, 5000),
     round_max=st.integers(1, 1000),
 )
-def test_a_tick_never_overruns_its_timer(base, load, backlog, round_max):
-    """Whatever the backlog, and with the cost per user changing up to 3.9x from one
-    round to the next (the event loop's load)."""
-    never_overruns(TIME_SHARE, base, load, backlog, round_max)
+def test_a_tick_never_overruns_its_timer(share, base, load, backlog, round_max):
+    """Whatever the backlog and any busy share the settings accept, with the cost per user
+    changing up to 3.9x from one round to the next (the event loop's load)."""
+    never_overruns(share, base, load, backlog, round_max)
 
 
 @settings(max_examples=300, deadline=None)
@@ -156,7 +158,7 @@ def test_one_slow_round_under_load_does_not_stop_the_refresher_for_good():
     zero users, and 933 stale users were never refreshed. Each tick still takes one user,
     and quiet rounds bring the estimate back down."""
     clock, queue = Clock(), Queue(500)
-    budget = TickBudget(TIME_SHARE * 1.0, 100, clock, per_user_s=0.6)
+    budget = TickBudget(RefreshSettings().busy_share * 1.0, 100, clock, per_user_s=0.6)
     refresh = refresher(clock, iter([0.002] * 10_000))
     ticks = 0
     while queue.stale and ticks < 60:
@@ -200,3 +202,15 @@ def test_each_round_is_marked_busy_from_its_pop_until_its_users_are_written():
     assert asyncio.run(refresh_tick(queue, refresh, budget)) > 0
     assert seen_marked and all(m == 1 for m in seen_marked)
     assert queue.unmarked_pops == 0 and queue.marked == 0
+
+
+def test_the_pace_is_busy_while_users_are_marked_stale_even_when_the_queue_is_full():
+    """A queue holding every user cannot grow: the marks counter still moves while the
+    stream runs, and only a tick with no new mark since the last one is quiet."""
+    busy, quiet = TickBudget(0.1, 100), TickBudget(0.9, 100)
+    pace = Pace(busy, quiet)
+    assert pace.next(0) is quiet  # a first start: nothing seen yet
+    assert pace.next(943) is busy  # the stream marked users
+    assert pace.next(1886) is busy  # re-marks of users all still queued
+    assert pace.next(1886) is quiet  # nothing marked since the last tick
+    assert pace.next(1887) is busy
