@@ -44,7 +44,10 @@ def create_app(settings: ReaderSettings) -> FastAPI:
             )
         app.state.store = ReaderStore(client, multiplexed=multiplexed)
         bounds = (settings.limits.rating_min, settings.limits.rating_max)
-        app.state.predictor = Predictor(Store(client), settings.predict_k, rating_bounds=bounds)
+        c = settings.user_cf
+        app.state.predictor = Predictor(
+            Store(client), settings.predict_k, c.min_support, bounds, c.shrinkage
+        )
         app.state.producer = AsyncProducer(settings.kafka)
         try:
             yield

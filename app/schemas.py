@@ -10,6 +10,9 @@ from pydantic import BaseModel
 class RecommendedItem(BaseModel):
     item_id: str
     score: float  # the blend's fused score, or the one source's own score
+    # 0–100: 100 when every source serving the user ranks it first (blend.match); for
+    # one source (?source=), from its rank in that source's list
+    match: int = 0
     source: str  # the strongest source: item-cf, user-cf, content, embedding or popular
     sources: list[str] = []  # every source that listed it, strongest first
     because_item: str | None = None  # item-cf: the recent rating that put it here
@@ -40,8 +43,9 @@ class Neighbour(BaseModel):
 class Similarity(BaseModel):
     user_id: str
     other_id: str
-    similarity: float
-    support: int
+    similarity: float  # weighted by its significance, as the neighbourhoods use it
+    pearson: float  # the raw Pearson correlation over the co-rated items
+    support: int  # co-rated items
 
 
 class UsedNeighbour(BaseModel):

@@ -11,6 +11,7 @@ from streams.settings import (
     KafkaConnection,
     RedisConnection,
     TopicSettings,
+    UserCFSettings,
 )
 from streams.settings.loading import BLEND_RENAMES, StreamrecSettings
 
@@ -22,6 +23,9 @@ class ReaderSettings(StreamrecSettings):
     redis: RedisConnection = RedisConnection()
     topics: TopicSettings = TopicSettings()
     limits: EventLimits = EventLimits()
+    # the worker's user-based settings: /predict, /because and /similarity weigh
+    # similarities as the worker's lists do (min_support, shrinkage)
+    user_cf: UserCFSettings = UserCFSettings()
     reader_host: str = "127.0.0.1"
     reader_port: int = Field(default=8080, ge=1, le=65535)
     # uvicorn worker processes: the routes are CPU-bound in Python, one core each

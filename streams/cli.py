@@ -272,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help='JSON source → weight for the fused list, e.g. {"item-cf": 1, "content": 0.2}',
     )
+    evaluate.add_argument(
+        "--per-reason",
+        type=int,
+        default=None,
+        help="items per 'because' item in the served list (0 = no cap; default: the setting)",
+    )
     evaluate.add_argument("--metrics-port", type=int, default=0, help="Prometheus exporter")
     evaluate.add_argument("--out", default="bench/results", help="report folder (JSON, md, PNG)")
     evaluate.set_defaults(handler=_eval)

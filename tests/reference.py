@@ -43,14 +43,18 @@ class Reference:
             [both.sum(), ra.sum(), rb.sum(), (ra**2).sum(), (rb**2).sum(), (ra * rb).sum()]
         )
 
-    def similarity(self, a: str, b: str, min_support: int = 1) -> float:
+    def similarity(self, a: str, b: str, min_support: int = 1, shrinkage: float = 0.0) -> float:
+        """Pearson over the co-rated items, 0 below ``min_support`` of them, weighted by
+        n/(n+shrinkage)."""
         both = self.mask[self.u[a]] & self.mask[self.u[b]]
-        if both.sum() < min_support or both.sum() == 0:
+        n = int(both.sum())
+        if n < min_support or n == 0:
             return 0.0
         da = self.R[self.u[a]][both] - self.mean(a)
         db = self.R[self.u[b]][both] - self.mean(b)
         den = np.sqrt((da**2).sum()) * np.sqrt((db**2).sum())
-        return 0.0 if den < 1e-9 else float((da * db).sum() / den)
+        raw = 0.0 if den < 1e-9 else float((da * db).sum() / den)
+        return raw * n / (n + shrinkage)
 
     def co_raters(self, user: str) -> list[str]:
         k = self.u[user]
@@ -58,11 +62,21 @@ class Reference:
         shared[k] = False
         return [self.users[j] for j in np.flatnonzero(shared)]
 
-    def predict(self, user: str, item: str, k: int, bounds: tuple[float, float]) -> float:
+    def predict(
+        self,
+        user: str,
+        item: str,
+        k: int,
+        bounds: tuple[float, float],
+        min_support: int = 1,
+        shrinkage: float = 0.0,
+    ) -> float:
         """KNN with means, straight from the definition."""
         mean_u = self.mean(user)
         raters = [self.users[j] for j in np.flatnonzero(self.mask[:, self.i[item]])]
-        scored = [(self.similarity(user, v), v) for v in raters if v != user]
+        scored = [
+            (self.similarity(user, v, min_support, shrinkage), v) for v in raters if v != user
+        ]
         top = sorted([(s, v) for s, v in scored if s > 0], key=lambda x: -x[0])[:k]
         if not top:
             return float(np.clip(mean_u, *bounds))

@@ -9,6 +9,7 @@ from app import schemas
 from app.deps import ItemId, OtherId, Settings, Store, UserId
 from app.store import ReaderStore
 from streams.algo import blend
+from streams.algo.usercf.pearson import significance
 from streams.state.served import first, with_user
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
@@ -66,6 +67,7 @@ async def recommendations(
         schemas.RecommendedItem(
             item_id=item,
             score=score,
+            match=blend.match(1.0 / (blend.RRF_K + rank), {source: 1.0}),
             source=source,
             sources=srcs,
             because_item=reasons.get(item),
@@ -75,7 +77,7 @@ async def recommendations(
             title=meta[item].title if item in meta else None,
             genres=meta[item].attributes.get("genres", []) if item in meta else [],
         )
-        for item, score, srcs in fused
+        for rank, (item, score, srcs) in enumerate(fused, start=1)
     ]
     computed_at = found_lists.computed_at if source != "popular" else None
     body = schemas.Recommendations(
@@ -93,9 +95,17 @@ async def neighbours(
 
 
 @router.get("/{user_id}/similarity/{other_id}", response_model=schemas.Similarity)
-async def similarity(user_id: UserId, other_id: OtherId, store: Store) -> schemas.Similarity:
-    sim, support = await store.similarity(user_id, other_id)
-    return schemas.Similarity(user_id=user_id, other_id=other_id, similarity=sim, support=support)
+async def similarity(
+    user_id: UserId, other_id: OtherId, settings: Settings, store: Store
+) -> schemas.Similarity:
+    """Both figures: the raw Pearson correlation and the similarity the neighbourhoods
+    rank by (zero below the minimum support, shrunk by sim·n/(n+λ))."""
+    raw, support = await store.similarity(user_id, other_id)
+    c = settings.user_cf
+    weighted = float(significance(raw, support, c.min_support, c.shrinkage))
+    return schemas.Similarity(
+        user_id=user_id, other_id=other_id, similarity=weighted, pearson=raw, support=support
+    )
 
 
 @router.get("/{user_id}/predict/{item_id}", response_model=schemas.PredictionOut)

@@ -35,9 +35,13 @@ DEFAULT_WEIGHTS = {
     "embedding": 0.02,
     "popular": 0.08,
 }
+# At most this many items per "because" item in a served list (``diversify``; 0 = no cap).
+# Off by default: on ML-100K every cap cost hit rate@10 (held-out half: off 0.2077, 8 per
+# reason 0.2051, 6 0.1978, 3 0.1615; python -m bench.tune_blend, docs/evaluation.md).
+PER_REASON = 0
 # Least squares on the prequential predictions of the first 50,000 events of ML-100K
 # (``streamrec eval`` reports the fit as fitted_rating_weights).
-RATING_WEIGHTS = {"intercept": 0.0282, "embedding": 0.7284, "user-cf": 0.2546}
+RATING_WEIGHTS = {"intercept": 0.0372, "embedding": 0.702, "user-cf": 0.2767}
 
 
 def route(
@@ -72,20 +76,75 @@ def fuse(
     return [(i, score, [s for _p, s in sorted(parts[i], reverse=True)]) for i, score in best]
 
 
+def match(score: float, weights: Mapping[str, float], k: float = RRF_K) -> int:
+    """The fused score as a 0–100 figure a person can read: 100 when every source that
+    serves the user ranks the item first, less the lower and the fewer they rank it
+    (the fused score itself stays in the list beside it)."""
+    best = sum(w for w in weights.values() if w > 0) / (k + 1)
+    return max(0, min(100, round(100 * score / best))) if best > 0 else 0
+
+
+def routed_weights(
+    weights: Mapping[str, float], ratings: int, label: str, threshold: int = COLD_START_RATINGS
+) -> dict[str, float]:
+    """The weights a list served under ``label`` (``serve``'s) was fused with."""
+    return {"popular": 1.0} if label == "popular" else route(weights, ratings, threshold)
+
+
+def because(item: str, sources: list[str], reasons: Mapping[str, str]) -> str | None:
+    """The recent item that put ``item`` on the item-to-item list, if that list has it."""
+    return reasons.get(item) if "item-cf" in sources else None
+
+
+def diversify(
+    fused: list[tuple[str, float, list[str]]],
+    reasons: Mapping[str, str],
+    per_reason: int,
+    n: int,
+) -> list[tuple[str, float, list[str]]]:
+    """The best ``n`` of ``fused`` (best first) with at most ``per_reason`` items owing
+    their place to one "because" item: one recent rating otherwise fills most of a list
+    with its neighbours (8 of 10 for ML-100K's user 196). An item over its reason's cap
+    waits; if too few others are left, the waiting ones fill the list in their order.
+    ``per_reason`` 0 keeps ``fused``'s order."""
+    if per_reason <= 0:
+        return fused[:n]
+    kept: list[tuple[str, float, list[str]]] = []
+    waiting: list[tuple[str, float, list[str]]] = []
+    taken: dict[str, int] = {}
+    for entry in fused:
+        if len(kept) == n:
+            break
+        why = because(entry[0], entry[2], reasons)
+        if why is not None and taken.get(why, 0) >= per_reason:
+            waiting.append(entry)
+            continue
+        if why is not None:
+            taken[why] = taken.get(why, 0) + 1
+        kept.append(entry)
+    return kept + waiting[: n - len(kept)]
+
+
 def serve(
     lists: Mapping[str, list[tuple[str, float]]],
     weights: Mapping[str, float],
     ratings: int,
     n: int,
     cold_start_ratings: int = COLD_START_RATINGS,
+    reasons: Mapping[str, str] | None = None,
+    per_reason: int = 0,
 ) -> tuple[list[tuple[str, float, list[str]]], str]:
     """The served list of a user with ``ratings`` ratings and the label it is served
     under: the routed blend, or the popular items (``"popular"``) while no personal
-    source lists anything. ``lists["popular"]`` must already leave out what they rated."""
+    source lists anything. ``lists["popular"]`` must already leave out what they rated.
+    With ``per_reason`` > 0, at most that many items per "because" item (``diversify``)."""
     routed = route(weights, ratings, cold_start_ratings)
     if not any(lists.get(s) for s in routed if s != "popular"):
         routed = {"popular": 1.0}  # nothing personal yet
-    fused = fuse(lists, routed, n)
+    if per_reason > 0 and reasons:
+        fused = diversify(fuse(lists, routed, n + DEPTH), reasons, per_reason, n)
+    else:
+        fused = fuse(lists, routed, n)
     personal = any(sources[0] != "popular" for _i, _s, sources in fused)
     return fused, "blend" if personal else "popular"
 

@@ -52,6 +52,7 @@ def build(
     items: dict[str, Any],
     tuning_events: int = 0,
     weights: dict[str, float] | None = None,
+    per_reason: int | None = None,
 ) -> tuple[list[Any], models.Ratings]:
     ratings = models.Ratings()
     bounds = (settings.limits.rating_min, settings.limits.rating_max)
@@ -79,6 +80,8 @@ def build(
         dict(blend.RATING_WEIGHTS),
         scale,
         tuning_events,
+        per_reason=settings.blend.per_reason if per_reason is None else per_reason,
+        catalogue=catalogue,
     )
     chosen: list[Any] = [popular, item_cf, user_cf, content, mf, neural, served]
     if with_peers:
@@ -119,8 +122,9 @@ def run(args: argparse.Namespace, settings: WorkerSettings) -> int:
     if args.metrics_port:
         start_http_server(args.metrics_port)
     weights = json.loads(args.blend_weights) if args.blend_weights else None
+    items = load_catalogue(args, settings)
     chosen, ratings = build(
-        settings, not args.no_peers, load_catalogue(args, settings), args.tuning_events, weights
+        settings, not args.no_peers, items, args.tuning_events, weights, args.per_reason
     )
     served = next(m for m in chosen if isinstance(m, hybrid.Blend))
     bar = tqdm(total=len(events), unit="ev", desc="prequential", mininterval=2)
@@ -160,6 +164,11 @@ def run(args: argparse.Namespace, settings: WorkerSettings) -> int:
         "prequential": outcome.summary,
         "tuning_events": args.tuning_events,
         "held_out": outcome.held_out,
+        "served_lists": {
+            "whole": served.quality.summary(),
+            "held_out": served.quality.summary(held_out=True),
+            "per_reason": served.per_reason,
+        },
         "series": outcome.series,
         "seconds": time.perf_counter() - started,
     }

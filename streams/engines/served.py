@@ -33,15 +33,10 @@ MISSING_TTL_S = 1.0  # an item not in the catalogue yet is asked again after thi
 META_ENTRIES = 200_000  # items whose encoded metadata is kept
 
 
-def _because(item: str, sources: list[str], reasons: Mapping[str, str]) -> str | None:
-    """The recent item that put ``item`` on the item-to-item list, if that list has it."""
-    return reasons.get(item) if "item-cf" in sources else None
-
-
 def _named(fused: list[tuple[str, float, list[str]]], reasons: Mapping[str, str]) -> set[str]:
     """Every item a served list names: its items and their reasons."""
     items = {i for i, _s, _x in fused}
-    return items | {b for i, _s, srcs in fused if (b := _because(i, srcs, reasons))}
+    return items | {b for i, _s, srcs in fused if (b := blend.because(i, srcs, reasons))}
 
 
 class Fuser:
@@ -56,8 +51,10 @@ class Fuser:
         cold_start_ratings: int = blend.COLD_START_RATINGS,
         meta_ttl_s: float = 30.0,
         clock: Any = time.monotonic,
+        per_reason: int = 0,
     ) -> None:
         self.store, self.weights, self.size = store, dict(weights), size
+        self.per_reason = per_reason  # items per "because" item (blend.diversify)
         self.cold_start_ratings, self.meta_ttl_s, self.clock = cold_start_ratings, meta_ttl_s, clock
         self.depth = max(size, blend.DEPTH)
         self.popular: list[tuple[str, float]] = []  # 2 x depth: room for what a user rated
@@ -81,7 +78,8 @@ class Fuser:
         if changed or not top:
             fused = blend.fuse({"popular": top}, {"popular": 1.0}, self.size)
             await self._cache_metas(sorted(_named(fused, {})))
-            doc, ends = assemble({"source": "popular", "computed_at": None}, self._items(fused, {}))
+            head = {"source": "popular", "computed_at": None}
+            doc, ends = assemble(head, self._items(fused, {}, {"popular": 1.0}))
             self.changed_at = time.time()
             await self.store.write_popular(doc, ends, self.changed_at, ids, 2 * self.depth)
         return changed
@@ -98,7 +96,13 @@ class Fuser:
             lists: dict[str, list[tuple[str, float]]] = dict(inputs.lists)
             lists["popular"] = [e for e in self.popular if e[0] not in inputs.rated_popular]
             fused, label = blend.serve(
-                lists, self.weights, inputs.ratings, self.size, self.cold_start_ratings
+                lists,
+                self.weights,
+                inputs.ratings,
+                self.size,
+                self.cold_start_ratings,
+                inputs.reasons,
+                self.per_reason,
             )
             fused_all.append((fused, label))
         wanted: set[str] = set()
@@ -112,19 +116,26 @@ class Fuser:
                 "source": label,
                 "computed_at": inputs.computed_at if label == "blend" else None,
             }
-            doc, ends = assemble(head, self._items(fused, inputs.reasons))
+            routed = blend.routed_weights(
+                self.weights, inputs.ratings, label, self.cold_start_ratings
+            )
+            doc, ends = assemble(head, self._items(fused, inputs.reasons, routed))
             served.append((user, inputs.seq, doc, ends))
         return await self.store.write(served)
 
     def _items(
-        self, fused: list[tuple[str, float, list[str]]], reasons: Mapping[str, str]
+        self,
+        fused: list[tuple[str, float, list[str]]],
+        reasons: Mapping[str, str],
+        weights: Mapping[str, float],
     ) -> list[bytes]:
         """The items encoded as ``app.schemas.RecommendedItem`` lays them out (their
-        metadata cached by ``_cache_metas`` first)."""
+        metadata cached by ``_cache_metas`` first); ``weights``: those fused with."""
         out = []
         for item, score, sources in fused:
-            why = _because(item, sources, reasons)
-            out.append(self._text(item).encode(score, sources, self._text(why) if why else None))
+            why = blend.because(item, sources, reasons)
+            text = self._text(why) if why else None
+            out.append(self._text(item).encode(score, blend.match(score, weights), sources, text))
         return out
 
     def _text(self, item: str) -> ItemText:

@@ -167,7 +167,7 @@ class Engine:
             mean_u = means.get(key, 0.0)
             means_v = np.array([means.get(v, 0.0) for v in partners])
             hood = recommend.neighbourhood(
-                partners, sums, mean_u, means_v, c.neighbourhood_size, c.min_support
+                partners, sums, mean_u, means_v, c.neighbourhood_size, c.min_support, c.shrinkage
             )
             neighbourhoods.append(
                 [recommend.Neighbour(nb.user_id.decode(), nb.similarity, nb.support) for nb in hood]
@@ -202,6 +202,5 @@ class Engine:
     async def predict(self, user: str, item: str) -> Prediction | None:
         """KNN-with-means prediction from the stored sums (the reader's read side)."""
         c = self.config
-        return await Predictor(self.store, c.predict_k, c.min_support, c.rating_bounds).predict(
-            user, item
-        )
+        predictor = Predictor(self.store, c.predict_k, c.min_support, c.rating_bounds, c.shrinkage)
+        return await predictor.predict(user, item)

@@ -14,6 +14,7 @@ from streams.algo.content.vectors import Catalogue
 from streams.algo.embedding import EmbeddingConfig
 from streams.algo.embedding import model as embedding
 from streams.algo.embedding.plan import learn_event
+from streams.evaluation.diversity import ListQuality, intra_list_diversity, most_per_reason
 from streams.evaluation.models import Ratings
 
 
@@ -161,9 +162,13 @@ class Blend:
         bounds: tuple[float, float],
         tuning_events: int = 0,
         cold_start: int = blend.COLD_START_RATINGS,
+        per_reason: int = blend.PER_REASON,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.sources, self.predictors, self.ratings = sources, predictors, ratings
-        self.cold_start = cold_start
+        self.cold_start, self.per_reason, self.catalogue = cold_start, per_reason, catalogue
+        self.quality = ListQuality(tuning_events)
+        self.position = 0  # events learned so far
         self.weights, self.rating_weights, self.bounds = weights, rating_weights, bounds
         self.tuning_events = tuning_events
         self.rows: list[list[float]] = []
@@ -179,14 +184,23 @@ class Blend:
         weights = blend.route(
             self.weights, len(self.ratings.by_user.get(user, {})), self.cold_start
         )
-        lists = {
-            name: [(t[0], t[1]) for t in source.ranked(user, size)]
+        ranked = {
+            name: source.ranked(user, size)
             for name, source in self.sources.items()
             if weights.get(name, 0.0) > 0
         }
-        return [i for i, _s, _src in blend.fuse(lists, weights, n)]
+        lists = {name: [(t[0], t[1]) for t in found] for name, found in ranked.items()}
+        reasons = {t[0]: t[2] for t in ranked.get("item-cf", [])}
+        fused = blend.diversify(
+            blend.fuse(lists, weights, n + blend.DEPTH), reasons, self.per_reason, n
+        )
+        items = [i for i, _s, _src in fused]
+        spread = None if self.catalogue is None else intra_list_diversity(items, self.catalogue)
+        self.quality.add(self.position, most_per_reason(fused, reasons), spread)
+        return items
 
     def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None:
+        self.position = offset + 1
         last, self._last = self._last, {}
         fallback = last.get("embedding")
         if offset < self.tuning_events and rating is not None and fallback is not None:

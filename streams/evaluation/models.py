@@ -145,7 +145,7 @@ class UserKNN:
         if not len(idx):
             return float(np.clip(mean_u, *c.rating_bounds))
         means = self._means()[idx]
-        sims = pearson(self.sums[k, idx], mean_u, means, c.min_support)
+        sims = pearson(self.sums[k, idx], mean_u, means, c.min_support, c.shrinkage)
         assert state is not None
         values = np.array([state.rating(self.names[j]) for j in idx], dtype=np.float64)
         return recommend.predict(mean_u, sims, values, means, c.predict_k, c.rating_bounds)
@@ -169,7 +169,7 @@ class UserKNN:
         means = self._means()
         names = [self.names[j] for j in partners]
         hood = recommend.neighbourhood(
-            names, sums, mean_u, means[partners], c.neighbourhood_size, c.min_support
+            names, sums, mean_u, means[partners], c.neighbourhood_size, c.min_support, c.shrinkage
         )
         rated = []
         for nb in hood:

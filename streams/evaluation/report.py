@@ -50,6 +50,23 @@ def markdown(result: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|",
             *_rows(result["held_out"]),
         ]
+    quality = result.get("served_lists")
+    if quality:
+        lines += [
+            "",
+            f'## The served lists (at most {quality["per_reason"]} items per "because" item; '
+            "0 = no cap)",
+            "",
+            "| part | lists | most items sharing one reason, median | p90 | intra-list diversity |",
+            "|---|---|---|---|---|",
+        ]
+        for part in ("whole", "held_out"):
+            q = quality[part]
+            lines.append(
+                f"| {part.replace('_', ' ')} | {int(q['lists']):,} "
+                f"| {_cell(q['most_per_reason_median'], 1)} | {_cell(q['most_per_reason_p90'], 1)} "
+                f"| {_cell(q['intra_list_diversity'])} |"
+            )
     if result.get("temporal"):
         lines += [
             "",

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from annotated_types import Interval
 from pydantic import BaseModel, Field
 
-from streams.algo.blend import COLD_START_RATINGS, DEFAULT_WEIGHTS
+from streams.algo.blend import COLD_START_RATINGS, DEFAULT_WEIGHTS, PER_REASON
 from streams.algo.content import ContentConfig
 from streams.algo.embedding import EmbeddingConfig
 from streams.algo.itemcf import ItemCFConfig
@@ -56,13 +56,13 @@ class RefreshSettings(BaseModel):
 
     budget: int = Field(default=100, ge=0, le=100_000)
     interval_s: float = Field(default=1.0, gt=0)
-    # of each interval, the most a tick may spend while the stream runs. A list refreshed
-    # under a backlog is mostly stale again a batch later, and the refresher's time is
-    # taken from the event path (docs/performance.md, ninth round); more keeps the lists of
-    # users who are not rating fresher under load. Once the stream stops the backlog gets
-    # 0.9 of each interval whatever this says. At most 0.5: a tick must not overrun its
-    # timer when the rounds run up to 4x slower than measured.
-    busy_share: float = Field(default=0.1, gt=0, le=0.5)
+    # of each interval, the most a tick may spend while the stream runs; 0.9 once it
+    # stops. Less leaves the event path and Redis more CPU, but more users stale when the
+    # stream stops: at 0.1 the list process used 26% of a core instead of 49% during a full
+    # ML-100K replay, for +2% events/s (inside the noise) and a drain of 4.3-5.0 s instead
+    # of 3.0-3.3 (docs/performance.md, ninth round). At most 0.5: a tick must not overrun
+    # its timer when the rounds run up to 4x slower than measured.
+    busy_share: float = Field(default=1 / 3, gt=0, le=0.5)
 
 
 class BlendSettings(BaseModel):
@@ -77,6 +77,9 @@ class BlendSettings(BaseModel):
     popular: float = Field(default=DEFAULT_WEIGHTS["popular"], ge=0)
     # fewer ratings than this: only content and popularity (0 turns routing off)
     cold_start_ratings: int = Field(default=COLD_START_RATINGS, ge=0, le=1000)
+    # at most this many items per "because" item in the served list (0 = no cap): one
+    # recent rating otherwise fills most of a top-10 with its neighbours
+    per_reason: int = Field(default=PER_REASON, ge=0, le=1000)
 
     def weights(self) -> dict[str, float]:
         return {

@@ -25,6 +25,7 @@ class Predictor:
     predict_k: int = 40
     min_support: int = 1
     rating_bounds: tuple[float, float] = (0.5, 5.0)
+    shrinkage: float = 0.0
 
     async def predict(self, user: str, item: str) -> Prediction | None:
         """KNN-with-means prediction from the stored sums; None for an unknown user."""
@@ -42,7 +43,7 @@ class Predictor:
             return Prediction(float(np.clip(mean_u, *self.rating_bounds)), [])
         picked = sums[[row[v] for v in known]]
         means_v = np.array([means.get(v, 0.0) for v in known])
-        sims = pearson(picked, mean_u, means_v, self.min_support)
+        sims = pearson(picked, mean_u, means_v, self.min_support, self.shrinkage)
         ratings = np.array([rated[v] for v in known], dtype=np.float64)
         k, bounds = self.predict_k, self.rating_bounds
         value = recommend.predict(mean_u, sims, ratings, means_v, k, bounds)

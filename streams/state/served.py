@@ -56,12 +56,15 @@ class ItemText:
         listed = json.dumps(genres, separators=_COMPACT)
         self.tail = f',"title":{self.title_json},"genres":{listed}}}'
 
-    def encode(self, score: float, sources: list[str], because: ItemText | None) -> bytes:
+    def encode(
+        self, score: float, match: int, sources: list[str], because: ItemText | None
+    ) -> bytes:
         """The same bytes as ``json.dumps`` of the item's dict, compact (a unit test)."""
         named = ",".join(f'"{s}"' for s in sources)  # source names are fixed ASCII words
         why = (because.id_json, because.title_json) if because else ("null", "null")
         return (
-            f'{{"item_id":{self.id_json},"score":{score!r},"source":"{sources[0]}",'
+            f'{{"item_id":{self.id_json},"score":{score!r},"match":{int(match)},'
+            f'"source":"{sources[0]}",'
             f'"sources":[{named}],"because_item":{why[0]},"because_title":{why[1]}{self.tail}'
         ).encode()
 

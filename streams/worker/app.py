@@ -157,6 +157,8 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
     elif settings.served.enabled:
         served = ServedStore(client)
         weights, cold = settings.blend.weights(), settings.blend.cold_start_ratings
-        fusing = Fuser(served, weights, settings.served.size, cold)
+        fusing = Fuser(
+            served, weights, settings.served.size, cold, per_reason=settings.blend.per_reason
+        )
         fuser.register(app, settings.served, served, fusing)
     return app

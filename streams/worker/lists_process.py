@@ -128,7 +128,9 @@ async def _serve(settings: WorkerSettings, conn: Connection, parent: int) -> Non
     if settings.served.enabled:
         weights, cold = settings.blend.weights(), settings.blend.cold_start_ratings
         served = ServedStore(client)
-        fusing = Fuser(served, weights, settings.served.size, cold)
+        fusing = Fuser(
+            served, weights, settings.served.size, cold, per_reason=settings.blend.per_reason
+        )
         jobs.append(fuse_forever(settings.served, served, fusing, report, stopped, asyncio.sleep))
     tasks = [asyncio.ensure_future(job) for job in jobs]
     try:

@@ -75,8 +75,9 @@ def test_top_n_lists_hold_only_unrated_items_scored_by_the_formula(
         rated = {i for (u, i) in final_ratings(events) if u == user}
         assert not rated & {item.decode() for item, _ in top}
         neighbours = client.zrevrange(keys.user_neighbours(user), 0, -1, withscores=True)
+        c = engine_settings.user_cf
         for nb, sim in neighbours:
-            assert abs(sim - ref.similarity(user, nb.decode())) < 1e-9
+            assert abs(sim - ref.similarity(user, nb.decode(), c.min_support, c.shrinkage)) < 1e-9
             assert sim > 0
         checked += len(top)
     assert checked > 0

@@ -84,7 +84,8 @@ def test_recommendations_of_a_known_user(filled):
     body = client.get(f"/v1/users/{user}/recommendations", params={"n": 5}).json()
     assert body["source"] == "blend" and body["computed_at"] > 0
     scores = [item["score"] for item in body["items"]]
-    assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+    assert len(scores) == 5 and all(s > 0 for s in scores)
+    assert all(0 <= item["match"] <= 100 for item in body["items"])
     rated = {i for (u, i) in final_ratings(events) if u == user}
     assert not rated & {item["item_id"] for item in body["items"]}
     assert all(item["title"].startswith("Movie ") for item in body["items"])
@@ -105,7 +106,9 @@ def test_each_source_alone_and_the_blend_built_from_them(filled):
     for item in by_item.json()["items"]:
         assert item["because_item"] in rated and item["because_title"].startswith("Movie ")
     weights = {"item-cf": 1.0, "user-cf": 0.05, "popular": 0.05}  # the defaults, spelled out
-    want = [i for i, _s, _x in blend.fuse(lists, weights, 10)]
+    reasons = {i["item_id"]: i["because_item"] for i in by_item.json()["items"]}
+    fused = blend.fuse(lists, weights, 10 + blend.DEPTH)
+    want = [i for i, _s, _x in blend.diversify(fused, reasons, blend.PER_REASON, 10)]
     got = client.get(f"/v1/users/{user}/recommendations", params={"n": 10}).json()["items"]
     assert [i["item_id"] for i in got] == want
     bad = client.get(f"/v1/users/{user}/recommendations", params={"source": "magic"})
@@ -117,7 +120,8 @@ def test_every_served_list_is_the_blend_of_the_current_source_lists(filled):
     stand now (no fusion from older lists won), and its items carry the catalogue's
     titles."""
     client, _settings, events, _w = filled
-    weights = BlendSettings().weights()
+    blending = BlendSettings()
+    weights = blending.weights()
     stale = []
     for user in sorted({e.user_id for e in events}):
         lists = {}
@@ -125,8 +129,12 @@ def test_every_served_list_is_the_blend_of_the_current_source_lists(filled):
             params = {"n": blend.DEPTH, "source": source}
             body = client.get(f"/v1/users/{user}/recommendations", params=params).json()
             lists[source] = [(i["item_id"], i["score"]) for i in body["items"]]
+            if source == "item-cf":
+                reasons = {i["item_id"]: i["because_item"] for i in body["items"]}
         rated = {i for (u, i) in final_ratings(events) if u == user}
-        want, label = blend.serve(lists, weights, len(rated), 50)
+        want, label = blend.serve(
+            lists, weights, len(rated), 50, reasons=reasons, per_reason=blending.per_reason
+        )
         served = client.get(f"/v1/users/{user}/recommendations", params={"n": 50}).json()
         got = [(i["item_id"], i["sources"]) for i in served["items"]]
         if got != [(i, s) for i, _x, s in want] or served["source"] != label:
@@ -171,19 +179,23 @@ def test_an_unknown_user_gets_the_popular_list(filled):
 
 
 def test_similarity_neighbours_and_predictions_match_the_reference(filled):
-    client, _settings, events, _w = filled
+    client, settings, events, _w = filled
+    c = settings.user_cf
     ref = Reference(final_ratings(events))
     user = ref.users[3]
     neighbours = client.get(f"/v1/users/{user}/neighbors", params={"k": 10}).json()
     assert neighbours and len(neighbours) <= 10
     for row in neighbours:
-        assert abs(row["similarity"] - ref.similarity(user, row["user_id"])) < 1e-9
-        assert row["support"] == ref.pair_sums(user, row["user_id"])[0]
+        want = ref.similarity(user, row["user_id"], c.min_support, c.shrinkage)
+        assert abs(row["similarity"] - want) < 1e-9
+        assert row["support"] == ref.pair_sums(user, row["user_id"])[0] >= c.min_support
         pair = client.get(f"/v1/users/{user}/similarity/{row['user_id']}").json()
         assert abs(pair["similarity"] - row["similarity"]) < 1e-9
+        assert abs(pair["pearson"] - ref.similarity(user, row["user_id"])) < 1e-9
     for item in ref.items[:10]:
         got = client.get(f"/v1/users/{user}/predict/{item}").json()
-        assert abs(got["prediction"] - ref.predict(user, item, 40, (0.5, 5.0))) < 1e-9
+        want = ref.predict(user, item, 40, (0.5, 5.0), c.min_support, c.shrinkage)
+        assert abs(got["prediction"] - want) < 1e-9
     assert client.get(f"/v1/users/{user}/similarity/stranger").json()["support"] == 0
 
 
@@ -193,7 +205,20 @@ def test_predict_reads_the_smaller_side_and_answers_as_the_reference(filled):
     client, settings, events, _w = filled
     r = redis.Redis.from_url(settings.redis.url)
     raters = {i: r.hlen(keys.item_raters(i)) for i in {e.item_id for e in events}}
-    rare = sorted(raters, key=raters.get)[:3]  # a newcomer who rated them has few pairs
+    # a newcomer who rated three rarely rated items has few pairs; taken from one user's
+    # history so that the newcomer shares them all with that user (a neighbour above the
+    # minimum support) whose other ratings can carry a prediction
+    standing = final_ratings(events)
+    rated = {}
+    for u, i in standing:
+        rated.setdefault(u, set()).add(i)
+
+    def rarest(u):  # u's three least rated items, by u's own rating: the newcomer agrees
+        return sorted(sorted(rated[u], key=raters.get)[:3], key=lambda i: standing[u, i])
+
+    fit = [u for u in rated if len(rated[u]) >= 4 and len({standing[u, i] for i in rarest(u)}) > 1]
+    guide = min(fit, key=lambda u: len(rated[u]))
+    rare = rarest(guide)
     mine = [
         RatingEvent("newcomer", i, r, 1.7e9) for i, r in zip(rare, (1.0, 3.0, 5.0), strict=True)
     ]
@@ -210,12 +235,16 @@ def test_predict_reads_the_smaller_side_and_answers_as_the_reference(filled):
     ]  # fmt: skip
     sides = {raters[i] <= pairs[u] for u, i in cases}
     assert sides == {True, False}  # both ways are taken
-    assert ref.predict("newcomer", max(raters, key=raters.get), 40, (0.5, 5.0)) != ref.mean(
+    c = settings.user_cf
+    significance = (c.min_support, c.shrinkage)
+    hot = max(rated[guide] - set(rare), key=raters.get)
+    assert ref.predict("newcomer", hot, 40, (0.5, 5.0), *significance) != ref.mean(
         "newcomer"
     )  # the few pairs it has carry the prediction
     for u, i in cases:
         got = client.get(f"/v1/users/{u}/predict/{i}").json()
-        assert abs(got["prediction"] - ref.predict(u, i, 40, (0.5, 5.0))) < 1e-9, (u, i)
+        want = ref.predict(u, i, 40, (0.5, 5.0), *significance)
+        assert abs(got["prediction"] - want) < 1e-9, (u, i)
 
 
 def test_because_explains_an_item_on_the_list(filled):

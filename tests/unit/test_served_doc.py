@@ -77,7 +77,7 @@ def test_the_stored_list_is_the_blend_of_the_inputs(item_cf, user_cf, content, r
     }
     inputs = FuseInputs(7, lists, {i: "i0" for i in item_cf}, ratings, rated, 12.0)
     store = Memory({"u": inputs}, popular)
-    fuser = Fuser(store, blend.DEFAULT_WEIGHTS, 10)
+    fuser = Fuser(store, blend.DEFAULT_WEIGHTS, 10, per_reason=3)
 
     async def run():
         await fuser.refresh_globals()
@@ -87,9 +87,20 @@ def test_the_stored_list_is_the_blend_of_the_inputs(item_cf, user_cf, content, r
     version, doc = store.docs["u"]
     served = json.loads(doc)
     unrated = [e for e in popular if e[0] not in rated]
-    want, label = blend.serve({**lists, "popular": unrated}, blend.DEFAULT_WEIGHTS, ratings, 10)
+    reasons = {i: "i0" for i in item_cf}
+    want, label = blend.serve(
+        {**lists, "popular": unrated},
+        blend.DEFAULT_WEIGHTS,
+        ratings,
+        10,
+        reasons=reasons,
+        per_reason=3,
+    )
     assert version == 7 and served["source"] == label
     assert [(i["item_id"], i["score"], i["sources"]) for i in served["items"]] == want
+    assert sum(i["because_item"] == "i0" for i in served["items"]) <= 3
+    weights = blend.routed_weights(blend.DEFAULT_WEIGHTS, ratings, label)
+    assert [i["match"] for i in served["items"]] == [blend.match(s, weights) for _i, s, _x in want]
     for item in served["items"]:
         assert item["title"] == f"Title {item['item_id']}"
         assert (item["because_item"] == "i0") == ("item-cf" in item["sources"])
@@ -98,12 +109,15 @@ def test_the_stored_list_is_the_blend_of_the_inputs(item_cf, user_cf, content, r
 SOURCES = st.lists(st.sampled_from(blend.SOURCES), min_size=1, max_size=5, unique=True)
 
 
-@given(TEXT, st.none() | TEXT, st.lists(TEXT, max_size=3), st.floats(-1e6, 1e6), SOURCES,
-       st.none() | st.tuples(TEXT, st.none() | TEXT))  # fmt: skip
-def test_an_item_encoded_from_its_pieces_is_its_json(item, title, genres, score, sources, why):
+@given(TEXT, st.none() | TEXT, st.lists(TEXT, max_size=3), st.floats(-1e6, 1e6),
+       st.integers(0, 100), SOURCES, st.none() | st.tuples(TEXT, st.none() | TEXT))  # fmt: skip
+def test_an_item_encoded_from_its_pieces_is_its_json(
+    item, title, genres, score, match, sources, why
+):
     because = ItemText(why[0], why[1], []) if why else None
-    encoded = ItemText(item, title, genres).encode(score, sources, because)
-    whole = {"item_id": item, "score": score, "source": sources[0], "sources": sources,
+    encoded = ItemText(item, title, genres).encode(score, match, sources, because)
+    whole = {"item_id": item, "score": score, "match": match, "source": sources[0],
+             "sources": sources,
              "because_item": why[0] if why else None, "because_title": why[1] if why else None,
              "title": title, "genres": genres}  # fmt: skip
     assert encoded == json.dumps(whole, separators=(",", ":")).encode()

@@ -18,7 +18,13 @@ class UserCFConfig:
     neighbourhood_size: Annotated[int, Interval(ge=1, le=1000)] = 50
     predict_k: Annotated[int, Interval(ge=1, le=1000)] = 40
     topn_size: Annotated[int, Interval(ge=1, le=1000)] = 50
-    min_support: Annotated[int, Ge(1)] = 1
+    # Pearson over one co-rated item is ±1 and would fill a neighbourhood with strangers
+    # who share one film; both chosen on the first 50,000 ML-100K events (bench.tune_usercf,
+    # docs/evaluation.md): λ = 25 gave the lowest RMSE, support 2 costs 0.0012 of it and
+    # keeps every neighbour shown on at least two shared items
+    min_support: Annotated[int, Ge(1)] = 2
+    # λ of the significance weight sim·n/(n+λ) over n co-rated items (0 = raw Pearson)
+    shrinkage: Annotated[float, Interval(ge=0, le=10_000)] = 25.0
     popularity_half_life_s: Annotated[float, Gt(0)] = 30 * 86_400
     # t0 of the popularity weight 2^((ts − t0)/half-life); set once, before the first event
     popularity_epoch_s: Annotated[float, Interval(ge=0, lt=1e11)] = 1.5e9

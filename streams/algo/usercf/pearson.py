@@ -56,11 +56,19 @@ def swap_sides(sums: np.ndarray) -> np.ndarray:
 
 
 def pearson(
-    sums: np.ndarray, mean_u: float, means_v: np.ndarray | float, min_support: int = 1
+    sums: np.ndarray,
+    mean_u: float,
+    means_v: np.ndarray | float,
+    min_support: int = 1,
+    shrinkage: float = 0.0,
 ) -> np.ndarray:
     """Pearson similarity of u with each v from rows of pair sums (shape (m, 6) or (6,)).
 
     A zero variance on either side, or fewer than ``min_support`` co-rated items, gives 0.
+    With ``shrinkage`` λ > 0 the similarity is weighted by its significance, sim·n/(n+λ)
+    over n co-rated items (Herlocker et al., SIGIR 1999; Koren, TKDD 2010): Pearson over
+    one or two shared items is ±1 or nearly, and says little. The sums stay exact and
+    unshrunk; this is applied where they are read.
     """
     s = np.asarray(sums, dtype=np.float64)
     mv = np.asarray(means_v, dtype=np.float64)
@@ -74,4 +82,14 @@ def pearson(
     ok &= var_v > ZERO_VARIANCE * scale_v
     with np.errstate(invalid="ignore", divide="ignore"):
         sim = np.where(ok, cov / np.sqrt(np.where(ok, var_u * var_v, 1.0)), 0.0)
-    return np.clip(sim, -1.0, 1.0)
+    return significance(np.clip(sim, -1.0, 1.0), n, min_support, shrinkage)
+
+
+def significance(
+    sim: np.ndarray | float, n: np.ndarray | float, min_support: int = 1, shrinkage: float = 0.0
+) -> np.ndarray:
+    """A raw similarity over ``n`` co-rated items as the neighbourhoods use it: 0 below
+    ``min_support``, else weighted by n/(n+λ)."""
+    n = np.asarray(n, dtype=np.float64)
+    weight = n / (n + shrinkage) if shrinkage > 0 else 1.0
+    return np.where(n >= max(min_support, 1), np.asarray(sim) * weight, 0.0)

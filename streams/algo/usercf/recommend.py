@@ -52,12 +52,13 @@ def neighbourhood(
     means_v: np.ndarray,
     size: int,
     min_support: int = 1,
+    shrinkage: float = 0.0,
 ) -> list[Neighbour]:
     """The ``size`` most similar partners with positive similarity, most similar first;
     ties broken by id so that the result does not depend on storage order."""
     if not partners:
         return []
-    sims = pearson(sums, mean_u, means_v, min_support)
+    sims = pearson(sums, mean_u, means_v, min_support, shrinkage)
     best = top_k(partners, sims, size).tolist()
     return [Neighbour(partners[k], float(sims[k]), round(float(sums[k, N]))) for k in best]
 

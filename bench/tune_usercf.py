@@ -1,0 +1,109 @@
+"""Choose the user-based path's significance settings on the tuning part of ML-100K and
+report every candidate on the held-out part too (the same prequential protocol as
+``streamrec eval``: test, then learn, one event at a time).
+
+    .venv/bin/python -m bench.tune_usercf [--tuning-events 50000] [--limit 0]
+
+Each candidate (min support, shrinkage λ of sim·n/(n+λ)) is its own user-based model
+over the same stream. The one with the lowest RMSE on the tuning part is printed as the
+choice; the held-out figures are there to report, never to choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.datasets import movielens
+from streams.evaluation import models
+from streams.evaluation.prequential import prequential
+from streams.settings import WorkerSettings
+
+SUPPORTS = (1, 2, 3, 5)
+SHRINKAGES = (0.0, 10.0, 25.0, 50.0, 100.0)
+
+
+class Candidate:
+    """One setting read off a shared user-based model: the sums do not depend on these
+    settings (they apply where the sums are read), so one model learns and every
+    candidate predicts and ranks from it under its own name and configuration."""
+
+    def __init__(self, name: str, base: models.UserKNN, config: Any, learns: bool) -> None:
+        self.name, self.base, self.config, self.learns = name, base, config, learns
+        self.ranks = base.ranks
+
+    def _as_me(self) -> models.UserKNN:
+        self.base.config, self.base._memo = self.config, None
+        return self.base
+
+    def predict(self, user: str, item: str) -> float | None:
+        return self._as_me().predict(user, item)
+
+    def recommend(self, user: str, n: int) -> list[str]:
+        return self._as_me().recommend(user, n)
+
+    def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None:
+        if self.learns:
+            self.base.learn(user, item, rating, offset, ts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tuning-events", type=int, default=50_000)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N events")
+    parser.add_argument("--out", default="bench/results")
+    parser.add_argument("--no-lists", action="store_true", help="rating error only (faster)")
+    args = parser.parse_args()
+    settings = WorkerSettings()
+    folder = movielens.ensure_ml100k(Path(settings.cache_dir).expanduser() / "datasets")
+    events = movielens.load_ratings(folder)
+    events = events[: args.limit] if args.limit else events
+    ratings = models.Ratings()
+    base = models.UserKNN(settings.user_cf, ratings)
+    base.ranks = not args.no_lists
+    candidates = []
+    for support, shrink in itertools.product(SUPPORTS, SHRINKAGES):
+        config = dataclasses.replace(settings.user_cf, min_support=support, shrinkage=shrink)
+        name = f"support={support},shrinkage={shrink:g}"
+        candidates.append(Candidate(name, base, config, learns=not candidates))
+    started = time.perf_counter()
+    outcome = prequential(events, candidates, ratings, tuning_events=args.tuning_events)
+    seconds = time.perf_counter() - started
+    rows = []
+    for c in candidates:
+        whole, held = outcome.summary[c.name], outcome.held_out[c.name]
+        early = _tuning_part(whole, held)
+        rows.append({"candidate": c.name, "tuning": early, "held_out": held})
+    best = min(rows, key=lambda r: r["tuning"]["rmse"])
+    print(f"{len(events)} events, {len(candidates)} candidates, {seconds:.0f} s")
+    print(f"{'candidate':<28} {'tuning RMSE':>11} {'hit@10':>7} {'held RMSE':>10} {'hit@10':>7}")
+    for r in rows:
+        t, h = r["tuning"], r["held_out"]
+        print(
+            f"{r['candidate']:<28} {t['rmse']:>11.4f} {t['hit_rate']:>7.4f} "
+            f"{h['rmse']:>10.4f} {h['hit_rate'] or 0:>7.4f}"
+        )
+    print(f"chosen on the tuning part: {best['candidate']}")
+    out = Path(args.out) / time.strftime("tune-usercf-%Y%m%d-%H%M%S.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"events": len(events), "rows": rows, "chosen": best}, indent=2))
+    print(f"wrote {out}")
+
+
+def _tuning_part(whole: dict[str, Any], held: dict[str, Any]) -> dict[str, float]:
+    """The tuning part's figures from the whole stream's and the held-out part's sums."""
+    p, q = whole["predictions"] - held["predictions"], whole["tests"] - held["tests"]
+    squared = (
+        whole["rmse"] ** 2 * whole["predictions"] - (held["rmse"] or 0) ** 2 * held["predictions"]
+    )
+    hits = (whole["hit_rate"] or 0) * whole["tests"] - (held["hit_rate"] or 0) * held["tests"]
+    return {"rmse": (squared / p) ** 0.5 if p else float("nan"), "hit_rate": hits / q if q else 0.0}
+
+
+if __name__ == "__main__":
+    main()
