@@ -120,7 +120,10 @@ class Engine:
                     count, total = count + d[0], total + d[1]
             if count > 0:
                 means[user] = total / count
-        outcomes = await self.store.apply_users(expanded, means, self.config.neighbourhood_size)
+        c = self.config
+        outcomes = await self.store.apply_users(
+            expanded, means, c.neighbourhood_size, (c.min_support, c.shrinkage)
+        )
         by_partition: dict[int, dict[str, ItemRaters]] = {}
         for portion in portions:
             owned = by_partition.setdefault(portion.partition, {})

@@ -164,15 +164,17 @@ class Store(ProgressStore, UserLists):
         portions: list[tuple[int, int, BatchDeltas]],
         means: dict[str, float],
         neighbourhood_size: int,
+        significance: tuple[int, float] = (1, 0.0),
     ) -> dict[str, UserOutcome]:
         """Apply each user's share of every portion (partition, batch end, deltas) in one
         script per user, with the pair sums coalesced over the whole batch; a user one of
         whose portions is applied already (a partition being redone) gets them per
         portion in a second round trip. Users who did not rate also learn whether a
-        changed partner can reach their lists (``means`` holds the raters' new means)."""
+        changed partner can reach their lists (``means`` holds the raters' new means;
+        ``significance`` the (min support, shrinkage) the neighbourhoods weigh with)."""
         whole = coalesce([d for _p, _e, d in portions])
         users = sorted(set().union(*(set(d.users) | set(d.stats) for _p, _e, d in portions)))
-        k = neighbourhood_size
+        k = (neighbourhood_size, *significance)
         results = await self._apply_users(users, portions, [whole], True, means, k)
         redo = [u for u, r in zip(users, results, strict=True) if int(r[0]) < 0]
         if redo:
@@ -192,16 +194,16 @@ class Store(ProgressStore, UserLists):
         pairs: list[Coalesced],
         whole: bool,
         means: dict[str, float],
-        neighbourhood_size: int,
+        check_with: tuple[int, int, float],
     ) -> list[Any]:
         """apply_user.lua per user; ``pairs`` is ``[whole-batch coalescing]`` (``whole``)
-        or one coalescing per portion."""
+        or one coalescing per portion; ``check_with``: (K, min support, shrinkage)."""
         acting = set().union(*(d.ratings for _p, _e, d in portions))
         no_pairs: tuple[list[str], np.ndarray] = ([], np.zeros((0, WIDTH)))
         async with self.redis.pipeline(transaction=False) as pipe:
             for user in users:
                 check = user not in acting
-                args: list[Any] = [0, neighbourhood_size if check else 0, int(whole)]
+                args: list[Any] = [0, check_with[0] if check else 0, int(whole)]
                 for k, (partition, end, deltas) in enumerate(portions):
                     if user not in deltas.users and user not in deltas.stats:
                         continue
@@ -226,6 +228,7 @@ class Store(ProgressStore, UserLists):
                     ordered = sorted(changed)
                     mean_blob = np.array([means.get(v, 0.0) for v in ordered], dtype="<f8")
                     args += [*pack_ids(ordered), mean_blob.tobytes()]
+                    args += [check_with[1], fmt(check_with[2])]
                 await self._apply_user(
                     keys=[
                         keys.user_state(user),

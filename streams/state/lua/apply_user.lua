@@ -10,7 +10,9 @@
 --                                                      empty when whole = 1)
 --         d_counted   (change of the user's counted ratings on this partition: history cap)
 --       then, when whole = 1: partner_ids_len, partner_ids, sums of the whole batch;
---       then, when K > 0: check_ids_len, check_ids, check_means (float64 per id)
+--       then, when K > 0: check_ids_len, check_ids, check_means (float64 per id),
+--         min_support, shrinkage (the similarity as the neighbourhoods weigh it:
+--         0 below min_support co-rated items, else Pearson · n / (n + shrinkage))
 -- Id lists are packed as uint32 lengths (little-endian) and the concatenated bytes.
 -- Returns {applied portions, count, sum, ver, stale (0/1)}; with whole = 1 and only some
 -- portions new (a partition being redone), {-1} and nothing written: the caller sends
@@ -124,6 +126,7 @@ if K > 0 and applied > 0 and count > 0 then
     neighbour[listed[j]] = true
   end
   local check, means = ids(ARGV[a], ARGV[a + 1]), ARGV[a + 2]
+  local min_support, shrinkage = tonumber(ARGV[a + 3] or '1'), tonumber(ARGV[a + 4] or '0')
   local packs = {}
   for j = 1, #check do
     if neighbour[check[j]] then
@@ -142,8 +145,8 @@ if K > 0 and applied > 0 and count > 0 then
       local cov = sab - mp * sa - mean * sb + n * mean * mp
       local va = saa - 2 * mean * sa + n * mean * mean
       local vb = sbb - 2 * mp * sb + n * mp * mp
-      if va > 1e-9 * math.max(saa, 1) and vb > 1e-9 * math.max(sbb, 1) then
-        local sim = cov / math.sqrt(va * vb)
+      if n >= min_support and va > 1e-9 * math.max(saa, 1) and vb > 1e-9 * math.max(sbb, 1) then
+        local sim = cov / math.sqrt(va * vb) * n / (n + shrinkage)
         if sim > 0 and (floor == nil or sim > floor) then
           stale = 1
           break
