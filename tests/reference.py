@@ -77,7 +77,10 @@ class Reference:
         scored = [
             (self.similarity(user, v, min_support, shrinkage), v) for v in raters if v != user
         ]
-        top = sorted([(s, v) for s, v in scored if s > 0], key=lambda x: -x[0])[:k]
+        ranked = sorted([(s, v) for s, v in scored if s > 0], key=lambda x: -x[0])
+        top = ranked[:k]
+        if len(ranked) > k:  # raters tied with the k-th count too (recommend.predict)
+            top = [(s, v) for s, v in ranked if s >= top[-1][0] * (1 - 1e-9)]
         if not top:
             return float(np.clip(mean_u, *bounds))
         num = sum(s * (self.R[self.u[v], self.i[item]] - self.mean(v)) for s, v in top)

@@ -1,7 +1,7 @@
 """Neighbourhoods, predictions and top-N from pair sums and ratings: pure and vectorised.
 
 Prediction is KNN with means: among the users who rated item i, the k most similar with
-positive similarity,
+positive similarity (and any tied with the k-th),
 
     pred(u, i) = m_u + Σ sim(u,v)·(r_vi − m_v) / Σ |sim(u,v)|,  clipped to the rating range.
 
@@ -20,6 +20,9 @@ import numpy as np
 from streams.algo.ids import LocalIds
 from streams.algo.topk import top_k
 from streams.algo.usercf.pearson import N, pearson
+
+# similarities this close (relative) are one value: the arithmetic's last bits differ
+TIE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ def predict(
     if len(positive) == 0:
         return float(np.clip(mean_u, *bounds))
     top = positive[np.argsort(-sims[positive], kind="stable")[:k]]
+    if len(positive) > k:  # raters tied with the k-th are all in: which of equals to drop
+        # would depend on storage order and on the last bits of the arithmetic (pairs over
+        # two co-rated items often share one similarity exactly, up to rounding)
+        cut = sims[top[-1]] - TIE_TOLERANCE * max(abs(sims[top[-1]]), 1e-300)
+        top = positive[sims[positive] >= cut]
     weight = np.abs(sims[top]).sum()
     value = mean_u + float((sims[top] * (ratings[top] - means[top])).sum()) / weight
     return float(np.clip(value, *bounds))
