@@ -46,7 +46,7 @@ def create_app(settings: ReaderSettings) -> FastAPI:
         bounds = (settings.limits.rating_min, settings.limits.rating_max)
         c = settings.user_cf
         app.state.predictor = Predictor(
-            Store(client), settings.predict_k, c.min_support, bounds, c.shrinkage
+            Store(client), settings.predict_k, c.min_support, bounds, c.shrinkage, c.damping
         )
         app.state.producer = AsyncProducer(settings.kafka)
         try:

@@ -58,6 +58,9 @@ class PredictionOut(BaseModel):
     user_id: str
     item_id: str
     prediction: float | None  # user-based; None: unknown user (no ratings yet)
+    # where the user-based prediction starts, before the neighbours: μ + b_u + b_i (the
+    # ratings' mean, the user's and the item's damped offsets), or the user's mean
+    baseline: float | None = None
     neighbours: list[UsedNeighbour]  # empty when the reader hides neighbours' ratings
     neighbour_count: int = 0  # how many neighbours the user-based prediction used
     neighbours_hidden: bool = False

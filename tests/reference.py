@@ -56,6 +56,26 @@ class Reference:
         raw = 0.0 if den < 1e-9 else float((da * db).sum() / den)
         return raw * n / (n + shrinkage)
 
+    def baseline(
+        self, user: str, item: str, item_damping: float, user_damping: float, asking: bool = True
+    ) -> float:
+        """μ + b_u + b_i, b_i = Σ(r − μ)/(λ_i + n) over the item's ratings; the user asking
+        gets b_u = Σ(r − μ − b_j)/(λ_u + n) over their items j, a rater (``asking`` False)
+        b_v = Σ(r − μ)/(λ_u + n)."""
+        mu = float(self.R[self.mask].mean())
+
+        def item_bias(j: int) -> float:
+            theirs = self.R[:, j][self.mask[:, j]]
+            return float((theirs - mu).sum() / (item_damping + len(theirs))) if len(theirs) else 0.0
+
+        row = self.u[user]
+        mine = np.flatnonzero(self.mask[row])
+        offsets = self.R[row, mine] - mu
+        if asking:
+            offsets = offsets - np.array([item_bias(j) for j in mine])
+        b_u = float(offsets.sum() / (user_damping + len(mine)))
+        return mu + b_u + item_bias(self.i[item])
+
     def co_raters(self, user: str) -> list[str]:
         k = self.u[user]
         shared = (self.mask[k][None, :] & self.mask).any(axis=1)
@@ -70,9 +90,15 @@ class Reference:
         bounds: tuple[float, float],
         min_support: int = 1,
         shrinkage: float = 0.0,
+        damping: tuple[float, float] | None = None,
     ) -> float:
-        """KNN with means, straight from the definition."""
-        mean_u = self.mean(user)
+        """KNN around the users' means, or with ``damping`` (item λ, user λ) around the
+        baseline μ + b_u + b_i, straight from the definition."""
+        if damping is None:
+            mean_u, base = self.mean(user), self.mean
+        else:
+            mean_u = self.baseline(user, item, *damping)
+            base = lambda v: self.baseline(v, item, *damping, asking=False)  # noqa: E731
         raters = [self.users[j] for j in np.flatnonzero(self.mask[:, self.i[item]])]
         scored = [
             (self.similarity(user, v, min_support, shrinkage), v) for v in raters if v != user
@@ -83,6 +109,6 @@ class Reference:
             top = [(s, v) for s, v in ranked if s >= top[-1][0] * (1 - 1e-9)]
         if not top:
             return float(np.clip(mean_u, *bounds))
-        num = sum(s * (self.R[self.u[v], self.i[item]] - self.mean(v)) for s, v in top)
+        num = sum(s * (self.R[self.u[v], self.i[item]] - base(v)) for s, v in top)
         den = sum(abs(s) for s, _ in top)
         return float(np.clip(mean_u + num / den, *bounds))

@@ -126,6 +126,7 @@ async def predict(
         user_id=user_id,
         item_id=item_id,
         prediction=user_cf,
+        baseline=None if result is None else result.base,
         neighbours=[] if hidden else used,
         neighbour_count=len(used),
         neighbours_hidden=hidden,

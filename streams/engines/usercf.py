@@ -89,7 +89,8 @@ class Engine:
             counted = await self.store.counted_before(
                 [(p.partition, p.end, sorted({e.user_id for e in p.events})) for p in portions]
             )
-        popularity: dict[str, float] = {}
+        # item → Δ count, Δ sum of its ratings, Δ time-decayed count (popularity)
+        moves: dict[str, tuple[int, float, float]] = {}
         expanded = []
         for portion, base in zip(portions, counted, strict=True):
             deltas = BatchDeltas(counted_before=base)
@@ -104,10 +105,13 @@ class Engine:
                     c.fan_out_cap,
                     c.history_cap_per_partition,
                 )
-                sign = (state.rating(e.user_id) is not None) - (before is not None)
-                if sign:
-                    weight = sign * self._popularity_weight(e.ts)
-                    popularity[e.item_id] = popularity.get(e.item_id, 0.0) + weight
+                after = state.rating(e.user_id)
+                if after != before:
+                    sign = (after is not None) - (before is not None)
+                    weight = sign * self._popularity_weight(e.ts) if sign else 0.0
+                    dn, ds, dp = moves.get(e.item_id, (0, 0.0, 0.0))
+                    ds += (after or 0.0) - (before or 0.0)
+                    moves[e.item_id] = (dn + sign, ds, dp + weight)
             expanded.append((portion.partition, portion.end, deltas))
         acting = sorted(set().union(*(d.ratings for _p, _e, d in expanded)))
         stored = await self.store.stats(acting)
@@ -129,12 +133,12 @@ class Engine:
             owned = by_partition.setdefault(portion.partition, {})
             for e in portion.events:
                 owned[e.item_id] = raters[e.item_id]
-        await self.store.apply_items(
-            [(p.partition, p.end, by_partition[p.partition]) for p in portions]
+        copies = await self.store.apply_items(
+            [(p.partition, p.end, by_partition[p.partition]) for p in portions], moves
         )
         stale = {u for u, o in outcomes.items() if o.stale}
         fresh = sum(len(p.events) for p in portions)
-        await self.store.publish_derived(outcomes, popularity, stale, fresh)
+        await self.store.publish_derived(outcomes, copies, stale, fresh)
         acted = {
             e.user_id: e.produced_at
             for portion in portions
@@ -203,7 +207,9 @@ class Engine:
         return moved_on
 
     async def predict(self, user: str, item: str) -> Prediction | None:
-        """KNN-with-means prediction from the stored sums (the reader's read side)."""
+        """The user-based prediction from the stored sums (the reader's read side)."""
         c = self.config
-        predictor = Predictor(self.store, c.predict_k, c.min_support, c.rating_bounds, c.shrinkage)
+        predictor = Predictor(
+            self.store, c.predict_k, c.min_support, c.rating_bounds, c.shrinkage, c.damping
+        )
         return await predictor.predict(user, item)

@@ -15,6 +15,7 @@ from streams.algo.itemcf import ItemCFConfig
 from streams.algo.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, expand_user_events
 from streams.algo.itemcf.similarity import cosine_row, most_similar, score_recent
 from streams.algo.usercf import UserCFConfig, recommend
+from streams.algo.usercf.baseline import Baseline
 from streams.algo.usercf.coalesce import coalesce
 from streams.algo.usercf.expansion import BatchDeltas, ItemRaters, expand_item_events
 from streams.algo.usercf.pearson import WIDTH, N, pearson
@@ -87,6 +88,7 @@ class UserKNN:
         self.sums = np.zeros((64, 64, WIDTH))
         self.stats = np.zeros((64, 2))
         self.raters: dict[str, ItemRaters] = {}
+        self.item_stats: dict[str, list[float]] = {}  # item → (n, Σ r) of its ratings
         self._rated_items: dict[str, recommend.RatedItems] = {}
         self._memo: tuple[int, str, int, list[tuple[str, float]]] | None = None
         self.version = 0
@@ -116,7 +118,13 @@ class UserKNN:
     def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None:
         deltas = BatchDeltas()
         state = self.raters.setdefault(item, ItemRaters.empty())
+        before = state.rating(user)
         expand_item_events(item, state, [(user, rating, offset)], deltas, self.config.fan_out_cap)
+        after = state.rating(user)
+        if after != before:  # the item's (n, Σ r), as apply_raters.lua keeps them
+            row = self.item_stats.setdefault(item, [0.0, 0.0])
+            row[0] += (after is not None) - (before is not None)
+            row[1] += (after or 0.0) - (before or 0.0)
         for name in deltas.names:
             self._id(name)
         for who, (partners, rows) in coalesce([deltas]).items():
@@ -142,13 +150,34 @@ class UserKNN:
         known = [v for v in known if state is not None and state.rating(v) is not None]
         idx = np.array([self.index[v] for v in known], dtype=np.int64)
         idx = idx[self.sums[k, idx, N] > 0] if len(idx) else idx
-        if not len(idx):
-            return float(np.clip(mean_u, *c.rating_bounds))
         means = self._means()[idx]
+        base_u, base_v = mean_u, means
+        if c.damping is not None:
+            bases = self._baselines(user, item, np.concatenate([[k], idx]), c.damping)
+            base_u, base_v = float(bases[0]), bases[1:]
+        if not len(idx):
+            return float(np.clip(base_u, *c.rating_bounds))
         sims = pearson(self.sums[k, idx], mean_u, means, c.min_support, c.shrinkage)
         assert state is not None
         values = np.array([state.rating(self.names[j]) for j in idx], dtype=np.float64)
-        return recommend.predict(mean_u, sims, values, means, c.predict_k, c.rating_bounds)
+        return recommend.predict(base_u, sims, values, base_v, c.predict_k, c.rating_bounds)
+
+    def _baselines(
+        self, user: str, item: str, users: np.ndarray, damping: tuple[float, float]
+    ) -> np.ndarray:
+        """The baselines of ``users`` (indices: the user asking first, then the raters)
+        from the exact counts, as the reader computes them from the worker's."""
+        stats = self.stats[: len(self.names)]
+        totals = (stats[:, 0].sum(), stats[:, 1].sum())
+        of_item = self.item_stats.get(item, [0.0, 0.0])
+        base = Baseline.of_item(totals, (of_item[0], of_item[1]), *damping)
+        assert base is not None  # the user asking has a rating
+        rated = np.array(
+            [self.item_stats[i] for i in self.ratings.by_user.get(user, {})], dtype=np.float64
+        ).reshape(-1, 2)
+        count, total = stats[users[0]]
+        mine = base.user(float(count), float(total), rated[:, 0], rated[:, 1])
+        return np.concatenate([[mine], base.raters(stats[users[1:], 0], stats[users[1:], 1])])
 
     def ranked(self, user: str, n: int) -> list[tuple[str, float]]:
         """The user's top-``n`` (memoised until the next event: the blend asks again)."""

@@ -126,7 +126,8 @@ def item_fence(item_id: str) -> str:
     """Hash: <partition> → last by-item offset whose batch was applied to this item;
     c:<partition> → the same for the item-to-item path (ratings topic offsets); n → n(i),
     the item's counted interactions; s → the sum of their ratings; next_seq → the next
-    join sequence (docs/algorithm.md)."""
+    join sequence; rn, rs → the number and the sum of the item's current ratings (all of
+    them, for the user-based baseline; docs/algorithm.md)."""
     return _item(item_id, "fence")
 
 
@@ -183,6 +184,30 @@ def rebuild_copy() -> str:
 def user_means() -> str:
     """Hash: user id → current mean rating (derived from user_state; for fast lookups)."""
     return f"{NAMESPACE}:{{g}}:means"
+
+
+def user_counts() -> str:
+    """Hash: user id → "<count> <sum>" of the user's current ratings, published with the
+    mean (same ``ver``): the user's bias in the user-based baseline."""
+    return f"{NAMESPACE}:{{g}}:counts"
+
+
+def rating_totals() -> str:
+    """Hash: n, s → the number and the sum of every current rating, kept equal to the sum
+    of ``user_counts`` by the script that publishes it (the baseline's global mean)."""
+    return f"{NAMESPACE}:{{g}}:totals"
+
+
+def item_ratings() -> str:
+    """Hash: item id → "<count> <sum>" of all the item's current ratings, copied from its
+    fence hash (rn, rs) after each batch: the user-based baseline reads the biases of
+    every item a user rated in one command."""
+    return f"{NAMESPACE}:{{g}}:iratings"
+
+
+def item_ratings_versions() -> str:
+    """Hash: item id → the version (rv) of its copy in ``item_ratings`` (newer wins)."""
+    return f"{NAMESPACE}:{{g}}:iratings:v"
 
 
 def user_means_versions() -> str:

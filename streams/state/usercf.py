@@ -8,6 +8,7 @@ handful of round trips, never one per pair.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,11 @@ def _with_window(partial: ItemRaters, rows: list[bytes]) -> ItemRaters:
             entries.append(entry)
     state = np.frombuffer(b"".join(entries), dtype=RATER_DTYPE)
     return ItemRaters(users, state, partial.next_seq)
+
+
+def _moved(move: tuple[int, float, float]) -> list[str]:
+    """apply_raters.lua's last arguments: Δ count, Δ sum and Δ popularity of the item."""
+    return [str(int(move[0])), fmt(move[1]), fmt(move[2])]
 
 
 def _rater_args(state: ItemRaters) -> list[Any]:
@@ -88,6 +94,7 @@ class Store(ProgressStore, UserLists):
         self._load_window = client.register_script(script("load_window.lua"))
         self._write_lists = client.register_script(script("write_lists.lua"))
         self._publish_means = client.register_script(script("publish_means.lua"))
+        self._publish_items = client.register_script(script("publish_item_ratings.lua"))
 
     # --- items ---------------------------------------------------------------------------
     async def load_raters(
@@ -142,21 +149,41 @@ class Store(ProgressStore, UserLists):
             for item, next_seq, raw in zip(items, got[::2], got[1::2], strict=True)
         }
 
-    async def apply_items(self, portions: list[tuple[int, int, dict[str, ItemRaters]]]) -> None:
+    async def apply_items(
+        self,
+        portions: list[tuple[int, int, dict[str, ItemRaters]]],
+        moves: Mapping[str, tuple[int, float, float]] | None = None,
+    ) -> dict[str, tuple[str, str, str]]:
+        """Each changed item's raters, at most once per partition, with ``moves``: how
+        the batch moved the item's number and sum of ratings (the baseline's item bias)
+        and its time-decayed rating count. Returns each item's (version, "<count> <sum>",
+        popularity) after the batch, for ``publish_derived``."""
+        moves = moves or {}
+        items: list[str] = []
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, batch_end, raters in portions:
                 for item, state in raters.items():
-                    if state.changed:
-                        await self._apply_raters(
-                            keys=[
-                                keys.item_raters(item),
-                                keys.item_fence(item),
-                                keys.item_joins(item),
-                            ],
-                            args=[partition, batch_end, *_rater_args(state)],
-                            client=pipe,
-                        )
-            await pipe.execute()
+                    items.append(item)
+                    if not state.changed:  # nothing to apply (a redo: applied before);
+                        # its counts are still published, the first attempt may not have
+                        pipe.hmget(keys.item_fence(item), ["rn", "rs", "rv", "pw"])
+                        continue
+                    await self._apply_raters(
+                        keys=[keys.item_raters(item), keys.item_fence(item), keys.item_joins(item)],
+                        args=[
+                            partition,
+                            batch_end,
+                            *_rater_args(state),
+                            *_moved(moves.get(item, (0, 0.0, 0.0))),
+                        ],
+                        client=pipe,
+                    )
+            after = await pipe.execute()
+        return {
+            item: (text(version), f"{text(n)} {text(total)}", text(popularity or b"0"))
+            for item, (n, total, version, popularity, *_a) in zip(items, after, strict=True)
+            if version is not None
+        }
 
     # --- users ---------------------------------------------------------------------------
     async def apply_users(
@@ -274,22 +301,28 @@ class Store(ProgressStore, UserLists):
     async def publish_derived(
         self,
         outcomes: dict[str, UserOutcome],
-        popularity: dict[str, float],
+        items: Mapping[str, tuple[str, str, str]],
         stale: set[str],
         applied_events: int = 0,
     ) -> None:
-        """Means, popularity and stale marks: derived data, rewritten on every replay."""
+        """Means, the items' rating counts and popularity (``apply_items``' answer) and
+        stale marks: copies and marks, published again by a redo."""
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
+            if items:  # newest version wins (publish_item_ratings.lua)
+                copies: list[Any] = []
+                for item, (version, counts, popularity) in items.items():
+                    copies += [item, version, counts, popularity]
+                names = [keys.item_ratings(), keys.item_ratings_versions(), keys.popular()]
+                await self._publish_items(keys=names, args=copies, client=pipe)
             if outcomes:
                 args: list[Any] = []
                 for user, o in outcomes.items():
-                    args += [user, o.ver, "" if o.mean is None else fmt(o.mean)]
-                await self._publish_means(
-                    keys=[keys.user_means(), keys.user_means_versions()], args=args, client=pipe
-                )
-            for item, weight in popularity.items():
-                pipe.zincrby(keys.popular(), weight, item)
+                    mean = "" if o.mean is None else fmt(o.mean)
+                    args += [user, o.ver, mean, f"{o.count:.0f}", fmt(o.total)]
+                names = [keys.user_means(), keys.user_means_versions()]
+                names += [keys.user_counts(), keys.rating_totals()]
+                await self._publish_means(keys=names, args=args, client=pipe)
             if stale:
                 pipe.zadd(keys.stale_users(), dict.fromkeys(stale, now), nx=True)
                 pipe.hincrby(keys.stream_stats(), "stale_marks", len(stale))

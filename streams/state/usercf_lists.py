@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
 import redis.asyncio as aioredis
 
 from streams.algo.usercf.expansion import ItemRaters
@@ -14,6 +16,17 @@ from streams.state import keys
 from streams.state.codecs import decode_raters, fmt, text
 from streams.state.served import mark_due
 from streams.state.toolkit import hash_values, hgetall_many
+
+
+@dataclass(frozen=True)
+class BaselineInputs:
+    """(n, Σ r) over every rating, the item's, per user asked ([user, *raters], rows) and
+    per item the user rated (rows); (0, 0) where nothing is stored."""
+
+    totals: tuple[float, float]
+    item: tuple[float, float]
+    users: np.ndarray
+    rated: np.ndarray
 
 
 class UserLists:
@@ -66,6 +79,23 @@ class UserLists:
         """Current means of ``users`` (str or bytes ids; the result is keyed the same)."""
         return await hash_values(self.redis, keys.user_means(), users, float)
 
+    async def baseline_inputs(self, user: str, item: str, raters: list[Any]) -> BaselineInputs:
+        """What the baseline of ``user`` and of the item's ``raters`` is made of (two round
+        trips, whatever the sizes: the user's items' counts are one HMGET)."""
+        everyone = [user.encode(), *raters]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.rating_totals(), ["n", "s"])
+            pipe.hkeys(keys.user_ratings(user))
+            pipe.hmget(keys.user_counts(), everyone)
+            totals, rated, counts = await pipe.execute()
+        copies = await self.redis.hmget(keys.item_ratings(), [item, *rated])
+        return BaselineInputs(
+            _pair(totals),
+            _split(copies[0]),
+            np.array([_split(raw) for raw in counts], dtype=np.float64).reshape(-1, 2),
+            np.array([_split(raw) for raw in copies[1:]], dtype=np.float64).reshape(-1, 2),
+        )
+
     async def ratings_of(self, users: list[str]) -> dict[str, dict[str, float]]:
         raw = await hgetall_many(self.redis, [keys.user_ratings(u) for u in users])
         return {
@@ -112,3 +142,15 @@ class UserLists:
         """Users marked stale so far, re-marks of users still queued included: a queue
         that holds every user cannot grow, but this still moves while the stream runs."""
         return int(await self.redis.hget(keys.stream_stats(), "stale_marks") or 0)
+
+
+def _pair(raw: list[Any]) -> tuple[float, float]:
+    return float(raw[0] or 0), float(raw[1] or 0)
+
+
+def _split(raw: Any) -> tuple[float, float]:
+    """A stored "<count> <sum>"."""
+    if raw is None:
+        return 0.0, 0.0
+    count, total = raw.split()
+    return float(count), float(total)

@@ -107,7 +107,7 @@ def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
             user, item = rng.choice(ref.users), rng.choice(ref.items)
             got = await engine.predict(user, item)
             c = engine_settings.user_cf
-            want = ref.predict(user, item, 40, (0.5, 5.0), c.min_support, c.shrinkage)
+            want = ref.predict(user, item, 40, (0.5, 5.0), c.min_support, c.shrinkage, c.damping)
             out.append((got.value, want))
         await engine.store.redis.aclose()
         return out

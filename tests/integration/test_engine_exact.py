@@ -46,6 +46,17 @@ def assert_state_equals_reference(settings, events, sample_users=None) -> Refere
             assert abs(sim - ref.similarity(user, partner)) < 1e-9
         stored = {k.decode(): float(v) for k, v in client.hgetall(keys.user_ratings(user)).items()}
         assert stored == {i: r for (u, i), r in final_ratings(events).items() if u == user}
+        published = [float(x) for x in client.hget(keys.user_counts(), user).split()]
+        assert np.allclose(published, ref.stats(user)[:2], atol=1e-9), user
+    # what the user-based baseline is made of: every rating's and each item's (n, Σ r)
+    totals = [float(x) for x in client.hmget(keys.rating_totals(), ["n", "s"])]
+    assert np.allclose(totals, [ref.mask.sum(), ref.Z.sum()], atol=1e-6)
+    for item in ref.items:
+        got = [float(x or 0) for x in client.hmget(keys.item_fence(item), ["rn", "rs"])]
+        column = ref.mask[:, ref.i[item]]
+        assert np.allclose(got, [column.sum(), ref.Z[:, ref.i[item]].sum()], atol=1e-9), item
+        copied = [float(x) for x in client.hget(keys.item_ratings(), item).split()]
+        assert copied == got, item  # the copy the baseline reads is the fenced value
     return ref
 
 

@@ -194,8 +194,9 @@ def test_similarity_neighbours_and_predictions_match_the_reference(filled):
         assert abs(pair["pearson"] - ref.similarity(user, row["user_id"])) < 1e-9
     for item in ref.items[:10]:
         got = client.get(f"/v1/users/{user}/predict/{item}").json()
-        want = ref.predict(user, item, 40, (0.5, 5.0), c.min_support, c.shrinkage)
+        want = ref.predict(user, item, 40, (0.5, 5.0), c.min_support, c.shrinkage, c.damping)
         assert abs(got["prediction"] - want) < 1e-9
+        assert abs(got["baseline"] - ref.baseline(user, item, *c.damping)) < 1e-9
     assert client.get(f"/v1/users/{user}/similarity/stranger").json()["support"] == 0
 
 
@@ -236,10 +237,11 @@ def test_predict_reads_the_smaller_side_and_answers_as_the_reference(filled):
     sides = {raters[i] <= pairs[u] for u, i in cases}
     assert sides == {True, False}  # both ways are taken
     c = settings.user_cf
-    significance = (c.min_support, c.shrinkage)
+    significance = (c.min_support, c.shrinkage, c.damping)
     hot = max(rated[guide] - set(rare), key=raters.get)
-    assert ref.predict("newcomer", hot, 40, (0.5, 5.0), *significance) != ref.mean(
-        "newcomer"
+    assert c.damping is not None  # the default: predictions deviate from the baseline
+    assert ref.predict("newcomer", hot, 40, (0.5, 5.0), *significance) != ref.baseline(
+        "newcomer", hot, *c.damping
     )  # the few pairs it has carry the prediction
     for u, i in cases:
         got = client.get(f"/v1/users/{u}/predict/{i}").json()

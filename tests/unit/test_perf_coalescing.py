@@ -106,7 +106,7 @@ async def _replay(url: str, batches: list[list[Portion]], crash_after_users: int
         if n == crash_after_users:
             items = engine.store.apply_items
 
-            async def crash(_portions):
+            async def crash(_portions, _moves=None):
                 raise ConnectionError("killed")
 
             engine.store.apply_items = crash  # type: ignore[method-assign]

@@ -25,6 +25,12 @@ class UserCFConfig:
     min_support: Annotated[int, Ge(1)] = 2
     # λ of the significance weight sim·n/(n+λ) over n co-rated items (0 = raw Pearson)
     shrinkage: Annotated[float, Interval(ge=0, le=10_000)] = 25.0
+    # predictions deviate from the baseline μ + b_u + b_i (streams.algo.usercf.baseline)
+    # with biases damped by λ ratings, or (off) from the users' means; λs chosen on the
+    # first 50,000 ML-100K events (bench.tune_usercf, docs/evaluation.md)
+    baseline: bool = True
+    item_damping: Annotated[float, Interval(ge=0, le=10_000)] = 5.0
+    user_damping: Annotated[float, Interval(ge=0, le=10_000)] = 5.0
     popularity_half_life_s: Annotated[float, Gt(0)] = 30 * 86_400
     # t0 of the popularity weight 2^((ts − t0)/half-life); set once, before the first event
     popularity_epoch_s: Annotated[float, Interval(ge=0, lt=1e11)] = 1.5e9
@@ -35,6 +41,11 @@ class UserCFConfig:
     # and the by-item partitions the history cap is divided over
     rating_bounds: tuple[float, float] = (0.5, 5.0)
     history_partitions: Annotated[int, Ge(1)] = 1
+
+    @property
+    def damping(self) -> tuple[float, float] | None:
+        """(item, user) λ of the baseline, None when predictions deviate from means."""
+        return (self.item_damping, self.user_damping) if self.baseline else None
 
     @property
     def history_cap_per_partition(self) -> int:
