@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.tuning import Candidate, tuning_part
 from streams.datasets import movielens
 from streams.evaluation import models
 from streams.evaluation.prequential import prequential
@@ -29,30 +30,6 @@ from streams.settings import WorkerSettings
 SUPPORTS = (1, 2, 3, 5)
 SHRINKAGES = (0.0, 10.0, 25.0, 50.0, 100.0)
 DAMPINGS = ((5.0, 5.0), (10.0, 5.0), (15.0, 5.0), (10.0, 2.0), (10.0, 10.0), (25.0, 10.0))
-
-
-class Candidate:
-    """One setting read off a shared user-based model: the sums do not depend on these
-    settings (they apply where the sums are read), so one model learns and every
-    candidate predicts and ranks from it under its own name and configuration."""
-
-    def __init__(self, name: str, base: models.UserKNN, config: Any, learns: bool) -> None:
-        self.name, self.base, self.config, self.learns = name, base, config, learns
-        self.ranks = base.ranks
-
-    def _as_me(self) -> models.UserKNN:
-        self.base.config, self.base._memo = self.config, None
-        return self.base
-
-    def predict(self, user: str, item: str) -> float | None:
-        return self._as_me().predict(user, item)
-
-    def recommend(self, user: str, n: int) -> list[str]:
-        return self._as_me().recommend(user, n)
-
-    def learn(self, user: str, item: str, rating: float | None, offset: int, ts: float) -> None:
-        if self.learns:
-            self.base.learn(user, item, rating, offset, ts)
 
 
 def main() -> None:
@@ -79,7 +56,7 @@ def main() -> None:
     rows = []
     for c in candidates:
         whole, held = outcome.summary[c.name], outcome.held_out[c.name]
-        early = _tuning_part(whole, held)
+        early = tuning_part(whole, held)
         rows.append({"candidate": c.name, "tuning": early, "held_out": held})
     best = min(rows, key=lambda r: r["tuning"]["rmse"])
     print(f"{len(events)} events, {len(candidates)} candidates, {seconds:.0f} s")
@@ -112,16 +89,6 @@ def _settings(config: Any, baseline: bool) -> list[tuple[str, Any]]:
         )
         for support, shrink in itertools.product(SUPPORTS, SHRINKAGES)
     ]
-
-
-def _tuning_part(whole: dict[str, Any], held: dict[str, Any]) -> dict[str, float]:
-    """The tuning part's figures from the whole stream's and the held-out part's sums."""
-    p, q = whole["predictions"] - held["predictions"], whole["tests"] - held["tests"]
-    squared = (
-        whole["rmse"] ** 2 * whole["predictions"] - (held["rmse"] or 0) ** 2 * held["predictions"]
-    )
-    hits = (whole["hit_rate"] or 0) * whole["tests"] - (held["hit_rate"] or 0) * held["tests"]
-    return {"rmse": (squared / p) ** 0.5 if p else float("nan"), "hit_rate": hits / q if q else 0.0}
 
 
 if __name__ == "__main__":
