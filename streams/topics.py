@@ -111,6 +111,25 @@ def layout_key() -> str:
     return keys.partition_layout()
 
 
+# What the state in Redis holds, beside its key layout: 2 = the counts the user-based
+# baseline reads and the popular list copied from fenced counts (a state of revision 1
+# lacks them, and no event rebuilds what it lacks). Recorded at the first start.
+STATE_REVISION = 2
+
+
+def revision_problems(recorded: dict[str, int]) -> list[str]:
+    """Why state written by an older release cannot go on (empty ``recorded``: no state)."""
+    built = recorded.get("revision", 1) if recorded else STATE_REVISION
+    if built >= STATE_REVISION:
+        return []
+    return [
+        f"the state in Redis was written by an older release (state revision {built}, this "
+        f"one needs {STATE_REVISION}: every rating's, user's and item's counts and the popular "
+        "list kept under the fences); stop every worker and run `streamrec rebuild --yes` "
+        "to rebuild it from the log (docs/deploy.md, Upgrades and rebuilds)"
+    ]
+
+
 def layout_problems(recorded: dict[str, int], wanted: dict[str, int]) -> list[str]:
     """Why state built with the ``recorded`` partition counts cannot go on with ``wanted``."""
     return [
@@ -151,9 +170,13 @@ def check_partition_layout(settings: WorkerSettings, timeout: float = 30) -> Non
             f"topic {spec.name!r} has {actual} partitions, configured {spec.partitions}"
         )
     wanted = {"ratings": settings.topics.ratings_partitions, "by_item": spec.partitions}
+    if outdated := revision_problems(recorded):
+        raise TopicMismatch("; ".join(problems + outdated))
     problems += layout_problems(recorded, wanted)
     if problems:
         raise TopicMismatch("; ".join(problems) + f"; {CHANGE_PROCEDURE}")
+    if not recorded:
+        client.hsetnx(layout_key(), "revision", STATE_REVISION)
     for name, count in wanted.items():
         client.hsetnx(layout_key(), name, count)  # a second worker starting at once agrees
     recorded = recorded_layout(client)

@@ -74,7 +74,7 @@ class Reference:
         if asking:
             offsets = offsets - np.array([item_bias(j) for j in mine])
         b_u = float(offsets.sum() / (user_damping + len(mine)))
-        return mu + b_u + item_bias(self.i[item])
+        return mu + b_u + (item_bias(self.i[item]) if item in self.i else 0.0)
 
     def co_raters(self, user: str) -> list[str]:
         k = self.u[user]
@@ -99,7 +99,8 @@ class Reference:
         else:
             mean_u = self.baseline(user, item, *damping)
             base = lambda v: self.baseline(v, item, *damping, asking=False)  # noqa: E731
-        raters = [self.users[j] for j in np.flatnonzero(self.mask[:, self.i[item]])]
+        rated = self.mask[:, self.i[item]] if item in self.i else np.zeros(len(self.users), bool)
+        raters = [self.users[j] for j in np.flatnonzero(rated)]
         scored = [
             (self.similarity(user, v, min_support, shrinkage), v) for v in raters if v != user
         ]

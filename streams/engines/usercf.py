@@ -89,8 +89,8 @@ class Engine:
             counted = await self.store.counted_before(
                 [(p.partition, p.end, sorted({e.user_id for e in p.events})) for p in portions]
             )
-        # item → Δ count, Δ sum of its ratings, Δ time-decayed count (popularity)
-        moves: dict[str, tuple[int, float, float]] = {}
+        # (partition, item) → Δ count, Δ sum of its ratings, Δ time-decayed count (popular)
+        moves: dict[tuple[int, str], tuple[int, float, float]] = {}
         expanded = []
         for portion, base in zip(portions, counted, strict=True):
             deltas = BatchDeltas(counted_before=base)
@@ -109,9 +109,10 @@ class Engine:
                 if after != before:
                     sign = (after is not None) - (before is not None)
                     weight = sign * self._popularity_weight(e.ts) if sign else 0.0
-                    dn, ds, dp = moves.get(e.item_id, (0, 0.0, 0.0))
+                    key = (portion.partition, e.item_id)  # applied under that fence
+                    dn, ds, dp = moves.get(key, (0, 0.0, 0.0))
                     ds += (after or 0.0) - (before or 0.0)
-                    moves[e.item_id] = (dn + sign, ds, dp + weight)
+                    moves[key] = (dn + sign, ds, dp + weight)
             expanded.append((portion.partition, portion.end, deltas))
         acting = sorted(set().union(*(d.ratings for _p, _e, d in expanded)))
         stored = await self.store.stats(acting)

@@ -127,7 +127,8 @@ def item_fence(item_id: str) -> str:
     c:<partition> → the same for the item-to-item path (ratings topic offsets); n → n(i),
     the item's counted interactions; s → the sum of their ratings; next_seq → the next
     join sequence; rn, rs → the number and the sum of the item's current ratings (all of
-    them, for the user-based baseline; docs/algorithm.md)."""
+    them, for the user-based baseline; docs/algorithm.md); pw → its time-decayed rating
+    count (the popular list); rv → user-based batches applied (orders their copies)."""
     return _item(item_id, "fence")
 
 
@@ -171,7 +172,8 @@ def partition_progress(topic: str, partition: int) -> str:
 # --- global ----------------------------------------------------------------------------
 def partition_layout() -> str:
     """Hash: ratings, by_item → the partition counts the state was built with (a worker
-    refuses another count: ``streamrec rebuild --yes`` changes it)."""
+    refuses another count: ``streamrec rebuild --yes`` changes it); revision → what the
+    state holds (``streams.topics.STATE_REVISION``; a worker refuses an older one)."""
     return f"{NAMESPACE}:{{g}}:layout"
 
 

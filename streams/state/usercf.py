@@ -152,7 +152,7 @@ class Store(ProgressStore, UserLists):
     async def apply_items(
         self,
         portions: list[tuple[int, int, dict[str, ItemRaters]]],
-        moves: Mapping[str, tuple[int, float, float]] | None = None,
+        moves: Mapping[tuple[int, str], tuple[int, float, float]] | None = None,
     ) -> dict[str, tuple[str, str, str]]:
         """Each changed item's raters, at most once per partition, with ``moves``: how
         the batch moved the item's number and sum of ratings (the baseline's item bias)
@@ -174,7 +174,7 @@ class Store(ProgressStore, UserLists):
                             partition,
                             batch_end,
                             *_rater_args(state),
-                            *_moved(moves.get(item, (0, 0.0, 0.0))),
+                            *_moved(moves.get((partition, item), (0, 0.0, 0.0))),
                         ],
                         client=pipe,
                     )

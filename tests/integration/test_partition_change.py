@@ -17,7 +17,8 @@ from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.schemas.ratings import RatingEvent
 from streams.settings import TopicSettings
-from streams.topics import delete_topics, topic_specs
+from streams.state import keys
+from streams.topics import STATE_REVISION, delete_topics, topic_specs
 from tests.conftest import worker_env
 from tests.cooccurrence import assert_cooccurrence_equals_reference
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
@@ -146,3 +147,25 @@ def test_rebuild_with_a_new_partition_count_rewrites_the_log_and_stays_exact(
     _produce(wider, later)  # each user's new events follow the rewritten ones in one partition
     assert wait_idle(wider, timeout=240)
     _assert_exact(wider, events + later)
+
+
+def test_a_state_of_an_older_revision_is_refused_until_rebuilt(two_partitions, start_worker):
+    """A state written before the baseline's counts (no ``revision`` in the layout) lacks
+    counts no later event restores: the worker says so and stops; a rebuild restores."""
+    settings = two_partitions
+    events = _first_run(settings, start_worker)
+    client = redis.Redis.from_url(settings.redis.url)
+    assert int(client.hget(keys.partition_layout(), "revision")) == STATE_REVISION
+    client.hdel(keys.partition_layout(), "revision")  # as an older release left it
+
+    refused = start_worker(settings)
+    assert refused.wait(timeout=120) == 2
+    message = refused.log_path.read_text()
+    assert "older release" in message and "streamrec rebuild --yes" in message, message
+
+    done = _cli(settings, "rebuild", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    start_worker(settings)
+    assert wait_idle(settings, timeout=240)
+    _assert_exact(settings, events)
+    assert int(client.hget(keys.partition_layout(), "revision")) == STATE_REVISION
