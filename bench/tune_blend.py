@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import tuning
 from streams.algo import blend
 from streams.commands.evaluate import build, load_catalogue
-from streams.datasets import movielens
 from streams.evaluation import hybrid
 from streams.evaluation.prequential import prequential
-from streams.settings import WorkerSettings
 
 
 class Shared:
@@ -52,16 +51,10 @@ class Shared:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = tuning.parser(__doc__)
     parser.add_argument("--caps", default="0,3,4,5,6")
-    parser.add_argument("--tuning-events", type=int, default=50_000)
-    parser.add_argument("--limit", type=int, default=0)
-    parser.add_argument("--out", default="bench/results")
     args = parser.parse_args()
-    settings = WorkerSettings()
-    folder = movielens.ensure_ml100k(Path(settings.cache_dir).expanduser() / "datasets")
-    events = movielens.load_ratings(folder)
-    events = events[: args.limit] if args.limit else events
+    settings, events = tuning.ml100k(args.limit)
     items = load_catalogue(argparse.Namespace(dataset="ml-100k"), settings)
     chosen, ratings = build(settings, False, items, args.tuning_events)
     served = next(m for m in chosen if isinstance(m, hybrid.Blend))

@@ -13,19 +13,12 @@ there to report, never to choose.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
-import json
-import time
-from pathlib import Path
 from typing import Any
 
-from bench.tuning import Candidate, tuning_part
-from streams.datasets import movielens
+from bench import tuning
 from streams.evaluation import models
-from streams.evaluation.prequential import prequential
-from streams.settings import WorkerSettings
 
 SUPPORTS = (1, 2, 3, 5)
 SHRINKAGES = (0.0, 10.0, 25.0, 50.0, 100.0)
@@ -33,45 +26,18 @@ DAMPINGS = ((5.0, 5.0), (10.0, 5.0), (15.0, 5.0), (10.0, 2.0), (10.0, 10.0), (25
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tuning-events", type=int, default=50_000)
-    parser.add_argument("--limit", type=int, default=0, help="only the first N events")
-    parser.add_argument("--out", default="bench/results")
+    parser = tuning.parser(__doc__)
     parser.add_argument("--no-lists", action="store_true", help="rating error only (faster)")
     parser.add_argument("--baseline", action="store_true", help="the baseline's dampings")
     args = parser.parse_args()
-    settings = WorkerSettings()
-    folder = movielens.ensure_ml100k(Path(settings.cache_dir).expanduser() / "datasets")
-    events = movielens.load_ratings(folder)
-    events = events[: args.limit] if args.limit else events
+    settings, events = tuning.ml100k(args.limit)
     ratings = models.Ratings()
     base = models.UserKNN(settings.user_cf, ratings)
     base.ranks = not args.no_lists
-    candidates = []
+    candidates: list[tuning.Candidate] = []
     for name, config in _settings(settings.user_cf, args.baseline):
-        candidates.append(Candidate(name, base, config, learns=not candidates))
-    started = time.perf_counter()
-    outcome = prequential(events, candidates, ratings, tuning_events=args.tuning_events)
-    seconds = time.perf_counter() - started
-    rows = []
-    for c in candidates:
-        whole, held = outcome.summary[c.name], outcome.held_out[c.name]
-        early = tuning_part(whole, held)
-        rows.append({"candidate": c.name, "tuning": early, "held_out": held})
-    best = min(rows, key=lambda r: r["tuning"]["rmse"])
-    print(f"{len(events)} events, {len(candidates)} candidates, {seconds:.0f} s")
-    print(f"{'candidate':<32} {'tuning RMSE':>11} {'hit@10':>7} {'held RMSE':>10} {'hit@10':>7}")
-    for r in rows:
-        t, h = r["tuning"], r["held_out"]
-        print(
-            f"{r['candidate']:<32} {t['rmse']:>11.4f} {t['hit_rate']:>7.4f} "
-            f"{h['rmse']:>10.4f} {h['hit_rate'] or 0:>7.4f}"
-        )
-    print(f"chosen on the tuning part: {best['candidate']}")
-    out = Path(args.out) / time.strftime("tune-usercf-%Y%m%d-%H%M%S.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"events": len(events), "rows": rows, "chosen": best}, indent=2))
-    print(f"wrote {out}")
+        candidates.append(tuning.Candidate(name, base, config, learns=not candidates))
+    tuning.run("usercf", events, candidates, ratings, args, "rmse", higher_is_better=False)
 
 
 def _settings(config: Any, baseline: bool) -> list[tuple[str, Any]]:

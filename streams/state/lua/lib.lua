@@ -35,3 +35,21 @@ local function call_all(cmd, key, args, per)
   end
 end
 
+
+-- Copies with versions in a flat argument list (id, version, values...; `stride` entries
+-- per copy, from `first`): the distinct ids in order of first appearance, and for each the
+-- position of its newest copy (an id listed twice, e.g. by two partitions: newest wins).
+local function newest_copies(args, first, stride)
+  local ids, latest = {}, {}
+  for k = first, #args, stride do
+    local id = args[k]
+    local seen = latest[id]
+    if not seen then
+      ids[#ids + 1] = id
+    end
+    if not seen or tonumber(args[k + 1]) > tonumber(args[seen + 1]) then
+      latest[id] = k
+    end
+  end
+  return ids, latest
+end

@@ -6,17 +6,7 @@
 -- KEYS: counts, versions, means                    (all tagged {g})
 -- ARGV: with_means, then per item: id, version, n, mean ('' = none)
 local with_means = ARGV[1] == '1'
-local items, latest = {}, {}
-for k = 2, #ARGV, 4 do  -- an item twice in one call (two partitions): its newest copy
-  local item = ARGV[k]
-  local seen = latest[item]
-  if not seen then
-    items[#items + 1] = item
-  end
-  if not seen or tonumber(ARGV[k + 1]) > tonumber(ARGV[seen + 1]) then
-    latest[item] = k
-  end
-end
+local items, latest = newest_copies(ARGV, 2, 4)
 if #items == 0 then
   return 0
 end

@@ -3,17 +3,7 @@
 -- may not have, and a copy never goes back to an older one.
 -- KEYS: iratings, iratings_ver, popular            (all tagged {g})
 -- ARGV: per item: id, version (rv), "<count> <sum>", popularity (pw)
-local items, latest = {}, {}
-for k = 1, #ARGV, 4 do
-  local item = ARGV[k]
-  local seen = latest[item]
-  if not seen then
-    items[#items + 1] = item
-  end
-  if not seen or tonumber(ARGV[k + 1]) > tonumber(ARGV[seen + 1]) then
-    latest[item] = k
-  end
-end
+local items, latest = newest_copies(ARGV, 1, 4)
 if #items == 0 then
   return 0
 end
