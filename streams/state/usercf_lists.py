@@ -85,10 +85,10 @@ class UserLists:
         everyone = [user.encode(), *raters]
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hmget(keys.rating_totals(), ["n", "s"])
-            pipe.hkeys(keys.user_ratings(user))
+            pipe.hgetall(keys.user_ratings(user))  # the reader's ACL has no HKEYS
             pipe.hmget(keys.user_counts(), everyone)
             totals, rated, counts = await pipe.execute()
-        copies = await self.redis.hmget(keys.item_ratings(), [item, *rated])
+        copies = await self.redis.hmget(keys.item_ratings(), [item, *list(rated)])
         return BaselineInputs(
             _pair(totals),
             _split(copies[0]),
