@@ -87,6 +87,7 @@ class UserKNN:
         self.names: list[str] = []
         self.sums = np.zeros((64, 64, WIDTH))
         self.stats = np.zeros((64, 2))
+        self.totals = np.zeros(2)  # Σ of the rows of stats: every rating's (n, Σ r)
         self.raters: dict[str, ItemRaters] = {}
         self.item_stats: dict[str, list[float]] = {}  # item → (n, Σ r) of its ratings
         self._rated_items: dict[str, recommend.RatedItems] = {}
@@ -132,6 +133,7 @@ class UserKNN:
             np.add.at(self.sums[self.index[who]], idx, rows)
         for who, stats in deltas.stats.items():
             self.stats[self.index[who]] += stats[:2]
+            self.totals += stats[:2]
         self._rated_items.pop(user, None)
         self.version += 1
 
@@ -168,7 +170,7 @@ class UserKNN:
         """The baselines of ``users`` (indices: the user asking first, then the raters)
         from the exact counts, as the reader computes them from the worker's."""
         stats = self.stats[: len(self.names)]
-        totals = (stats[:, 0].sum(), stats[:, 1].sum())
+        totals = (float(self.totals[0]), float(self.totals[1]))
         of_item = self.item_stats.get(item, [0.0, 0.0])
         base = Baseline.of_item(totals, (of_item[0], of_item[1]), *damping)
         assert base is not None  # the user asking has a rating

@@ -64,7 +64,8 @@ class Predictor:
             return mean_u, means_v
         got = await self.store.baseline_inputs(user, item, raters)
         base = Baseline.of_item(got.totals, got.item, *self.damping)
-        if base is None:  # no total published yet (a worker older than the baseline)
+        if base is None:  # no totals: a state an older release wrote, not rebuilt yet
+            # (the worker refuses such a state; the reader does not check its revision)
             return mean_u, means_v
         count, total = got.users[0]
         mine = base.user(float(count), float(total), got.rated[:, 0], got.rated[:, 1])

@@ -88,7 +88,7 @@ class UserLists:
             pipe.hgetall(keys.user_ratings(user))  # the reader's ACL has no HKEYS
             pipe.hmget(keys.user_counts(), everyone)
             totals, rated, counts = await pipe.execute()
-        copies = await self.redis.hmget(keys.item_ratings(), [item, *list(rated)])
+        copies = await self.redis.hmget(keys.item_ratings(), [item, *rated])
         return BaselineInputs(
             _pair(totals),
             _split(copies[0]),

@@ -85,6 +85,17 @@ def _assert_exact(settings, events) -> None:
     assert_cooccurrence_equals_reference(client, events, settings.item_cf.kmax)
 
 
+def _refused_then_rebuilt(settings, start_worker, why: str) -> None:
+    """A worker started on this state stops with a message that says ``why`` and names
+    the rebuild; the rebuild then runs to its end."""
+    refused = start_worker(settings)
+    assert refused.wait(timeout=120) == 2
+    message = refused.log_path.read_text()
+    assert why in message and "streamrec rebuild --yes" in message, message
+    done = _cli(settings, "rebuild", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def _first_run(settings, start_worker):
     events = list(generate(SyntheticSpec(events=1_200, users=50, items=40, rerate_share=0.1)))
     worker = start_worker(settings)
@@ -109,13 +120,7 @@ def test_partitions_added_in_place_are_refused_and_rebuild_restores_the_referenc
     later = _later_changes(events)
     _produce(wider, later)
 
-    refused = start_worker(wider)
-    assert refused.wait(timeout=120) == 2
-    message = refused.log_path.read_text()
-    assert "partition" in message and "streamrec rebuild --yes" in message, message
-
-    done = _cli(wider, "rebuild", "--yes")
-    assert done.returncode == 0, done.stdout + done.stderr
+    _refused_then_rebuilt(wider, start_worker, "partition")
     assert _partitions(wider, wider.topics.ratings) == 4
     assert _partitions(wider, wider.by_item_topic) == 4
 
@@ -158,13 +163,7 @@ def test_a_state_of_an_older_revision_is_refused_until_rebuilt(two_partitions, s
     assert int(client.hget(keys.partition_layout(), "revision")) == STATE_REVISION
     client.hdel(keys.partition_layout(), "revision")  # as an older release left it
 
-    refused = start_worker(settings)
-    assert refused.wait(timeout=120) == 2
-    message = refused.log_path.read_text()
-    assert "older release" in message and "streamrec rebuild --yes" in message, message
-
-    done = _cli(settings, "rebuild", "--yes")
-    assert done.returncode == 0, done.stdout + done.stderr
+    _refused_then_rebuilt(settings, start_worker, "older release")
     start_worker(settings)
     assert wait_idle(settings, timeout=240)
     _assert_exact(settings, events)
