@@ -52,8 +52,10 @@ class Predictor:
         ratings = np.array([rated[v] for v in known], dtype=np.float64)
         k, bounds = self.predict_k, self.rating_bounds
         value = recommend.predict(base_u, sims, ratings, base_v, k, bounds)
-        order = [j for j in np.argsort(-sims, kind="stable")[:k] if sims[j] > 0]
-        used = [(known[j].decode(), float(sims[j]), float(ratings[j])) for j in order]
+        used = [
+            (known[j].decode(), float(sims[j]), float(ratings[j]))
+            for j in recommend.used_raters(sims, k).tolist()
+        ]
         return Prediction(value, used, base_u)
 
     async def _bases(

@@ -65,3 +65,26 @@ def test_neighbourhood_is_the_k_most_similar_positive_partners(rows):
     expected = sorted((p for p, s in zip(partners, sims, strict=True) if s > 0),
                       key=lambda p: (-sims[partners.index(p)], p))[:5]  # fmt: skip
     assert [nb.user_id for nb in hood] == expected
+
+
+@given(
+    st.lists(st.sampled_from([-0.5, 0.0, 0.2, 0.5, 0.5 + 1e-12, 0.9]), min_size=1, max_size=12),
+    st.integers(1, 6),
+)
+def test_the_raters_a_prediction_uses_are_the_k_most_similar_and_their_ties(values, k):
+    """One rule for the value and for the neighbours the reader reports with it."""
+    sims = np.array(values)
+    used = recommend.used_raters(sims, k).tolist()
+    positive = sorted((s for s in values if s > 0), reverse=True)
+    assert [sims[j] for j in used] == sorted((sims[j] for j in used), reverse=True)
+    assert len(set(used)) == len(used) and all(sims[j] > 0 for j in used)
+    if len(positive) <= k:
+        assert len(used) == len(positive)
+    else:  # every rater within rounding of the k-th, nothing below it
+        kth = positive[k - 1]
+        assert len(used) == sum(1 for s in positive if s >= kth - 1e-9 * kth)
+    ratings, means = np.linspace(1, 5, len(values)), np.full(len(values), 3.0)
+    if used:
+        want = 3.0 + (sims[used] * (ratings[used] - 3.0)).sum() / np.abs(sims[used]).sum()
+        got = recommend.predict(3.0, sims, ratings, means, k, (0.5, 5.0))
+        assert abs(got - np.clip(want, 0.5, 5.0)) < 1e-12

@@ -66,6 +66,19 @@ def neighbourhood(
     return [Neighbour(partners[k], float(sims[k]), round(float(sums[k, N]))) for k in best]
 
 
+def used_raters(sims: np.ndarray, k: int) -> np.ndarray:
+    """Which raters a prediction uses, most similar first: the ``k`` most similar with a
+    positive similarity, and every one tied with the k-th (which of equals to drop would
+    depend on storage order and on the last bits of the arithmetic: pairs over two
+    co-rated items often share one similarity, up to rounding)."""
+    positive = np.flatnonzero(sims > 0)
+    order = positive[np.argsort(-sims[positive], kind="stable")]
+    if len(order) <= k:
+        return order
+    last = sims[order[k - 1]]
+    return order[sims[order] >= last - TIE_TOLERANCE * max(abs(last), 1e-300)]
+
+
 def predict(
     mean_u: float,
     sims: np.ndarray,
@@ -74,16 +87,11 @@ def predict(
     k: int,
     bounds: tuple[float, float],
 ) -> float:
-    """KNN-with-means over the raters of one item (arrays aligned, any order)."""
-    positive = np.flatnonzero(sims > 0)
-    if len(positive) == 0:
+    """KNN around ``mean_u`` and ``means`` (the users' means or baselines) over the raters
+    of one item (arrays aligned, any order)."""
+    top = used_raters(sims, k)
+    if len(top) == 0:
         return float(np.clip(mean_u, *bounds))
-    top = positive[np.argsort(-sims[positive], kind="stable")[:k]]
-    if len(positive) > k:  # raters tied with the k-th are all in: which of equals to drop
-        # would depend on storage order and on the last bits of the arithmetic (pairs over
-        # two co-rated items often share one similarity exactly, up to rounding)
-        cut = sims[top[-1]] - TIE_TOLERANCE * max(abs(sims[top[-1]]), 1e-300)
-        top = positive[sims[positive] >= cut]
     weight = np.abs(sims[top]).sum()
     value = mean_u + float((sims[top] * (ratings[top] - means[top])).sum()) / weight
     return float(np.clip(value, *bounds))
