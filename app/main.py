@@ -48,7 +48,7 @@ def create_app(settings: ReaderSettings) -> FastAPI:
         app.state.predictor = Predictor(
             Store(client), settings.predict_k, c.min_support, bounds, c.shrinkage, c.damping
         )
-        app.state.producer = AsyncProducer(settings.kafka)
+        app.state.producer = AsyncProducer(settings.kafka, settings.produce_timeout_s)
         try:
             yield
         finally:

@@ -45,6 +45,9 @@ class ReaderSettings(StreamrecSettings):
     max_k: int = Field(default=50, ge=1, le=1000)  # at most the neighbourhood size
     predict_k: int = Field(default=40, ge=1, le=1000)
     max_batch: int = Field(default=1000, ge=1, le=100_000)
+    # POST /v1/ratings waits at most this long for Kafka to acknowledge the events, then
+    # answers 503 (retry) instead of holding the client for librdkafka's 5 minutes
+    produce_timeout_s: float = Field(default=5.0, gt=0, le=300)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
 

@@ -77,6 +77,18 @@ OFFSET_HOLES = Counter(
     "Always 0 unless exactly-once is broken; alert on any increase.",
     ["path"],
 )
+REWINDS = Counter(
+    "streamrec_rewinds_total",
+    "Partitions whose committed offset was set back to Redis's fences at an assignment: "
+    "Redis had lost acknowledged writes (failover, restart without AOF, old snapshot) and "
+    "the log replays them. Any increase deserves a look at Redis's persistence.",
+    ["topic"],
+)
+REWOUND_RECORDS = Counter(
+    "streamrec_rewound_records_total",
+    "Records read again because Redis had lost their acknowledged writes.",
+    ["topic"],
+)
 STALE_OWNER_REFUSALS = Counter(
     "streamrec_stale_owner_refusals_total",
     "Partitions whose batch begin or commit was refused: another worker claimed them since "

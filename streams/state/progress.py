@@ -15,7 +15,16 @@ paused past its session timeout while its partitions moved on. ``commit`` never 
 fence backwards. A partition this process holds no token for (never claimed, or the
 token dropped on a revoke) is refused as stale too, not treated as a bug: a batch still
 in flight across a revoke must not move progress, and failing loudly there would stop
-the worker. ``progress`` and ``plan`` stay plain reads (tools, the cutter's re-read)."""
+the worker. ``progress`` and ``plan`` stay plain reads (tools, the cutter's re-read).
+
+Lost writes (issue 15): the same token and the fence this process last saw tell when
+Redis has gone back in time under it (a failover to a lagging replica, a restart without
+the append-only file, an older snapshot restored): a stored epoch below the token, or a
+fence below what this process committed. ``begin``, ``commit`` and ``audit`` raise
+``LostWrites`` then; the worker stops and its restart replays the log from Redis's
+fences (``streams.worker.rewind``). A batch whose begin is on another server than its
+commit (``intent_run``, the server's run id) is redone from its begin (``ServerChanged``):
+its writes before the change may be gone with the old server."""
 
 from __future__ import annotations
 
@@ -23,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from streams.state import keys
 from streams.state.codecs import text
@@ -40,6 +50,29 @@ class StaleOwner(Exception):
         self.partitions = sorted(partitions)
         self.stage = stage  # "begin" or "commit"
         super().__init__(f"{stage} refused on {topic} partitions {self.partitions}: stale owner")
+
+
+class LostWrites(Exception):
+    """Redis no longer holds progress this process saw acknowledged: it lost writes. Not
+    a ``RedisError``: a retry would apply later batches over the hole. The worker stops;
+    after its restart, ``streams.worker.rewind`` replays the log from Redis's fences."""
+
+    def __init__(self, topic: str, partitions: list[int], stage: str) -> None:
+        self.topic = topic
+        self.partitions = sorted(partitions)
+        self.stage = stage  # "begin", "commit" or "audit"
+        super().__init__(
+            f"{stage} on {topic} partitions {self.partitions}: Redis no longer holds "
+            "progress it acknowledged (a failover to a lagging replica, a restart without "
+            "the append-only file, or an older snapshot restored)"
+        )
+
+
+class ServerChanged(RedisError):
+    """A batch's commit reached another Redis server than its begin (a failover or a
+    restart in between): writes of the batch may be gone with the old one. A
+    ``RedisError``, so ``through_outages`` redoes the attempt from its begin, behind the
+    fences (what survived is skipped, what was lost is written again)."""
 
 
 class Progress(Protocol):
@@ -81,6 +114,16 @@ class Progress(Protocol):
         (per partition) is added to the partition's event count with the fence move."""
         ...
 
+    async def advance(self, topic: str, ends: dict[int, int]) -> None:
+        """Move the fences forward (never back), with no token: for a path whose writes
+        are idempotent, so that a rewind knows what Redis holds of it."""
+        ...
+
+    async def audit(self) -> None:
+        """``LostWrites`` if any partition this process holds has gone back in time (an
+        idle worker learns of a failover before its next batch)."""
+        ...
+
 
 class ProgressStore:
     """``Progress`` in Redis: one hash per partition (``keys.partition_progress``)."""
@@ -88,9 +131,11 @@ class ProgressStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
         self.tokens: dict[tuple[str, int], int] = {}  # (topic, partition) -> epoch claimed
+        self.seen: dict[tuple[str, int], int] = {}  # the fence claimed or last committed
         self._claim = client.register_script(script("progress_claim.lua"))
         self._begin = client.register_script(script("progress_begin.lua"))
         self._commit = client.register_script(script("progress_commit.lua"))
+        self._advance = client.register_script(script("progress_advance.lua"))
 
     async def progress(self, topic: str, partition: int) -> tuple[int, int]:
         """(fence, intent_end): last offset fully applied, and a batch left half-applied."""
@@ -102,6 +147,7 @@ class ProgressStore:
     async def claim(self, topic: str, partition: int) -> tuple[int, int]:
         fence, intent, epoch = await self._claim(keys=[keys.partition_progress(topic, partition)])
         self.tokens[(topic, partition)] = int(epoch)
+        self.seen[(topic, partition)] = int(fence)
         return int(fence), int(intent)
 
     def holds(self, topic: str, partition: int) -> bool:
@@ -109,25 +155,30 @@ class ProgressStore:
 
     def forget_token(self, topic: str, partition: int) -> None:
         self.tokens.pop((topic, partition), None)
+        self.seen.pop((topic, partition), None)
 
-    async def _fenced(self, stage: str, topic: str, calls: dict[int, list[Any]]) -> None:
+    async def _fenced(self, stage: str, topic: str, calls: dict[int, list[Any]]) -> dict[int, int]:
         """One fenced script per partition key (``calls``: partition -> args after the
-        token), in one round trip; ``StaleOwner`` names every partition refused."""
+        token and the fence last seen), in one round trip: each partition's answer."""
         run = self._begin if stage == "begin" else self._commit
-        refused = [p for p in calls if (topic, p) not in self.tokens]
         held = [p for p in calls if (topic, p) in self.tokens]
+        answers: list[Any] = []
         if held:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for partition in held:
                     await run(
                         keys=[keys.partition_progress(topic, partition)],
-                        args=[self.tokens[(topic, partition)], *calls[partition]],
+                        args=[
+                            self.tokens[(topic, partition)],
+                            self.seen[(topic, partition)],
+                            *calls[partition],
+                        ],
                         client=pipe,
                     )
                 answers = await pipe.execute()
-            refused += [p for p, ok in zip(held, answers, strict=True) if not int(ok)]
-        if refused:
-            raise StaleOwner(topic, refused, stage)
+        outcome = dict(zip(held, (int(a) for a in answers), strict=True))
+        outcome.update({p: 0 for p in calls if p not in outcome})  # no token: refused
+        return outcome
 
     async def begin(
         self, topic: str, ends: dict[int, int], plans: Mapping[int, str | bytes] | None = None
@@ -139,7 +190,7 @@ class ProgressStore:
             calls[partition] = [end]
             if plans is not None and partition in plans:
                 calls[partition].append(plans[partition])
-        await self._fenced("begin", topic, calls)
+        answer(topic, "begin", await self._fenced("begin", topic, calls))
 
     async def plan(self, topic: str, partition: int) -> str | None:
         raw = await self.redis.hget(keys.partition_progress(topic, partition), "intent_plan")
@@ -149,4 +200,47 @@ class ProgressStore:
         self, topic: str, ends: dict[int, int], events: Mapping[int, int] | None = None
     ) -> None:
         calls = {p: [end] if events is None else [end, events[p]] for p, end in ends.items()}
-        await self._fenced("commit", topic, calls)
+        outcome = await self._fenced("commit", topic, calls)
+        for partition in (p for p, a in outcome.items() if a == 1):
+            key = (topic, partition)
+            if key in self.seen:  # else revoked meanwhile: the next claim reads the fence
+                self.seen[key] = max(self.seen[key], ends[partition])
+        answer(topic, "commit", outcome)
+
+    async def advance(self, topic: str, ends: dict[int, int]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for partition, end in ends.items():
+                progress = keys.partition_progress(topic, partition)
+                await self._advance(keys=[progress], args=[end], client=pipe)
+            await pipe.execute()
+
+    async def audit(self) -> None:
+        # what this process expects, taken before the read: a claim or a commit landing
+        # while the read is on its way raises the expectation past what was read
+        expected = {key: (token, self.seen[key]) for key, token in self.tokens.items()}
+        if not expected:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for topic, partition in expected:
+                pipe.hmget(keys.partition_progress(topic, partition), ["epoch", "fence"])
+            stored = await pipe.execute()
+        behind: dict[str, list[int]] = {}
+        for (key, (token, seen)), (epoch, fence) in zip(expected.items(), stored, strict=True):
+            if int(epoch or 0) < token or int(fence or -1) < seen:
+                behind.setdefault(key[0], []).append(key[1])
+        for topic, partitions in behind.items():
+            raise LostWrites(topic, partitions, "audit")
+
+
+def answer(topic: str, stage: str, outcome: dict[int, int]) -> None:
+    """Raises for the partitions a fenced script did not record (1), the gravest first:
+    lost writes (-1), a batch begun on another server (-2), a stale owner (0)."""
+    if lost := [p for p, a in outcome.items() if a == -1]:
+        raise LostWrites(topic, lost, stage)
+    if moved := [p for p, a in outcome.items() if a == -2]:
+        raise ServerChanged(
+            f"{stage} on {topic} partitions {sorted(moved)}: the batch began on another "
+            "Redis server (a failover or a restart since); redoing it from its begin"
+        )
+    if refused := [p for p, a in outcome.items() if a == 0]:
+        raise StaleOwner(topic, refused, stage)

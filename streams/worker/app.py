@@ -23,6 +23,7 @@ from streams.state.itemcf import ItemStore
 from streams.state.served import ServedStore
 from streams.state.usercf import Store
 from streams.worker.monitor import BatchMonitor
+from streams.worker.rewind import Rewinder
 
 
 def credentials(settings: WorkerSettings) -> SASLCredentials | SSLCredentials | None:
@@ -141,16 +142,19 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         settings.embedding.topn_size,
     )
 
-    from streams.worker import catalogue, fuser, lists_process, pairs, ratings, refresher
+    from streams.worker import audit, catalogue, fuser, lists_process, pairs, ratings, refresher
 
     user_keyed: dict[str, ratings.UserBatchEngine] = {}
     if settings.item_cf.enabled:
         user_keyed["item-cf"] = ItemEngine(item_store, store, settings.item_cf)
     if settings.embedding.enabled:
         user_keyed["hybrid"] = hybrid_engine
-    catalogue.register(app, settings, hybrid_engine)
-    ratings.register(app, settings, by_item, user_keyed)
-    pairs.register(app, settings, by_item, engine)
+    rewinder = Rewinder(store)  # every path's progress is in ``store``
+    rewinder.install(app)
+    catalogue.register(app, settings, hybrid_engine, rewinder)
+    ratings.register(app, settings, by_item, user_keyed, rewinder)
+    pairs.register(app, settings, by_item, engine, rewinder)
+    audit.register(app, store)
     refresher.register(app, settings, engine)
     if settings.lists_process:  # the refresher and the fuser: a child process
         lists_process.register(app, settings)

@@ -1,7 +1,9 @@
 """The catalogue agent: keeps each item's title and attributes from the ``items`` topic
 and, per batch of catalogue changes, the content similar lists (``streams.engines.hybrid``).
 Writes are idempotent (the latest record of an item wins), so at-least-once is exact;
-records are acknowledged only once their batch is stored or dead-lettered."""
+records are acknowledged only once their batch is stored or dead-lettered, and each
+partition's fence is moved after the store, so a Redis that loses the catalogue has it
+replayed from the log (``streams.worker.rewind``)."""
 
 from __future__ import annotations
 
@@ -21,13 +23,18 @@ from streams.settings import WorkerSettings
 from streams.worker.dead_letters import DeadLetters, unexpected
 from streams.worker.guard import fail_stop
 from streams.worker.retry import through_outages
+from streams.worker.rewind import Rewinder
 
 log = logging.getLogger(__name__)
 
 
-def register(app: faust.App, settings: WorkerSettings, engine: HybridEngine) -> Any:
-    items = app.topic(settings.topics.items, key_serializer="raw", value_serializer="raw")
+def register(
+    app: faust.App, settings: WorkerSettings, engine: HybridEngine, rewinder: Rewinder
+) -> Any:
+    topic = settings.topics.items
+    items = app.topic(topic, key_serializer="raw", value_serializer="raw")
     dead_letters = DeadLetters(app, settings)
+    rewinder.watch(topic, topic)  # the catalogue's fences are named after its topic
 
     @app.agent(items, name="catalogue")
     @fail_stop("catalogue", app)
@@ -51,6 +58,10 @@ def register(app: faust.App, settings: WorkerSettings, engine: HybridEngine) -> 
                 await asyncio.gather(*deliveries)
             if changes:
                 await _store(changes, engine, settings)
+            ends = {e.message.partition: e.message.offset for e in batch}  # offset order
+            await through_outages(
+                "catalogue", functools.partial(engine.progress.advance, topic, ends)
+            )
             for event in batch:
                 await stream.ack(event)
 

@@ -18,6 +18,7 @@ from streams.worker.batching import Cut, PartitionBatcher, owned
 from streams.worker.guard import fail_stop
 from streams.worker.inflight import InFlight
 from streams.worker.retry import through_outages
+from streams.worker.rewind import Rewinder
 
 
 def decode(event: Any) -> list[ByItemEvent]:
@@ -58,10 +59,15 @@ async def _until_applied(
 
 
 def register(
-    app: faust.App, settings: WorkerSettings, by_item: faust.TopicT, engine: Engine
+    app: faust.App,
+    settings: WorkerSettings,
+    by_item: faust.TopicT,
+    engine: Engine,
+    rewinder: Rewinder,
 ) -> Any:
     topic_name = settings.by_item_topic
     batcher = PartitionBatcher(engine.store, topic_name)
+    rewinder.watch(topic_name, batcher.progress_name)
 
     batcher.follow_assignments(app, topic_name)
     flight: InFlight[list[ByItemEvent]] = InFlight(1, decode)

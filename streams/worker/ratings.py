@@ -42,6 +42,7 @@ from streams.worker.gather import Backlog, gathered
 from streams.worker.guard import fail_stop
 from streams.worker.inflight import InFlight
 from streams.worker.retry import through_outages
+from streams.worker.rewind import Rewinder
 
 PACK_MAX = 2_000  # events per by-item record: ~150 KB, well inside Kafka's 1 MB default
 Parsed = UserEvent | InvalidEvent  # a record, read once: its event or why it is refused
@@ -157,6 +158,7 @@ def register(
     settings: WorkerSettings,
     by_item: faust.TopicT,
     engines: dict[str, UserBatchEngine],
+    rewinder: Rewinder,
 ) -> Any:
     """The ``ratings`` agent; ``engines`` maps each exactly-once path's stage name (its
     metrics label and progress name) to its engine."""
@@ -168,6 +170,7 @@ def register(
 
     for path in paths:
         path.batcher.follow_assignments(app, topic)
+        rewinder.watch(topic, path.progress_name)
     flight: InFlight[Parsed] = InFlight(
         1 + len(paths), lambda record: parse_message(record.message, settings.limits)
     )

@@ -127,6 +127,7 @@ class World:
         async def run() -> None:
             for partition in ends:
                 await other.claim(NAME, partition)
+            await other.begin(NAME, ends)
             await other.commit(NAME, ends)
 
         asyncio.run(run())

@@ -1,0 +1,77 @@
+"""Faults on the wire between the worker and Redis (issue 15), through the fault proxy:
+added latency, every connection reset (again and again), and a blackhole (bytes dropped
+both ways, the connections left open) ended by a reset, all while a replay is applied.
+The worker must ride through each (alive, the errors counted) and the state must equal
+the reference. That each fault landed is shown by the proxy's own counts: chunks
+delayed, connections reset and new ones opened after each reset, bytes swallowed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from streams.commands.wait_idle import wait_idle
+from streams.datasets.synthetic import SyntheticSpec, generate
+from streams.settings import RedisConnection
+from streams.stack.faultproxy import FaultProxy
+from tests.conftest import free_port
+from tests.cooccurrence import assert_cooccurrence_equals_reference
+from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
+from tests.scrape import worker_metric
+
+pytestmark = pytest.mark.integration
+
+
+def _opened_since(proxy: FaultProxy, before: int, timeout: float = 30) -> None:
+    """The worker reconnected after a fault (a connection was opened since ``before``)."""
+    deadline = time.monotonic() + timeout
+    while proxy.connections <= before:
+        assert time.monotonic() < deadline, "the worker never reconnected"
+        time.sleep(0.05)
+
+
+@pytest.mark.timeout(300)
+def test_the_worker_rides_through_latency_resets_and_a_blackhole(
+    worker_settings, topics, start_worker, services
+):
+    host, port = services.redis.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    db = worker_settings.redis.url.rsplit("/", 1)[1]
+    proxy = FaultProxy((host, int(port))).start()
+    settings = worker_settings.model_copy(
+        update={"redis": RedisConnection(url=f"redis://127.0.0.1:{proxy.port}/{db}")}
+    )
+    events = list(generate(SyntheticSpec(events=3_000, users=120, items=60, rerate_share=0.1)))
+    metrics_port = free_port()
+    try:
+        worker = start_worker(settings, metrics_port)
+        _produce(settings, events[:1_000])
+        proxy.set_latency(0.02)  # 20 ms per chunk each way
+        _produce(settings, events[1_000:2_000])
+        time.sleep(3)
+        proxy.set_latency(0.0)
+        assert proxy.delayed > 0
+        for _ in range(5):  # connections reset under load, five times
+            before, aborted = proxy.connections, proxy.aborted
+            proxy.reset()
+            assert proxy.aborted > aborted
+            _opened_since(proxy, before)
+            time.sleep(0.3)
+        _produce(settings, events[2_000:])
+        proxy.blackhole()  # nothing arrives, nothing is refused
+        time.sleep(4)
+        proxy.blackhole(False)
+        assert proxy.dropped > 0
+        before = proxy.connections
+        proxy.reset()  # what a TCP keepalive or the client's timeout ends it with
+        _opened_since(proxy, before)
+        assert wait_idle(settings, timeout=240)
+        assert worker.poll() is None, worker.log_path.read_text()[-3000:]
+        assert worker_metric(metrics_port, "streamrec_redis_errors_total{") > 0
+        assert_state_equals_reference(settings, events)
+        client = redis.Redis.from_url(worker_settings.redis.url)
+        assert_cooccurrence_equals_reference(client, events, settings.item_cf.kmax)
+    finally:
+        proxy.stop()
