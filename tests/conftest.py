@@ -164,6 +164,7 @@ def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str
         "STREAMREC_TOPICS__ITEMS": t.items,
         "STREAMREC_TOPICS__DLQ": t.dlq,
         "STREAMREC_TOPICS__RATINGS_PARTITIONS": str(t.ratings_partitions),
+        "STREAMREC_TOPICS__REPLICATION_FACTOR": str(t.replication_factor),
         "STREAMREC_METRICS_PORT": str(metrics_port),
         "STREAMREC_DATA_DIR": settings.data_dir,
         "STREAMREC_USER_CF__FAN_OUT_CAP": str(settings.user_cf.fan_out_cap),

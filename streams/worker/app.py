@@ -95,6 +95,8 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         datadir=str(datadir),
         web_enabled=False,
         topic_partitions=settings.topics.ratings_partitions,
+        # the by-item topic and Faust's own are declared by Faust: as many copies as ours
+        topic_replication_factor=settings.topics.replication_factor,
         topic_allow_declare=True,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
