@@ -76,6 +76,14 @@ format: venv ## apply ruff's fixes and formatting
 test: stack-up lint tools ## everything: install, start the stack, lint, run the whole suite
 	STREAMREC_HELM=$(HELM) $(BIN)/pytest $(PYTEST_ARGS)
 
+FAULT_TESTS = tests/integration/test_redis_failover.py tests/integration/test_redis_wire_faults.py \
+	tests/integration/test_kafka_broker_loss.py tests/integration/test_engine_crash.py \
+	tests/integration/test_redis_outage.py
+
+.PHONY: test-faults
+test-faults: stack-up tools ## the fault scenarios on the whole of MovieLens-100K (~30 min; docs/reliability.md)
+	STREAMREC_FAULTS=full $(BIN)/pytest $(FAULT_TESTS)
+
 .PHONY: clean
 clean: stack-down ## stop the stack and remove local state (data, venv, caches)
 	rm -rf .state $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -17,6 +17,8 @@ def _stack(args: argparse.Namespace) -> int:
 
     settings = load_settings(StackSettings)
     try:
+        asked = args.kafka_nodes if args.action == "up" else None
+        settings = manager.with_nodes(settings, asked)
         if args.action == "up":
             statuses = manager.up(settings)
         elif args.action == "down":
@@ -71,7 +73,8 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    """Runs bench/suite.py from a source checkout (benchmarks are not part of the wheel)."""
+    """Runs bench/suite.py (or ``bench soak``: bench/soak.py) from a source checkout
+    (benchmarks are not part of the wheel)."""
     import os
     import subprocess
     from pathlib import Path
@@ -83,7 +86,10 @@ def _bench(args: argparse.Namespace) -> int:
         )
         return 2
     env = os.environ | {"PYTHONPATH": str(root)}
-    return subprocess.call([sys.executable, "-m", "bench.suite", *args.rest], cwd=root, env=env)
+    module, rest = (
+        ("bench.soak", args.rest[1:]) if args.rest[:1] == ["soak"] else ("bench.suite", args.rest)
+    )
+    return subprocess.call([sys.executable, "-m", module, *rest], cwd=root, env=env)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -189,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     stack = sub.add_parser("stack", help="local Kafka (KRaft) + Redis: up, down, status")
     stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument(
+        "--kafka-nodes",
+        type=int,
+        choices=range(1, 6),
+        metavar="N",
+        help="up: run N KRaft nodes (replication min(3, N), min.insync.replicas one less); "
+        "down and status use the count the stack was started with",
+    )
     stack.set_defaults(handler=_stack)
 
     topics = sub.add_parser("topics", help="create or check the topics streamrec uses")
@@ -246,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     reader = sub.add_parser("reader", help="run the HTTP reader (FastAPI)")
     reader.set_defaults(handler=_reader)
 
-    bench = sub.add_parser("bench", help="the benchmark suite, side by side (bench/suite.py)")
+    bench = sub.add_parser(
+        "bench", help="the benchmark suite, side by side (bench/suite.py); bench soak: the soak"
+    )
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="options for bench/suite.py")
     bench.set_defaults(handler=_bench)
 

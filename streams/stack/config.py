@@ -20,6 +20,10 @@ class StackSettings(BaseSettings):
     kafka_port: int = Field(default=9092, ge=1, le=65535)
     controller_port: int = Field(default=9093, ge=1, le=65535)
     kafka_heap: str = Field(default="768m", pattern=r"^\d+[mg]$")
+    # KRaft nodes (each a broker and a controller); with more than one, node k listens on
+    # kafka_port + 2(k-1) and controller_port + 2(k-1), topics get min(3, nodes) copies
+    # and min.insync.replicas one less (docs/reliability.md)
+    kafka_nodes: int = Field(default=1, ge=1, le=5)
     default_partitions: int = Field(default=8, ge=1)
     redis_port: int = Field(default=6379, ge=1, le=65535)
     redis_maxmemory: str = "0"
@@ -35,7 +39,13 @@ class StackSettings(BaseSettings):
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.host}:{self.kafka_port}"
+        return ",".join(f"{self.host}:{self.kafka_port + 2 * k}" for k in range(self.kafka_nodes))
+
+    @property
+    def replication(self) -> tuple[int, int]:
+        """(replication factor, min.insync.replicas) of the stack's topics."""
+        copies = min(3, self.kafka_nodes)
+        return copies, max(1, copies - 1)
 
     @property
     def redis_url(self) -> str:

@@ -26,8 +26,22 @@ class ServiceStatus:
         return f"{self.name:<6} {self.state:<8} {self.endpoint:<28} {pid:<11} {self.detail}"
 
 
+def with_nodes(settings: StackSettings, asked: int | None) -> StackSettings:
+    """The settings with the Kafka node count asked for on ``up`` (remembered in the
+    state folder), or the one the running stack was started with (``down``, ``status``)."""
+    remembered = settings.state / "kafka-nodes"
+    if asked is not None:
+        remembered.parent.mkdir(parents=True, exist_ok=True)
+        remembered.write_text(f"{asked}\n")
+        return settings.model_copy(update={"kafka_nodes": asked})
+    if remembered.exists():
+        return settings.model_copy(update={"kafka_nodes": int(remembered.read_text())})
+    return settings
+
+
 def services(settings: StackSettings) -> list[Service]:
-    return [KafkaService(settings), RedisService(settings)]
+    nodes = [KafkaService(settings, k) for k in range(1, settings.kafka_nodes + 1)]
+    return [*nodes, RedisService(settings)]
 
 
 def status_of(service: Service) -> ServiceStatus:

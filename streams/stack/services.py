@@ -24,23 +24,28 @@ class Health:
 
 
 class KafkaService:
-    """Apache Kafka 4 in KRaft mode (combined broker + controller), jars from Maven Central."""
+    """Apache Kafka 4 in KRaft mode (combined broker + controller), jars from Maven Central:
+    one node, or node ``node`` of ``settings.kafka_nodes``."""
 
-    name = "kafka"
-
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, node: int = 1) -> None:
         self.s = settings
-        self.home = settings.state / "kafka"
-        self.process = ManagedProcess("kafka", self.home)
+        self.node = node
+        self.name = "kafka" if settings.kafka_nodes == 1 else f"kafka-{node}"
+        self.home = settings.state / self.name
+        self.process = ManagedProcess(self.name, self.home)
         self.libs = settings.cache / f"kafka-{settings.kafka_version}" / "libs"
 
     @property
     def endpoint(self) -> str:
-        return self.s.kafka_bootstrap
+        return f"{self.s.host}:{self.port}"
 
     @property
     def port(self) -> int:
-        return self.s.kafka_port
+        return self.s.kafka_port + 2 * (self.node - 1)
+
+    @property
+    def controller_port(self) -> int:
+        return self.s.controller_port + 2 * (self.node - 1)
 
     def install(self) -> None:
         """Resolve the broker and its dependencies with Maven into the cache (once)."""
@@ -78,27 +83,33 @@ class KafkaService:
         s = self.s
         data = self.home / "data"
         config = self.home / "server.properties"
+        voters = ",".join(
+            f"{k}@{s.host}:{s.controller_port + 2 * (k - 1)}" for k in range(1, s.kafka_nodes + 1)
+        )
+        copies, isr = s.replication
         config.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@{s.host}:{s.controller_port}",
-                    f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},"
-                    f"CONTROLLER://{s.host}:{s.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+                    f"node.id={self.node}",
+                    f"controller.quorum.voters={voters}",
+                    f"listeners=PLAINTEXT://{s.host}:{self.port},"
+                    f"CONTROLLER://{s.host}:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://{s.host}:{self.port}",
                     "controller.listener.names=CONTROLLER",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     "inter.broker.listener.name=PLAINTEXT",
                     f"log.dirs={data}",
                     f"num.partitions={s.default_partitions}",
                     "auto.create.topics.enable=false",
-                    "offsets.topic.replication.factor=1",
+                    f"default.replication.factor={copies}",
+                    f"min.insync.replicas={isr}",
+                    f"offsets.topic.replication.factor={copies}",
                     "offsets.topic.num.partitions=8",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
+                    f"transaction.state.log.replication.factor={copies}",
+                    f"transaction.state.log.min.isr={isr}",
+                    f"share.coordinator.state.topic.replication.factor={copies}",
+                    f"share.coordinator.state.topic.min.isr={isr}",
                     "group.initial.rebalance.delay.ms=0",
                     "log.flush.interval.ms=1000",
                     "",
@@ -112,17 +123,26 @@ class KafkaService:
         self.home.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
         if not (self.home / "data" / "meta.properties").exists():
-            cluster_id = subprocess.run(
-                self._java("kafka.tools.StorageTool", "random-uuid"),
-                capture_output=True, text=True, check=True,
-            ).stdout.strip().splitlines()[-1]  # fmt: skip
-            format_cmd = ["format", "-t", cluster_id, "-c", str(config)]
+            format_cmd = ["format", "-t", self._cluster_id(), "-c", str(config)]
             fmt = subprocess.run(
                 self._java("kafka.tools.StorageTool", *format_cmd), capture_output=True, text=True
             )
             if fmt.returncode != 0:
                 raise StackError(f"formatting Kafka storage failed:\n{fmt.stdout}{fmt.stderr}")
         self.process.start(self._java("kafka.Kafka", str(config), heap=self.s.kafka_heap))
+
+    def _cluster_id(self) -> str:
+        """One id for every node of the stack, made once (nodes formatted with different
+        ids refuse each other)."""
+        path = self.s.state / "kafka-cluster-id"
+        if not path.exists():
+            made = subprocess.run(
+                self._java("kafka.tools.StorageTool", "random-uuid"),
+                capture_output=True, text=True, check=True,
+            ).stdout.strip().splitlines()[-1]  # fmt: skip
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(made + "\n")
+        return path.read_text().strip()
 
     def health(self) -> Health:
         from confluent_kafka.admin import AdminClient
@@ -132,8 +152,8 @@ class KafkaService:
             metadata = admin.list_topics(timeout=2)
         except Exception as exc:  # any client failure means "not ready yet"
             return Health(False, f"metadata request failed: {exc}")
-        if not metadata.brokers:
-            return Health(False, "no broker in metadata")
+        if len(metadata.brokers) < self.s.kafka_nodes:
+            return Health(False, f"{len(metadata.brokers)} of {self.s.kafka_nodes} brokers up")
         return Health(True, f"{len(metadata.brokers)} broker(s), {len(metadata.topics)} topics")
 
 

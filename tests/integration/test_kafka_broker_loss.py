@@ -17,12 +17,13 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from streams.commands.wait_idle import wait_idle
-from streams.datasets.synthetic import SyntheticSpec, generate
+from streams.datasets.synthetic import SyntheticSpec
 from streams.settings import KafkaConnection, RedisConnection
 from streams.stack.cluster import KafkaCluster
 from streams.topics import create_topics, topic_specs
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
+from tests.faults import FULL, IDLE_S, fault_events
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 from tests.integration.test_quiet_partition import progress_keys
 
@@ -58,7 +59,7 @@ def _dead_letters(settings) -> int:
     return count
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(3_600 if FULL else 600)
 def test_a_broker_killed_mid_replay_loses_and_doubles_nothing(
     worker_settings, start_worker, tmp_path, services
 ):
@@ -73,12 +74,15 @@ def test_a_broker_killed_mid_replay_loses_and_doubles_nothing(
             }
         )
         create_topics(settings.kafka, topic_specs(topics))
-        events = list(generate(SyntheticSpec(events=4_000, users=150, items=80, rerate_share=0.1)))
+        events = fault_events(
+            SyntheticSpec(events=4_000, users=150, items=80, rerate_share=0.1), settings.cache_dir
+        )
+        half = len(events) // 2
         client = redis.Redis.from_url(settings.redis.url)
         pairs = progress_keys(settings)[: topics.ratings_partitions]
         admin = AdminClient(dict(settings.kafka.confluent_config()))
         worker = start_worker(settings, free_port())
-        _produce(settings, events[:2_000])
+        _produce(settings, events[:half])
         deadline = time.monotonic() + 180
         while _applied(client, pairs) == 0:  # the replay is under way
             assert time.monotonic() < deadline, worker.log_path.read_text()[-3000:]
@@ -86,11 +90,11 @@ def test_a_broker_killed_mid_replay_loses_and_doubles_nothing(
         victim = _coordinator(admin, settings.app_id)
         cluster.kill_node(victim)
         applied_at_kill = _applied(client, pairs)
-        _produce(settings, events[2_000:])  # produced while a node is down
+        _produce(settings, events[half:])  # produced while a node is down
         time.sleep(5)
         assert _coordinator(admin, settings.app_id) != victim  # the group moved on
         cluster.start_node(victim)
-        assert wait_idle(settings, timeout=300)
+        assert wait_idle(settings, timeout=IDLE_S)
         assert worker.poll() is None, worker.log_path.read_text()[-3000:]
         assert 0 < applied_at_kill < len(events)  # the kill landed mid-replay
         assert_state_equals_reference(settings, events)

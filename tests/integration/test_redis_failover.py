@@ -28,7 +28,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from streams.commands.wait_idle import wait_idle
-from streams.datasets.synthetic import SyntheticSpec, generate
+from streams.datasets.synthetic import SyntheticSpec
 from streams.producer import EventProducer
 from streams.schemas.items import ItemEvent
 from streams.settings import RedisConnection
@@ -38,6 +38,7 @@ from streams.state import keys
 from streams.worker.guard import EXIT_LOST_WRITES
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
+from tests.faults import FULL, IDLE_S, fault_events, thirds
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 from tests.integration.test_quiet_partition import progress_keys
 from tests.scrape import worker_metric
@@ -105,7 +106,7 @@ class Successor:
             self.server.stop()
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(3_600 if FULL else 420)
 @pytest.mark.parametrize("kind", ["failover", "restart-without-persistence"])
 def test_redis_losing_acknowledged_writes_is_detected_and_replayed(
     worker_settings, topics, start_worker, tmp_path, kind
@@ -117,7 +118,10 @@ def test_redis_losing_acknowledged_writes_is_detected_and_replayed(
         update={"redis": RedisConnection(url=f"redis://127.0.0.1:{proxy.port}/0")}
     )
     names = progress_keys(settings)
-    events = list(generate(SyntheticSpec(events=3_000, users=120, items=60, rerate_share=0.1)))
+    events = fault_events(
+        SyntheticSpec(events=3_000, users=120, items=60, rerate_share=0.1), settings.cache_dir
+    )
+    first, second = thirds(events)
     catalogue = sorted({e.item_id for e in events})
     metrics_port = free_port()
     try:
@@ -125,12 +129,12 @@ def test_redis_losing_acknowledged_writes_is_detected_and_replayed(
         with EventProducer(settings.kafka) as producer:
             for item in catalogue:
                 producer.send_item(settings.topics.items, ItemEvent(item, f"title {item}"))
-        _produce(settings, events[:1_000])
-        assert wait_idle(settings, timeout=180)
+        _produce(settings, events[:first])
+        assert wait_idle(settings, timeout=IDLE_S)
         kept = _fences(redis.Redis(port=master.port), names)
         successor.stop_following()
-        _produce(settings, events[1_000:2_000])
-        assert wait_idle(settings, timeout=180)  # applied and committed to Kafka
+        _produce(settings, events[first:second])
+        assert wait_idle(settings, timeout=IDLE_S)  # applied and committed to Kafka
         time.sleep(1.5)  # one more commit interval: the committed offsets are the last
         last = _fences(redis.Redis(port=master.port), names)
         committed = _committed(settings)
@@ -152,9 +156,9 @@ def test_redis_losing_acknowledged_writes_is_detected_and_replayed(
         assert worker.wait(timeout=60) == EXIT_LOST_WRITES, worker.log_path.read_text()[-3000:]
         assert "Redis no longer holds progress" in worker.log_path.read_text()
 
-        _produce(settings, events[2_000:])  # the stream goes on meanwhile
+        _produce(settings, events[second:])  # the stream goes on meanwhile
         restarted = start_worker(settings, metrics_port)  # what a supervisor does
-        assert wait_idle(settings, timeout=240)
+        assert wait_idle(settings, timeout=IDLE_S)
         assert restarted.poll() is None, restarted.log_path.read_text()[-3000:]
         assert worker_metric(metrics_port, "streamrec_rewinds_total{") >= 1
         assert worker_metric(metrics_port, "streamrec_rewound_records_total{") > 0

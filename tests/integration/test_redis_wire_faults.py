@@ -14,11 +14,12 @@ import pytest
 import redis
 
 from streams.commands.wait_idle import wait_idle
-from streams.datasets.synthetic import SyntheticSpec, generate
+from streams.datasets.synthetic import SyntheticSpec
 from streams.settings import RedisConnection
 from streams.stack.faultproxy import FaultProxy
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
+from tests.faults import FULL, IDLE_S, fault_events, thirds
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 from tests.scrape import worker_metric
 
@@ -33,7 +34,7 @@ def _opened_since(proxy: FaultProxy, before: int, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(3_600 if FULL else 300)
 def test_the_worker_rides_through_latency_resets_and_a_blackhole(
     worker_settings, topics, start_worker, services
 ):
@@ -43,13 +44,16 @@ def test_the_worker_rides_through_latency_resets_and_a_blackhole(
     settings = worker_settings.model_copy(
         update={"redis": RedisConnection(url=f"redis://127.0.0.1:{proxy.port}/{db}")}
     )
-    events = list(generate(SyntheticSpec(events=3_000, users=120, items=60, rerate_share=0.1)))
+    events = fault_events(
+        SyntheticSpec(events=3_000, users=120, items=60, rerate_share=0.1), settings.cache_dir
+    )
+    first, second = thirds(events)
     metrics_port = free_port()
     try:
         worker = start_worker(settings, metrics_port)
-        _produce(settings, events[:1_000])
+        _produce(settings, events[:first])
         proxy.set_latency(0.02)  # 20 ms per chunk each way
-        _produce(settings, events[1_000:2_000])
+        _produce(settings, events[first:second])
         time.sleep(3)
         proxy.set_latency(0.0)
         assert proxy.delayed > 0
@@ -59,7 +63,7 @@ def test_the_worker_rides_through_latency_resets_and_a_blackhole(
             assert proxy.aborted > aborted
             _opened_since(proxy, before)
             time.sleep(0.3)
-        _produce(settings, events[2_000:])
+        _produce(settings, events[second:])
         proxy.blackhole()  # nothing arrives, nothing is refused
         time.sleep(4)
         proxy.blackhole(False)
@@ -67,7 +71,7 @@ def test_the_worker_rides_through_latency_resets_and_a_blackhole(
         before = proxy.connections
         proxy.reset()  # what a TCP keepalive or the client's timeout ends it with
         _opened_since(proxy, before)
-        assert wait_idle(settings, timeout=240)
+        assert wait_idle(settings, timeout=IDLE_S)
         assert worker.poll() is None, worker.log_path.read_text()[-3000:]
         assert worker_metric(metrics_port, "streamrec_redis_errors_total{") > 0
         assert_state_equals_reference(settings, events)

@@ -17,3 +17,60 @@ def test_stack_up_twice_is_harmless(services):
     assert {n: s.pid for n, s in first.items()} == {n: s.pid for n, s in second.items()}
     assert all("already" in line for line in lines)
     assert all(s.state in ("running", "external") for s in manager.status(settings))
+
+
+def _free_base() -> int:
+    """A port p with p..p+5 free (three nodes: client and controller ports, two apart)."""
+    import random
+
+    from streams.stack.process import port_open
+
+    for _ in range(50):
+        base = random.randrange(20_000, 60_000, 2)
+        if not any(port_open("127.0.0.1", base + k) for k in range(6)):
+            return base
+    raise AssertionError("no six free ports in a row")
+
+
+@pytest.mark.timeout(300)
+def test_stack_up_with_three_kafka_nodes(tmp_path, services):
+    """``streamrec stack up --kafka-nodes 3``: three KRaft nodes that form one cluster,
+    whose topics get three copies and min.insync.replicas 2; down stops every node."""
+    import subprocess
+    import sys
+
+    from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+    base = _free_base()
+    env = {
+        **__import__("os").environ,
+        "STREAMREC_STACK_STATE_DIR": str(tmp_path / "state"),
+        "STREAMREC_STACK_KAFKA_PORT": str(base),
+        "STREAMREC_STACK_CONTROLLER_PORT": str(base + 1),
+        "STREAMREC_STACK_KAFKA_HEAP": "384m",
+        "STREAMREC_STACK_REDIS_PORT": str(_free_base()),
+    }
+
+    def stack(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "streams.cli", "stack", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+
+    try:
+        up = stack("up", "--kafka-nodes", "3")
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = stack("status")  # the node count is remembered
+        assert [line.split()[0] for line in status.stdout.splitlines()] == [
+            "kafka-1", "kafka-2", "kafka-3", "redis",
+        ]  # fmt: skip
+        assert status.returncode == 0, status.stdout
+        admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{base + 4}"})  # any node
+        assert len(admin.list_topics(timeout=10).brokers) == 3
+        admin.create_topics([NewTopic("copies", 2)])["copies"].result()
+        described = admin.list_topics("copies", timeout=10).topics["copies"]
+        assert all(len(p.replicas) == 3 for p in described.partitions.values())
+        resource = ConfigResource(ConfigResource.Type.TOPIC, "copies")
+        config = admin.describe_configs([resource])[resource].result()
+        assert config["min.insync.replicas"].value == "2"
+    finally:
+        down = stack("down")
+    assert down.stdout.count("stopped") == 4, down.stdout
