@@ -84,6 +84,25 @@ def database_memory(client: redis.Redis) -> int:
     return total
 
 
+def scratch_settings(
+    base: WorkerSettings, kind: str, db: int, fan_out: int, **more: object
+) -> WorkerSettings:
+    """A run's own app id, topics, data folder and Redis database (``db``), so runs never
+    share state; ``more`` replaces further settings."""
+    tag = uuid.uuid4().hex[:8]
+    return base.model_copy(
+        update={
+            "app_id": f"{kind}-{tag}",
+            "redis": RedisConnection(url=base.redis.url.rsplit("/", 1)[0] + f"/{db}"),
+            "topics": TopicSettings(ratings=f"{kind}{tag}.ratings", items=f"{kind}{tag}.items",
+                                    dlq=f"{kind}{tag}.dlq"),
+            "data_dir": f"/tmp/streamrec-{kind}-{tag}",
+            "user_cf": replace(base.user_cf, fan_out_cap=fan_out),
+            **more,
+        }
+    )  # fmt: skip
+
+
 def one_run(
     events: list,
     base: WorkerSettings,
@@ -99,21 +118,13 @@ def one_run(
 ) -> dict[str, float]:
     """Replay ``events`` through ``workers`` worker processes (or the do-nothing floor)
     into Redis database 5, flushed first; the state stays there for the reader bench."""
-    tag = uuid.uuid4().hex[:8]
-    url = base.redis.url.rsplit("/", 1)[0] + "/5"
-    settings = base.model_copy(
-        update={
-            "app_id": f"bench-{tag}",
-            "redis": RedisConnection(url=url),
-            "topics": TopicSettings(ratings=f"bench{tag}.ratings", items=f"bench{tag}.items",
-                                    dlq=f"bench{tag}.dlq"),
-            "data_dir": f"/tmp/streamrec-bench-{tag}",
-            "user_cf": replace(base.user_cf, fan_out_cap=fan_out),
-            "item_cf": replace(base.item_cf, enabled=item_cf),
-            "embedding": replace(base.embedding, enabled=hybrid),
-            "served": base.served.model_copy(update={"enabled": served}),
-        }
+    settings = scratch_settings(
+        base, "bench", 5, fan_out,
+        item_cf=replace(base.item_cf, enabled=item_cf),
+        embedding=replace(base.embedding, enabled=hybrid),
+        served=base.served.model_copy(update={"enabled": served}),
     )  # fmt: skip
+    url = settings.redis.url
     client = redis.Redis.from_url(url)
     client.flushdb()
     client.config_resetstat()  # commands per event count this run only
@@ -123,7 +134,7 @@ def one_run(
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
     logs = [
-        open(Path(log_dir) / f"{tag}-{k}.log", "wb") if log_dir else subprocess.DEVNULL  # noqa: SIM115
+        open(Path(log_dir) / f"{settings.app_id}-{k}.log", "wb") if log_dir else subprocess.DEVNULL  # noqa: SIM115
         for k in range(workers)
     ]
     procs = [

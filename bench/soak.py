@@ -23,20 +23,18 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from bench.reader import running_reader
-from bench.replay import counter_total, one_run
+from bench.replay import counter_total, one_run, scratch_settings
 from bench.soak_report import report
 from streams.commands.wait_idle import lag
 from streams.datasets import synthetic
 from streams.producer import EventProducer, paced
-from streams.settings import RedisConnection, TopicSettings, WorkerSettings
+from streams.settings import WorkerSettings
 from streams.stack.config import StackSettings
 from streams.stack.process import ManagedProcess
 from streams.topics import create_topics, delete_topics, topic_specs
@@ -145,18 +143,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     probe = list(synthetic.generate(spec))
     capacity = one_run(probe, base, fan_out=args.fan_out, rate=0)["events_per_s"]
     rate = args.rate or capacity / 2
-    tag = uuid.uuid4().hex[:8]
-    url = base.redis.url.rsplit("/", 1)[0] + f"/{DB}"
-    settings = base.model_copy(
-        update={
-            "app_id": f"soak-{tag}",
-            "redis": RedisConnection(url=url),
-            "topics": TopicSettings(ratings=f"soak{tag}.ratings", items=f"soak{tag}.items",
-                                    dlq=f"soak{tag}.dlq"),
-            "data_dir": f"/tmp/streamrec-soak-{tag}",
-            "user_cf": replace(base.user_cf, fan_out_cap=args.fan_out),
-        }
-    )  # fmt: skip
+    settings = scratch_settings(base, "soak", DB, args.fan_out)
+    url = settings.redis.url
     client = redis.Redis.from_url(url)
     client.flushdb()
     create_topics(settings.kafka, topic_specs(settings.topics))

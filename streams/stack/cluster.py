@@ -17,7 +17,7 @@ from pathlib import Path
 
 from streams.stack.config import StackSettings
 from streams.stack.ephemeral import free_port
-from streams.stack.process import port_open
+from streams.stack.process import end_child, port_open
 from streams.stack.services import KafkaService, StackError
 
 
@@ -91,21 +91,13 @@ class KafkaCluster:
         ]
         node.config.write_text("\n".join(lines))
 
-    def _tool(self, *args: str) -> str:
-        done = subprocess.run(
-            self.kafka._java("kafka.tools.StorageTool", *args), capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise StackError(f"kafka-storage {args[0]} failed:\n{done.stdout}{done.stderr}")
-        return done.stdout
-
     def start(self, timeout: float = 180) -> KafkaCluster:
         self.kafka.install()
-        cluster_id = self._tool("random-uuid").strip().splitlines()[-1]
+        cluster_id = self.kafka.storage_tool("random-uuid").strip().splitlines()[-1]
         for node in self.nodes:
             node.folder.mkdir(parents=True, exist_ok=True)
             self._write_config(node)
-            self._tool("format", "-t", cluster_id, "-c", str(node.config))
+            self.kafka.storage_tool("format", "-t", cluster_id, "-c", str(node.config))
         for node in self.nodes:
             self.start_node(node.node_id, wait=False)
         self._wait(lambda: self._brokers() == len(self.nodes), timeout, "the cluster")
@@ -153,16 +145,11 @@ class KafkaCluster:
         raise StackError(f"{what} was not ready after {timeout:.0f}s")
 
     def stop(self) -> None:
-        for node in self.nodes:
+        for node in self.nodes:  # all asked first: they shut down side by side
             if node.proc is not None and node.proc.poll() is None:
                 node.proc.terminate()
         for node in self.nodes:
-            if node.proc is not None:
-                try:
-                    node.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    node.proc.kill()
-                    node.proc.wait(timeout=10)
+            end_child(node.proc)
             node.proc = None
 
     def __enter__(self) -> KafkaCluster:

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.stack.process import port_open
+from streams.stack.process import end_child, port_open
 
 
 def free_port() -> int:
@@ -113,13 +113,7 @@ class RedisServer:
         raise RuntimeError(f"redis-server not ready on port {self.port} after 20 s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        end_child(self.proc, timeout=10)
         self.proc = None
 
     def __enter__(self) -> RedisServer:

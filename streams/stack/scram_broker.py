@@ -15,7 +15,7 @@ from pathlib import Path
 
 from streams.stack.config import StackSettings
 from streams.stack.ephemeral import TlsFiles, free_port
-from streams.stack.process import port_open
+from streams.stack.process import end_child, port_open
 from streams.stack.services import KafkaService, StackError
 
 MECHANISM = "SCRAM-SHA-512"
@@ -99,23 +99,15 @@ class ScramBroker:
         config.write_text("\n".join(lines))
         return config
 
-    def _run_tool(self, *args: str) -> str:
-        done = subprocess.run(
-            self.kafka._java("kafka.tools.StorageTool", *args), capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise StackError(f"kafka-storage {args[0]} failed:\n{done.stdout}{done.stderr}")
-        return done.stdout
-
     def start(self, timeout: float = 120) -> ScramBroker:
         self.kafka.install()
         self.folder.mkdir(parents=True, exist_ok=True)
         config = self._config()
-        cluster = self._run_tool("random-uuid").strip().splitlines()[-1]
+        cluster = self.kafka.storage_tool("random-uuid").strip().splitlines()[-1]
         scram = []
         for user, password in self.users.items():
             scram += ["--add-scram", f"{MECHANISM}=[name={user},password={password}]"]
-        self._run_tool("format", "-t", cluster, "-c", str(config), *scram)
+        self.kafka.storage_tool("format", "-t", cluster, "-c", str(config), *scram)
         log = (self.folder / "broker.log").open("ab")
         self.proc = subprocess.Popen(
             self.kafka._java("kafka.Kafka", str(config), heap="384m"),
@@ -158,13 +150,7 @@ class ScramBroker:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        end_child(self.proc)
         self.proc = None
 
     def __enter__(self) -> ScramBroker:

@@ -123,23 +123,24 @@ class KafkaService:
         self.home.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
         if not (self.home / "data" / "meta.properties").exists():
-            format_cmd = ["format", "-t", self._cluster_id(), "-c", str(config)]
-            fmt = subprocess.run(
-                self._java("kafka.tools.StorageTool", *format_cmd), capture_output=True, text=True
-            )
-            if fmt.returncode != 0:
-                raise StackError(f"formatting Kafka storage failed:\n{fmt.stdout}{fmt.stderr}")
+            self.storage_tool("format", "-t", self._cluster_id(), "-c", str(config))
         self.process.start(self._java("kafka.Kafka", str(config), heap=self.s.kafka_heap))
+
+    def storage_tool(self, *args: str) -> str:
+        """``kafka-storage`` (random-uuid, format): its output, or StackError."""
+        done = subprocess.run(
+            self._java("kafka.tools.StorageTool", *args), capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise StackError(f"kafka-storage {args[0]} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
 
     def _cluster_id(self) -> str:
         """One id for every node of the stack, made once (nodes formatted with different
         ids refuse each other)."""
         path = self.s.state / "kafka-cluster-id"
         if not path.exists():
-            made = subprocess.run(
-                self._java("kafka.tools.StorageTool", "random-uuid"),
-                capture_output=True, text=True, check=True,
-            ).stdout.strip().splitlines()[-1]  # fmt: skip
+            made = self.storage_tool("random-uuid").strip().splitlines()[-1]
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(made + "\n")
         return path.read_text().strip()
