@@ -81,7 +81,7 @@ FAULT_TESTS = tests/integration/test_redis_failover.py tests/integration/test_re
 	tests/integration/test_redis_outage.py
 
 .PHONY: test-faults
-test-faults: stack-up tools ## the fault scenarios on the whole of MovieLens-100K (~30 min; docs/reliability.md)
+test-faults: stack-up tools ## the fault scenarios on the whole of MovieLens-100K (~23 min; docs/reliability.md)
 	STREAMREC_FAULTS=full $(BIN)/pytest $(FAULT_TESTS)
 
 .PHONY: clean
