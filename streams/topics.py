@@ -88,8 +88,17 @@ def create_topics(kafka: KafkaConnection, specs: list[TopicSpec], timeout: float
                 if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                     raise
                 outcome[name] = "exists"
-    check_topics(kafka, specs, timeout)
-    return outcome
+    # a cluster's brokers learn of new topics one by one: the metadata asked of any one
+    # of them may lag the creation for a moment
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check_topics(kafka, specs, timeout)
+            return outcome
+        except TopicMismatch:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def check_topics(kafka: KafkaConnection, specs: list[TopicSpec], timeout: float = 30) -> None:
