@@ -3,6 +3,7 @@ an ML-100K prefix, with the wall time and the Redis commands (those inside scrip
 included) of every stage, per event.
 
     .venv/bin/python -m bench.engines --limit 30000 [--batch 1000] [--redis URL]
+    .venv/bin/python -m bench.engines --dataset synthetic --events 200000 --fan-out 50
 
 Batches are cut as the worker cuts them under backlog (``--batch`` events, split by the
 partition of their key: item for the user-based path, user for the others); after each
@@ -20,12 +21,13 @@ import json
 import time
 import zlib
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from streams.datasets import movielens
+from streams.datasets import movielens, synthetic
 from streams.engines.hybrid import HybridEngine
 from streams.engines.itemcf import ItemEngine, UserEvent, UserPortion
 from streams.engines.usercf import ByItemEvent, Engine, Portion
@@ -67,10 +69,28 @@ async def refresh_some(store: Store, engine: Engine, budget: int) -> None:
         await engine.refresh(users)
 
 
-async def replay(limit: int, batch: int, url: str) -> dict[str, Any]:
-    settings = WorkerSettings(redis=RedisConnection(url=url))
+def load_events(settings: WorkerSettings, dataset: str, size: int, items: int) -> list[Any]:
+    """ML-100K, or the synthetic stream of ``bench.replay`` (50,000 users, 10,000 items
+    unless told)."""
+    if dataset == "synthetic":
+        spec = synthetic.SyntheticSpec(events=size, users=50_000, items=items)
+        return list(synthetic.generate(spec))
+    return movielens.load_ratings(movielens.ensure_ml100k(Path(settings.cache_dir) / "datasets"))
+
+
+async def replay(
+    limit: int,
+    batch: int,
+    url: str,
+    dataset: str = "ml-100k",
+    size: int = 0,
+    fan_out: int = 0,
+    items: int = 10_000,
+) -> dict[str, Any]:
+    base = WorkerSettings(redis=RedisConnection(url=url))
+    settings = base.model_copy(update={"user_cf": replace(base.user_cf, fan_out_cap=fan_out)})
     partitions = settings.topics.ratings_partitions
-    events = movielens.load_ratings(movielens.ensure_ml100k(Path(settings.cache_dir) / "datasets"))
+    events = load_events(settings, dataset, size, items)
     events = events[:limit] if limit else events
     client = connect(url)
     await client.flushdb()
@@ -144,12 +164,20 @@ async def replay(limit: int, batch: int, url: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--limit", type=int, default=30_000)
+    parser.add_argument("--dataset", choices=["ml-100k", "synthetic"], default="ml-100k")
+    parser.add_argument("--events", type=int, default=100_000, help="synthetic stream size")
+    parser.add_argument("--items", type=int, default=10_000, help="synthetic items")
+    parser.add_argument("--fan-out", type=int, default=0, help="fMax, 0 = exact")
+    parser.add_argument("--limit", type=int, default=30_000, help="0 = the whole stream")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--json", action="store_true", help="one JSON line, nothing else")
     args = parser.parse_args()
-    out = asyncio.run(replay(args.limit, args.batch, args.redis))
+    out = asyncio.run(
+        replay(
+            args.limit, args.batch, args.redis, args.dataset, args.events, args.fan_out, args.items
+        )
+    )
     if args.json:
         print(json.dumps(out))
         return

@@ -179,25 +179,22 @@ class HybridEngine:
         ids, biases, q = self.item_space(result.model)
         index = {i: k for k, i in enumerate(ids)}
         content: dict[str, list[tuple[str, float]]] = {}
-        learned: dict[str, list[tuple[str, float]]] = {}
-        for user in sorted(result.acted):
-            view = result.users[user]
-            rated = view.rated
+        users = sorted(result.acted)
+        excludes = []
+        for user in users:
+            rated = result.users[user].rated
             mean = sum(rated.values()) / len(rated) if rated else 0.0
             content[user] = content_profile.rank(self.catalogue, rated, mean, self.topn_size)
-            exclude = np.array([index[i] for i in rated if i in index], dtype=np.int64)
-            learned[user] = embedding.rank(view.row, ids, biases, q, exclude, self.topn_size)
+            excludes.append(np.array([index[i] for i in rated if i in index], dtype=np.int64))
+        width = self.config.factors + 1
+        rows = np.array([result.users[u].row for u in users]).reshape(len(users), width)
+        ranked = embedding.rank_many(rows, ids, biases, q, excludes, self.topn_size)
+        learned = dict(zip(users, ranked, strict=True))
         await self.store.write_user_lists(content, learned, result.acted)
         norms = np.linalg.norm(q, axis=1)
         unit = q / np.where(norms > 0, norms, 1.0)[:, None]
-        similar = {}
-        for item in sorted(result.rated):
-            k = index.get(item)
-            if k is None:
-                continue
-            sims = unit @ unit[k]
-            sims[k] = 0.0
-            similar[item] = vectors.top(ids, sims, self.content.similar_size)
+        rated_rows = [index[i] for i in sorted(result.rated) if i in index]
+        similar = vectors.nearest(ids, unit, rated_rows, self.content.similar_size)
         await self.store.write_similar("embedding", similar)
         now = time.time()
         for produced_at in result.acted.values():

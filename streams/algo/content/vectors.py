@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from streams.algo.content import ContentConfig
-from streams.algo.topk import top_k
+from streams.algo.topk import top_k, top_k_rows
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset({"the", "a", "an", "of", "and", "in", "to", "la", "le", "les", "de"})
@@ -132,14 +132,26 @@ def similar_rows(
 ) -> dict[str, list[tuple[str, float]]]:
     """Each listed row's ``size`` most similar other items (cosine > 0), best first, ties
     by id. Computed in blocks of rows, so memory stays at block × catalogue floats."""
+    return nearest(catalogue.ids, catalogue.vectors, rows, size, block)
+
+
+def nearest(
+    ids: Sequence[str], unit: np.ndarray, rows: Sequence[int], size: int, block: int = 1024
+) -> dict[str, list[tuple[str, float]]]:
+    """The ``size`` items of highest cosine > 0 with each listed row of ``unit`` (unit-length
+    rows, ``ids`` in sorted order), itself left out; a block of rows is one matrix
+    product and one ``top_k_rows``, at most ``block`` rows and 500,000 scores at a time
+    (a larger temporary is a fresh mapping each time; its page faults cost more)."""
     out: dict[str, list[tuple[str, float]]] = {}
-    ids = catalogue.ids
+    block = max(1, min(block, 500_000 // max(len(ids), 1)))
     for start in range(0, len(rows), block):
         chunk = np.asarray(rows[start : start + block], dtype=np.int64)
-        sims = catalogue.vectors[chunk] @ catalogue.vectors.T
+        sims = unit[chunk] @ unit.T
         sims[np.arange(len(chunk)), chunk] = 0.0  # not similar to itself
-        for k, row in zip(chunk.tolist(), sims, strict=True):
-            out[ids[k]] = top(ids, row, size)
+        for r, (k, best) in enumerate(
+            zip(chunk.tolist(), top_k_rows(sims, size, 1e-12), strict=True)
+        ):
+            out[ids[k]] = [(ids[j], float(sims[r, j])) for j in best.tolist()]
     return out
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streams.algo.embedding import EmbeddingConfig
-from streams.algo.topk import top_k
+from streams.algo.topk import top_k, top_k_rows
 
 GENRE_COLUMNS = 24
 YEAR_MIN, YEAR_STEP, YEAR_COLUMNS = 1920, 5, 20
@@ -160,3 +160,38 @@ def rank(
     scores[exclude] = -np.inf
     best = top_k(item_ids, scores, n, above=-np.inf)
     return [(item_ids[k], float(scores[k])) for k in best.tolist()]
+
+
+BLOCK_CELLS = 500_000  # scores held at once by the batched rankings (4 MB: a larger
+# temporary is a fresh mapping each time, and its page faults cost more than the product)
+
+
+def rank_many(
+    users: np.ndarray,
+    item_ids: list[str],
+    item_biases: np.ndarray,
+    item_vectors: np.ndarray,
+    excludes: list[np.ndarray],
+    n: int,
+) -> list[list[tuple[str, float]]]:
+    """``rank`` for every row of ``users`` at once, ``item_ids`` in sorted order: the
+    scores of a block of users are one matrix product (the bias folded in as a column,
+    the item vectors read once per block, not once per user) and their top-``n`` one
+    ``top_k_rows``."""
+    if not item_ids:
+        return [[] for _u in range(len(users))]
+    items = np.hstack([item_biases[:, None], item_vectors]).T.copy()
+    probes = users.astype(np.float64, copy=True)
+    probes[:, 0] = 1.0  # μ and b_u rank nothing; the column multiplies b_i
+    block = max(1, BLOCK_CELLS // len(item_ids))
+    out: list[list[tuple[str, float]]] = []
+    for start in range(0, len(users), block):
+        scores = probes[start : start + block] @ items
+        masks = excludes[start : start + block]
+        lengths = [len(m) for m in masks]
+        if sum(lengths):
+            at = np.repeat(np.arange(len(scores)), lengths)
+            scores[at, np.concatenate(masks).astype(np.int64)] = -np.inf
+        for r, best in enumerate(top_k_rows(scores, n, above=-np.inf)):
+            out.append([(item_ids[k], float(scores[r, k])) for k in best.tolist()])
+    return out
