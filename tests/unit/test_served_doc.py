@@ -121,3 +121,46 @@ def test_an_item_encoded_from_its_pieces_is_its_json(
              "because_item": why[0] if why else None, "because_title": why[1] if why else None,
              "title": title, "genres": genres}  # fmt: skip
     assert encoded == json.dumps(whole, separators=(",", ":")).encode()
+
+
+class Catalogue(Memory):
+    """Items described or not, a version, and the metadata reads counted."""
+
+    def __init__(self, described: dict[str, str]):
+        super().__init__({}, [("i0", 1.0)])
+        self.described, self.version, self.asked = described, 1, []
+
+    async def popular(self, n):
+        return self.top[:n], self.version
+
+    async def metas(self, items):
+        self.asked.append(sorted(items))
+        return {i: (self.described[i], []) for i in items if i in self.described}
+
+
+def test_an_item_without_metadata_is_not_asked_again_until_the_catalogue_changes():
+    """An undescribed item is cached like a described one (it was asked every second);
+    a catalogue write bumps the version, which empties the cache, so a new title shows."""
+    store = Catalogue({"a": "A"})
+    now = [100.0]
+    fuser = Fuser(store, blend.DEFAULT_WEIGHTS, 10, meta_ttl_s=30.0, clock=lambda: now[0])
+
+    async def scenario():
+        await fuser.refresh_globals()
+        store.asked.clear()
+        await fuser._cache_metas(["a", "b"])
+        now[0] += 5.0
+        await fuser._cache_metas(["a", "b"])
+        assert store.asked == [["a", "b"]]  # "b" (undescribed) was not read again
+        assert fuser._text("b").title_json == "null"
+        store.described["b"] = "B"
+        store.version += 1  # what put_items does with every catalogue write
+        await fuser.refresh_globals()
+        store.asked.clear()
+        await fuser._cache_metas(["b"])
+        assert store.asked == [["b"]] and fuser._text("b").title_json == "\"B\""
+        now[0] += 31.0
+        await fuser._cache_metas(["a"])
+        assert store.asked == [["b"], ["a"]]  # past the TTL, read again
+
+    asyncio.run(scenario())
