@@ -158,7 +158,7 @@ def test_an_item_without_metadata_is_not_asked_again_until_the_catalogue_changes
         await fuser.refresh_globals()
         store.asked.clear()
         await fuser._cache_metas(["b"])
-        assert store.asked == [["b"]] and fuser._text("b").title_json == "\"B\""
+        assert store.asked == [["b"]] and fuser._text("b").title_json == '"B"'
         now[0] += 31.0
         await fuser._cache_metas(["a"])
         assert store.asked == [["b"], ["a"]]  # past the TTL, read again
