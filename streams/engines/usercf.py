@@ -65,10 +65,40 @@ class BatchResult:
     acted: dict[str, float] = field(default_factory=dict)
 
 
+class NeighbourRatings:
+    """The ratings of the users who serve as neighbours, kept between refreshes and read
+    again only when their ``ver`` moved. With the significance weighting the neighbours
+    are mostly heavy raters (hundreds of ratings each), the same ones for most users, so
+    every refresh round read and decoded the same large hashes again: a third of the list
+    process's time while it drained the stale users after a replay.
+
+    The codes of the items live in one catalogue for the life of the cache (``top_n``
+    takes it), so a cached row stays valid; both are dropped past their bounds."""
+
+    def __init__(self, store: Store, max_users: int = 100_000, max_items: int = 2_000_000):
+        self.store, self.max_users, self.max_items = store, max_users, max_items
+        self.catalogue: LocalIds[str] = LocalIds()
+        self.rows: dict[str, tuple[int, recommend.RatedItems]] = {}
+        self.reads = 0  # users whose ratings were read (not served from the cache)
+
+    async def of(self, users: list[str]) -> dict[str, recommend.RatedItems]:
+        if len(self.rows) > self.max_users or len(self.catalogue) > self.max_items:
+            self.catalogue, self.rows = LocalIds(), {}
+        versions = await self.store.versions(users) if users else []
+        moved = [u for u, v in zip(users, versions, strict=True) if self.rows.get(u, (-1,))[0] != v]
+        if moved:
+            read = await self.store.versioned_ratings(moved)
+            for user, (ver, ratings) in zip(moved, read, strict=True):
+                self.rows[user] = (ver, recommend.RatedItems.of(ratings, self.catalogue))
+            self.reads += len(moved)
+        return {u: self.rows[u][1] for u in users}
+
+
 class Engine:
     def __init__(self, store: Store, config: UserCFConfig) -> None:
         self.store = store
         self.config = config
+        self.neighbours = NeighbourRatings(store)
 
     def _popularity_weight(self, ts: float) -> float:
         c = self.config
@@ -182,11 +212,8 @@ class Engine:
             )
         named = {k.decode(): v for k, v in means.items()}
         needed = sorted({nb.user_id for hood in neighbourhoods for nb in hood})
-        catalogue: LocalIds[str] = LocalIds()  # a neighbour's items coded once, not per user
-        their_ratings = {
-            u: recommend.RatedItems.of(r, catalogue)
-            for u, r in (await self.store.ratings_of(needed)).items()
-        }
+        their_ratings = await self.neighbours.of(needed)  # each coded once, kept
+        catalogue = self.neighbours.catalogue
         lists = {}
         for user, (ver, ratings, _p), hood in zip(users, views, neighbourhoods, strict=True):
             top = recommend.top_n(

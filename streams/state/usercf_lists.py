@@ -102,6 +102,28 @@ class UserLists:
             u: {text(i): float(r) for i, r in rs.items()} for u, rs in zip(users, raw, strict=True)
         }
 
+    async def versions(self, users: list[str]) -> list[int]:
+        """Each user's ``ver``: ``apply_user.lua`` bumps it in the script that changes the
+        user's ratings, so an unchanged ``ver`` means unchanged ratings."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hget(keys.user_state(user), "ver")
+            return [int(v or 0) for v in await pipe.execute()]
+
+    async def versioned_ratings(self, users: list[str]) -> list[tuple[int, dict[str, float]]]:
+        """(ver, ratings) per user; ``ver`` is read first, so the ratings are at least as
+        new as it (never older: a ratings read paired with a later ``ver`` would be
+        trusted for that later version)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hget(keys.user_state(user), "ver")
+                pipe.hgetall(keys.user_ratings(user))
+            raw = await pipe.execute()
+        return [
+            (int(raw[2 * k] or 0), {text(i): float(r) for i, r in raw[2 * k + 1].items()})
+            for k in range(len(users))
+        ]
+
     async def write_lists(
         self,
         lists: dict[str, tuple[int, list[tuple[str, float]], list[tuple[str, float]]]],
