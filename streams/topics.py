@@ -93,7 +93,7 @@ def create_topics(kafka: KafkaConnection, specs: list[TopicSpec], timeout: float
     deadline = time.monotonic() + timeout
     while True:
         try:
-            check_topics(kafka, specs, timeout)
+            check_topics(kafka, specs, max(1.0, deadline - time.monotonic()))
             return outcome
         except TopicMismatch:
             if time.monotonic() > deadline:

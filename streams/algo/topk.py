@@ -38,6 +38,11 @@ def top_k(
     return candidates[:size]
 
 
+BLOCK_CELLS = 500_000  # scores a caller of ``top_k_rows`` holds at once (4 MB of float64):
+# a larger temporary is a fresh mapping each time, and its page faults cost more than the
+# matrix product that fills it
+
+
 def top_k_rows(scores: np.ndarray, size: int, above: float | None = 0.0) -> list[np.ndarray]:
     """``top_k`` of every row of ``scores`` at once, for columns whose ids are in sorted
     order (ties by column, then), in a few C passes over the matrix and no Python per row.

@@ -79,18 +79,18 @@ class NeighbourRatings:
         self.store, self.max_users, self.max_items = store, max_users, max_items
         self.catalogue: LocalIds[str] = LocalIds()
         self.rows: dict[str, tuple[int, recommend.RatedItems]] = {}
-        self.reads = 0  # users whose ratings were read (not served from the cache)
 
     async def of(self, users: list[str]) -> dict[str, recommend.RatedItems]:
         if len(self.rows) > self.max_users or len(self.catalogue) > self.max_items:
             self.catalogue, self.rows = LocalIds(), {}
-        versions = await self.store.versions(users) if users else []
-        moved = [u for u, v in zip(users, versions, strict=True) if self.rows.get(u, (-1,))[0] != v]
+        cached = [u for u in users if u in self.rows]  # the others are read whole anyway
+        versions = await self.store.versions(cached) if cached else []
+        kept = {u for u, v in zip(cached, versions, strict=True) if self.rows[u][0] == v}
+        moved = [u for u in users if u not in kept]
         if moved:
             read = await self.store.versioned_ratings(moved)
             for user, (ver, ratings) in zip(moved, read, strict=True):
                 self.rows[user] = (ver, recommend.RatedItems.of(ratings, self.catalogue))
-            self.reads += len(moved)
         return {u: self.rows[u][1] for u in users}
 
 

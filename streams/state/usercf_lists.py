@@ -15,7 +15,7 @@ from streams.algo.usercf.expansion import ItemRaters
 from streams.state import keys
 from streams.state.codecs import decode_raters, fmt, text
 from streams.state.served import mark_due
-from streams.state.toolkit import hash_values, hgetall_many
+from streams.state.toolkit import hash_values
 
 
 @dataclass(frozen=True)
@@ -95,12 +95,6 @@ class UserLists:
             np.array([_split(raw) for raw in counts], dtype=np.float64).reshape(-1, 2),
             np.array([_split(raw) for raw in copies[1:]], dtype=np.float64).reshape(-1, 2),
         )
-
-    async def ratings_of(self, users: list[str]) -> dict[str, dict[str, float]]:
-        raw = await hgetall_many(self.redis, [keys.user_ratings(u) for u in users])
-        return {
-            u: {text(i): float(r) for i, r in rs.items()} for u, rs in zip(users, raw, strict=True)
-        }
 
     async def versions(self, users: list[str]) -> list[int]:
         """Each user's ``ver``: ``apply_user.lua`` bumps it in the script that changes the

@@ -98,9 +98,10 @@ def test_rank_many_equals_rank_of_each_user(items, users, size, seed, cells, mon
     """The batched embedding ranking (blocks of users as matrix products) gives each user
     what ``rank`` gives them alone: ties from coarse integer vectors, rated items left out,
     and blocks as small as one user (``BLOCK_CELLS``)."""
+    from streams.algo import topk
     from streams.algo.embedding import model
 
-    monkeypatch.setattr(model, "BLOCK_CELLS", cells)
+    monkeypatch.setattr(topk, "BLOCK_CELLS", cells)
     rng = np.random.default_rng(seed)
     ids = [f"i{k:03d}" for k in range(items)]
     biases = rng.integers(-1, 2, items).astype(float)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from streams.algo.content import ContentConfig
-from streams.algo.topk import top_k, top_k_rows
+from streams.algo.topk import BLOCK_CELLS, top_k, top_k_rows
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset({"the", "a", "an", "of", "and", "in", "to", "la", "le", "les", "de"})
@@ -140,10 +140,10 @@ def nearest(
 ) -> dict[str, list[tuple[str, float]]]:
     """The ``size`` items of highest cosine > 0 with each listed row of ``unit`` (unit-length
     rows, ``ids`` in sorted order), itself left out; a block of rows is one matrix
-    product and one ``top_k_rows``, at most ``block`` rows and 500,000 scores at a time
-    (a larger temporary is a fresh mapping each time; its page faults cost more)."""
+    product and one ``top_k_rows``, at most ``block`` rows and ``BLOCK_CELLS`` scores at
+    a time."""
     out: dict[str, list[tuple[str, float]]] = {}
-    block = max(1, min(block, 500_000 // max(len(ids), 1)))
+    block = max(1, min(block, BLOCK_CELLS // max(len(ids), 1)))
     for start in range(0, len(rows), block):
         chunk = np.asarray(rows[start : start + block], dtype=np.int64)
         sims = unit[chunk] @ unit.T

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streams.algo import topk
 from streams.algo.embedding import EmbeddingConfig
 from streams.algo.topk import top_k, top_k_rows
 
@@ -162,10 +163,6 @@ def rank(
     return [(item_ids[k], float(scores[k])) for k in best.tolist()]
 
 
-BLOCK_CELLS = 500_000  # scores held at once by the batched rankings (4 MB: a larger
-# temporary is a fresh mapping each time, and its page faults cost more than the product)
-
-
 def rank_many(
     users: np.ndarray,
     item_ids: list[str],
@@ -183,7 +180,7 @@ def rank_many(
     items = np.hstack([item_biases[:, None], item_vectors]).T.copy()
     probes = users.astype(np.float64, copy=True)
     probes[:, 0] = 1.0  # μ and b_u rank nothing; the column multiplies b_i
-    block = max(1, BLOCK_CELLS // len(item_ids))
+    block = max(1, topk.BLOCK_CELLS // len(item_ids))
     out: list[list[tuple[str, float]]] = []
     for start in range(0, len(users), block):
         scores = probes[start : start + block] @ items
