@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from app.ingest import AsyncProducer
 from app.routers import health, items, ratings, users
 from app.settings import ReaderSettings
 from app.store import ReaderStore
+from streams.state.clients import connect_cluster
 from streams.state.predict import Predictor
 from streams.state.redis_checks import check_eviction
 from streams.state.usercf import Store
@@ -26,18 +28,22 @@ from streams.state.usercf import Store
 def create_app(settings: ReaderSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.redis.url,
-            max_connections=settings.redis_pool_size,
-            socket_timeout=2,
-            **settings.redis.client_kwargs(),
-        )
-        client = aioredis.Redis(connection_pool=pool)
+        redis = settings.redis
+        client: Any
+        if redis.cluster:  # a pool per node, unbounded: past a bound it fails, never waits
+            client = connect_cluster(redis.url, socket_timeout=2, **redis.client_kwargs())
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                redis.url,
+                max_connections=settings.redis_pool_size,
+                socket_timeout=2,
+                **redis.client_kwargs(),
+            )
+            client = aioredis.Redis(connection_pool=pool)
         await check_eviction(client, "reader")  # an evicting Redis could drop fences
         app.state.redis = client
-        redis = settings.redis
         multiplexed = None
-        if multiplex.supported(redis.url):  # the recommendations route's one read
+        if multiplex.supported(redis.url) and not redis.cluster:  # the hot route's one read
             password = redis.password.get_secret_value() if redis.password else None
             multiplexed = multiplex.Multiplexed(
                 redis.url, password, redis.username, redis.ssl_ca_certs, timeout_s=2.0

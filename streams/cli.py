@@ -17,8 +17,10 @@ def _stack(args: argparse.Namespace) -> int:
 
     settings = load_settings(StackSettings)
     try:
-        asked = args.kafka_nodes if args.action == "up" else None
-        settings = manager.with_nodes(settings, asked)
+        up = args.action == "up"
+        settings = manager.with_nodes(
+            settings, args.kafka_nodes if up else None, args.redis_cluster if up else None
+        )
         if args.action == "up":
             statuses = manager.up(settings)
         elif args.action == "down":
@@ -202,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="up: run N KRaft nodes (replication min(3, N), min.insync.replicas one less); "
         "down and status use the count the stack was started with",
+    )
+    stack.add_argument(
+        "--redis-cluster",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="up: also run a Redis Cluster (3 masters, a replica each) on "
+        "STREAMREC_STACK_REDIS_CLUSTER_PORT (7000) and the five ports after it; point the "
+        "worker and the reader at it with STREAMREC_REDIS__URL and STREAMREC_REDIS__CLUSTER=true",
     )
     stack.set_defaults(handler=_stack)
 

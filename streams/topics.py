@@ -159,11 +159,11 @@ def recorded_layout(client: Any) -> dict[str, int]:
 def check_partition_layout(settings: WorkerSettings, timeout: float = 30) -> None:
     """Refuse to start on state built with other partition counts (or while a rebuild is
     unfinished); at the first start, create the by-item topic and record the counts."""
-    import redis
+    from streams.state.clients import sync_client
 
     spec = by_item_spec(settings)
     metadata = _admin(settings.kafka).list_topics(timeout=timeout).topics
-    client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
+    client = sync_client(settings.redis)
     recorded = recorded_layout(client)
     problems = []
     if rebuild_copy_topic(settings) in metadata:

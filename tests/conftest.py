@@ -160,6 +160,7 @@ def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str
         "STREAMREC_APP_ID": settings.app_id,
         "STREAMREC_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "STREAMREC_REDIS__URL": settings.redis.url,
+        "STREAMREC_REDIS__CLUSTER": str(settings.redis.cluster).lower(),
         "STREAMREC_TOPICS__RATINGS": t.ratings,
         "STREAMREC_TOPICS__ITEMS": t.items,
         "STREAMREC_TOPICS__DLQ": t.dlq,

@@ -18,6 +18,7 @@ from streams.datasets import movielens
 from streams.producer import EventProducer
 from streams.settings import WorkerSettings
 from streams.state import keys, watch
+from streams.state.clients import sync_client
 from streams.topics import create_topics, topic_specs
 
 
@@ -106,7 +107,7 @@ def _follow_paths(
 ) -> bool:
     """One bar per path, each from that path's own fences, until every path has applied
     every event; then a line per path with the second it finished."""
-    client = redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
+    client = sync_client(settings.redis)
     paths = _paths(settings)
     bars = {
         p: tqdm(total=total, unit="ev", desc=f"{p:>17}", position=k) for k, p in enumerate(paths)
@@ -155,7 +156,7 @@ def run(settings: WorkerSettings, user: str, exit_after: bool, port: int = 8080)
         wait_idle(settings, timeout=600)
         seconds = time.perf_counter() - started
         print(f"replayed {len(events):,} events end to end in {seconds:.1f}s")
-        print_top(redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs()), user)
+        print_top(sync_client(settings.redis), user)
         if exit_after:
             return 0
         if reader is not None and reader.poll() is None:

@@ -40,6 +40,7 @@ from confluent_kafka.admin import AdminClient
 
 from streams.settings import WorkerSettings
 from streams.state import keys
+from streams.state.clients import sync_client
 from streams.topics import (
     RETAIN_FOREVER,
     TopicSpec,
@@ -58,7 +59,7 @@ class RebuildRefused(RuntimeError):
 
 
 def _redis(settings: WorkerSettings) -> redis.Redis:
-    return redis.Redis.from_url(settings.redis.url, **settings.redis.client_kwargs())
+    return sync_client(settings.redis)
 
 
 def copy_marker() -> str:

@@ -12,6 +12,7 @@ from redis.retry import Retry
 
 from streams.settings import WorkerSettings
 from streams.state import keys
+from streams.state.clients import sync_client
 from streams.state.codecs import text
 from streams.topics import end_offsets
 
@@ -76,12 +77,7 @@ def _stale_lists(client: redis.Redis) -> int | None:
 def wait_idle(settings: WorkerSettings, timeout: float = 600, poll: float = 0.5) -> bool:
     """True once the worker has committed every input record and no list is stale, seen
     twice in a row; False at the deadline. A Redis that does not answer is never idle."""
-    client = redis.Redis.from_url(
-        settings.redis.url,
-        retry=Retry(NoBackoff(), 0),
-        socket_timeout=10,
-        **settings.redis.client_kwargs(),
-    )
+    client = sync_client(settings.redis, retry=Retry(NoBackoff(), 0), socket_timeout=10)
     deadline = time.monotonic() + timeout
     quiet = 0
     while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ shared by every process's settings, so an endpoint is spelled the same way every
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
@@ -57,6 +58,9 @@ class RedisConnection(BaseModel):
     password: SecretStr | None = None
     username: str | None = None
     ssl_ca_certs: str | None = None  # CA bundle for rediss:// (Redis TLS)
+    # a Redis Cluster: ``url`` names any node, the client finds the others and each key's
+    # slot (every script touches one slot: docs/redis-schema.md)
+    cluster: bool = False
 
     @field_validator("url")
     @classmethod
@@ -64,6 +68,16 @@ class RedisConnection(BaseModel):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_url(self) -> RedisConnection:
+        if self.cluster:
+            if self.url.startswith("unix://"):
+                raise ValueError("a Redis Cluster is reached over TCP: use a redis:// URL")
+            database = urlsplit(self.url).path.strip("/")
+            if database not in ("", "0"):
+                raise ValueError(f"a Redis Cluster has only database 0, the URL names {database}")
+        return self
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}

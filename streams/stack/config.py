@@ -27,6 +27,10 @@ class StackSettings(BaseSettings):
     default_partitions: int = Field(default=8, ge=1)
     redis_port: int = Field(default=6379, ge=1, le=65535)
     redis_maxmemory: str = "0"
+    # ``up --redis-cluster``: three masters and their replicas on this port and the five
+    # after it (each node's cluster bus on the port + 10000)
+    redis_cluster: bool = False
+    redis_cluster_port: int = Field(default=7000, ge=1, le=55530)
     ready_timeout_s: float = Field(default=120, gt=0)
 
     @property

@@ -65,12 +65,13 @@ class RedisServer:
         acl: list[str] | None = None,
         tls: TlsFiles | None = None,
         args: tuple[str, ...] = (),
+        port: int | None = None,
     ) -> None:
         self.folder = folder
         self.acl = acl
         self.tls = tls
         self.args = args
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from streams.stack.config import StackSettings
 from streams.stack.process import port_open
+from streams.stack.redis_cluster import RedisClusterService
 from streams.stack.services import KafkaService, RedisService, StackError
 
-Service = KafkaService | RedisService
+Service = KafkaService | RedisService | RedisClusterService
 
 
 @dataclass
@@ -23,25 +24,35 @@ class ServiceStatus:
 
     def line(self) -> str:
         pid = f"pid {self.pid}" if self.pid else "-"
-        return f"{self.name:<6} {self.state:<8} {self.endpoint:<28} {pid:<11} {self.detail}"
+        return f"{self.name:<13} {self.state:<8} {self.endpoint:<28} {pid:<11} {self.detail}"
 
 
-def with_nodes(settings: StackSettings, asked: int | None) -> StackSettings:
-    """The settings with the Kafka node count asked for on ``up`` (remembered in the
-    state folder), or the one the running stack was started with (``down``, ``status``)."""
-    remembered = settings.state / "kafka-nodes"
-    if asked is not None:
-        remembered.parent.mkdir(parents=True, exist_ok=True)
-        remembered.write_text(f"{asked}\n")
-        return settings.model_copy(update={"kafka_nodes": asked})
-    if remembered.exists():
-        return settings.model_copy(update={"kafka_nodes": int(remembered.read_text())})
-    return settings
+def with_nodes(
+    settings: StackSettings, asked: int | None, redis_cluster: bool | None = None
+) -> StackSettings:
+    """The settings with the Kafka node count (and the Redis Cluster) asked for on ``up``,
+    remembered in the state folder, or those the running stack was started with
+    (``down``, ``status``)."""
+    update: dict[str, object] = {}
+    for field, file, value, parse in (
+        ("kafka_nodes", "kafka-nodes", asked, int),
+        ("redis_cluster", "redis-cluster-on", redis_cluster, lambda text: text == "True"),
+    ):
+        remembered = settings.state / file
+        if value is not None:
+            remembered.parent.mkdir(parents=True, exist_ok=True)
+            remembered.write_text(f"{value}\n")
+        elif remembered.exists():
+            value = parse(remembered.read_text().strip())
+        if value is not None:
+            update[field] = value
+    return settings.model_copy(update=update)
 
 
 def services(settings: StackSettings) -> list[Service]:
     nodes = [KafkaService(settings, k) for k in range(1, settings.kafka_nodes + 1)]
-    return [*nodes, RedisService(settings)]
+    cluster = [RedisClusterService(settings)] if settings.redis_cluster else []
+    return [*nodes, RedisService(settings), *cluster]
 
 
 def status_of(service: Service) -> ServiceStatus:

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from streams.settings import RedisConnection
+from streams.state.clients import sync_client
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ async def check_eviction(client: aioredis.Redis, process: str = "reader") -> str
 def refuse_evicting_redis(connection: RedisConnection, process: str = "worker") -> None:
     """For the worker's start: exits with status 2 and the reason on an evicting policy.
     An unreachable Redis is only logged (the worker rides out outages)."""
-    client = redis.Redis.from_url(connection.url, socket_timeout=10, **connection.client_kwargs())
+    client = sync_client(connection, socket_timeout=10)
     try:
         judge(read_policy(client), process)
     except EvictingRedis as exc:

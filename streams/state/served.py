@@ -121,7 +121,7 @@ class ServedStore:
 
     async def _doc(self, key: str, execute: Any = None) -> tuple[bytes, bytes] | None:
         run = execute or self.redis.execute_command
-        doc, ends = await run(b"HMGET", key, b"doc", b"ends")
+        doc, ends = await run("HMGET", key, "doc", "ends")
         return None if doc is None else (doc, ends or b"")
 
     # --- the fuser ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from streams.engines.itemcf import ItemEngine
 from streams.engines.served import Fuser
 from streams.engines.usercf import Engine
 from streams.settings import WorkerSettings
-from streams.state.connection import connect
+from streams.state.clients import async_client
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
 from streams.state.served import ServedStore
@@ -127,7 +127,7 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         partitions=settings.topics.ratings_partitions,
         internal=True,
     )
-    client = connect(settings.redis.url, socket_timeout=30, **settings.redis.client_kwargs())
+    client = async_client(settings.redis, socket_timeout=30)
     store = Store(client)
     engine = Engine(store, settings.user_cf)
     hybrid_store = HybridStore(client)

@@ -24,6 +24,7 @@ import logging.config
 import multiprocessing
 import os
 import signal
+from collections.abc import Awaitable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -32,7 +33,7 @@ from streams.engines.served import Fuser
 from streams.engines.usercf import Engine
 from streams.logs import logging_config
 from streams.settings import WorkerSettings
-from streams.state.connection import connect
+from streams.state.clients import async_client
 from streams.state.served import ServedStore
 from streams.state.usercf import Store
 from streams.worker.fuser import LocalReport, fuse_forever
@@ -106,12 +107,30 @@ def refresh_engine(client: Any, settings: WorkerSettings) -> Engine:
     return Engine(store, settings.user_cf)
 
 
+async def until_one_ends(jobs: dict[str, Awaitable[Any]]) -> None:
+    """Run the jobs until one ends, then cancel the others. A job's error is logged and
+    raised, so the process ends and the worker starts it again: a job that died alone
+    (the fuser on an unexpected error) would leave its lists undone and say nothing."""
+    tasks = {asyncio.ensure_future(job): name for name, job in jobs.items()}
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.critical(
+                "the %s failed; the lists process ends", tasks[task], exc_info=task.exception()
+            )
+            raise task.exception()  # type: ignore[misc]
+
+
 async def _serve(settings: WorkerSettings, conn: Connection, parent: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    client = connect(settings.redis.url, socket_timeout=30, **settings.redis.client_kwargs())
+    client = async_client(settings.redis, socket_timeout=30)
     report = RelayReport()
 
     def stopped() -> bool:
@@ -124,20 +143,23 @@ async def _serve(settings: WorkerSettings, conn: Connection, parent: int) -> Non
                 conn.send(report.take())
 
     engine = refresh_engine(client, settings)
-    jobs = [send(), refresh_forever(settings.refresh, engine, report, stopped, asyncio.sleep)]
+    sender = asyncio.ensure_future(send())
+    jobs: dict[str, Awaitable[Any]] = {
+        "refresher": refresh_forever(settings.refresh, engine, report, stopped, asyncio.sleep)
+    }
     if settings.served.enabled:
         weights, cold = settings.blend.weights(), settings.blend.cold_start_ratings
         served = ServedStore(client)
         fusing = Fuser(
             served, weights, settings.served.size, cold, per_reason=settings.blend.per_reason
         )
-        jobs.append(fuse_forever(settings.served, served, fusing, report, stopped, asyncio.sleep))
-    tasks = [asyncio.ensure_future(job) for job in jobs]
+        jobs["fuser"] = fuse_forever(
+            settings.served, served, fusing, report, stopped, asyncio.sleep
+        )
     try:
-        await asyncio.wait(tasks[1:])  # the sender runs until the rest is done
+        await until_one_ends(jobs)  # the sender runs until then
     finally:
-        for task in tasks:
-            task.cancel()
+        sender.cancel()
         if os.getppid() == parent:
             with contextlib.suppress(OSError):  # the worker may have closed its end
                 conn.send(report.take())  # the last figures

@@ -224,3 +224,11 @@ def test_the_ingress_routes_the_api_and_the_page_only():
         "/redoc": "Exact",
         "/openapi.json": "Exact",
     }
+
+
+def test_a_redis_cluster_is_named_to_every_process():
+    docs = manifests("-f", str(CHART / "ci" / "redis-cluster-values.yaml"))
+    config = next(d for d in docs if d["kind"] == "ConfigMap")
+    assert config["data"]["STREAMREC_REDIS__CLUSTER"] == "true"
+    plain = next(d for d in manifests() if d["kind"] == "ConfigMap")
+    assert "STREAMREC_REDIS__CLUSTER" not in plain["data"]

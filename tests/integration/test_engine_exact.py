@@ -12,6 +12,7 @@ from streams.commands.wait_idle import wait_idle
 from streams.datasets.synthetic import SyntheticSpec, generate
 from streams.producer import EventProducer
 from streams.state import keys
+from streams.state.clients import sync_client
 from streams.state.codecs import decode_pairs
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
@@ -30,7 +31,7 @@ def _produce(settings, events) -> None:
 
 def assert_state_equals_reference(settings, events, sample_users=None) -> Reference:
     ref = Reference(final_ratings(events))
-    client = redis.Redis.from_url(settings.redis.url)
+    client = sync_client(settings.redis)
     users = sample_users or ref.users
     for user in users:
         state = client.hgetall(keys.user_state(user))

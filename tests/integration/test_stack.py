@@ -1,4 +1,5 @@
 import pytest
+import redis.cluster
 
 from streams.stack import manager
 from streams.stack.config import StackSettings
@@ -19,23 +20,28 @@ def test_stack_up_twice_is_harmless(services):
     assert all(s.state in ("running", "external") for s in manager.status(settings))
 
 
-def _free_base() -> int:
-    """A port p with p..p+5 free (three nodes: client and controller ports, two apart)."""
+def _free_base(low: int = 23_000, top: int = 32_000, bus: bool = False) -> int:
+    """A port p with p..p+5 free (three nodes: client and controller ports, two apart);
+    ``bus``: p+10000..p+10005 too (a Redis Cluster node's bus). Below the kernel's
+    ephemeral ports (32768 up), which the nodes' own connections take while the JVMs
+    start: a port chosen there was once taken before Kafka bound it."""
     import random
 
     from streams.stack.process import port_open
 
     for _ in range(50):
-        base = random.randrange(20_000, 60_000, 2)
-        if not any(port_open("127.0.0.1", base + k) for k in range(6)):
+        base = random.randrange(low, top, 2)
+        wanted = [base + k for k in range(6)] + [base + 10_000 + k for k in range(6) if bus]
+        if not any(port_open("127.0.0.1", p) for p in wanted):
             return base
     raise AssertionError("no six free ports in a row")
 
 
 @pytest.mark.timeout(300)
 def test_stack_up_with_three_kafka_nodes(tmp_path, services):
-    """``streamrec stack up --kafka-nodes 3``: three KRaft nodes that form one cluster,
-    whose topics get three copies and min.insync.replicas 2; down stops every node."""
+    """``streamrec stack up --kafka-nodes 3 --redis-cluster``: three KRaft nodes that form
+    one cluster, whose topics get three copies and min.insync.replicas 2, and a Redis
+    Cluster of three masters with a replica each; down stops every node."""
     import subprocess
     import sys
 
@@ -49,6 +55,7 @@ def test_stack_up_with_three_kafka_nodes(tmp_path, services):
         "STREAMREC_STACK_CONTROLLER_PORT": str(base + 1),
         "STREAMREC_STACK_KAFKA_HEAP": "384m",
         "STREAMREC_STACK_REDIS_PORT": str(_free_base()),
+        "STREAMREC_STACK_REDIS_CLUSTER_PORT": str(_free_base(12_000, 22_700, bus=True)),
     }
 
     def stack(*args: str) -> subprocess.CompletedProcess:
@@ -56,11 +63,11 @@ def test_stack_up_with_three_kafka_nodes(tmp_path, services):
         return subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
 
     try:
-        up = stack("up", "--kafka-nodes", "3")
+        up = stack("up", "--kafka-nodes", "3", "--redis-cluster")
         assert up.returncode == 0, up.stdout + up.stderr
-        status = stack("status")  # the node count is remembered
+        status = stack("status")  # the node count and the cluster are remembered
         assert [line.split()[0] for line in status.stdout.splitlines()] == [
-            "kafka-1", "kafka-2", "kafka-3", "redis",
+            "kafka-1", "kafka-2", "kafka-3", "redis", "redis-cluster",
         ]  # fmt: skip
         assert status.returncode == 0, status.stdout
         admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{base + 4}"})  # any node
@@ -71,6 +78,11 @@ def test_stack_up_with_three_kafka_nodes(tmp_path, services):
         resource = ConfigResource(ConfigResource.Type.TOPIC, "copies")
         config = admin.describe_configs([resource])[resource].result()
         assert config["min.insync.replicas"].value == "2"
+        first = int(env["STREAMREC_STACK_REDIS_CLUSTER_PORT"])
+        cluster = redis.cluster.RedisCluster(host="127.0.0.1", port=first)
+        flags = [node["flags"] for node in cluster.cluster_nodes().values()]
+        assert sum("master" in f for f in flags) == 3 and sum("slave" in f for f in flags) == 3
+        assert all(cluster.set(f"k{n}", n) for n in range(30))
     finally:
         down = stack("down")
-    assert down.stdout.count("stopped") == 4, down.stdout
+    assert down.stdout.count("stopped") == 5, down.stdout

@@ -83,3 +83,29 @@ def test_the_childs_refreshed_lists_make_served_lists_due_as_the_workers_do(serv
     settings = WorkerSettings(served=ServedSettings(enabled=served))
     engine = refresh_engine(redis.asyncio.Redis(), settings)  # never connects: no command
     assert engine.store.mark_served is served
+
+
+def test_a_job_that_fails_ends_the_process_and_is_logged(caplog):
+    """Before, the child waited for every job: a fuser that died on an unexpected error
+    left the refresher running and served lists undone, with nothing in the log."""
+    import asyncio
+
+    from streams.worker.lists_process import until_one_ends
+
+    cancelled = []
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def fails() -> None:
+        await asyncio.sleep(0.01)
+        raise TypeError("a bytes-like object is required")
+
+    with pytest.raises(TypeError):
+        asyncio.run(until_one_ends({"refresher": forever(), "fuser": fails()}))
+    assert cancelled == [True]
+    assert "the fuser failed" in caplog.text

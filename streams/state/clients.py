@@ -1,0 +1,104 @@
+"""The Redis clients of every process, from its ``RedisConnection``: one server, or a
+Redis Cluster (``STREAMREC_REDIS__CLUSTER=true``) through redis-py's cluster clients with
+the Lua scripts made to work in pipelines.
+
+redis-py's cluster pipeline sends ``EVALSHA`` as it is and fails with ``NOSCRIPT`` on a
+node that has not seen the script (its single-node pipeline loads scripts first). So
+every script registered on the client is loaded on every master (``SCRIPT LOAD`` goes
+to all of them) before a pipeline that follows a registration runs. A node that loses
+its scripts later (a restart, a promoted replica) answers ``NOSCRIPT``: the client
+marks the scripts for loading again and raises a ``ConnectionError``, so the caller
+retries the batch as after any outage (every write is fenced, a retry is harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import redis
+from redis.asyncio.cluster import ClusterPipeline
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.connection import Connection
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+
+from streams.settings.connections import RedisConnection
+from streams.state.connection import LEAN, connect
+
+
+class _ScriptedPipeline(ClusterPipeline):
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Queued like any keyed command (redis-py blocks it in cluster pipelines, though
+        it routes it by its first key as for the client): each script here names keys of
+        one slot. Awaitable as ``AsyncScript`` awaits it, without ``await pipe``, which
+        would empty the queue."""
+        self.execute_command("EVALSHA", sha, numkeys, *keys_and_args)
+        return self
+
+    async def execute(self, *args: Any, **kwargs: Any) -> list[Any]:
+        client: ScriptedCluster = self.cluster_client  # type: ignore[assignment]
+        await client.load_scripts()
+        try:
+            return await super().execute(*args, **kwargs)
+        except NoScriptError as exc:
+            client.unloaded = list(client.scripts)
+            raise RedisConnectionError(f"a Redis node lost its scripts: {exc}") from exc
+
+
+class ScriptedCluster(AsyncRedisCluster):
+    """The asyncio cluster client whose pipelines can run registered scripts."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.scripts: list[AsyncScript] = []
+        self.unloaded: list[AsyncScript] = []
+        self.loading = asyncio.Lock()
+
+    def register_script(self, script: Any) -> AsyncScript:  # type: ignore[override]
+        registered = AsyncScript(self, script)
+        self.scripts.append(registered)
+        self.unloaded.append(registered)
+        return registered
+
+    async def load_scripts(self) -> None:
+        if not self.unloaded:
+            return
+        async with self.loading:  # pipelines of several agents come here at once
+            while self.unloaded:
+                script = self.unloaded[0]
+                script.sha = await self.script_load(script.script)
+                self.unloaded.remove(script)
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        if shard_hint:
+            raise ValueError("a cluster pipeline takes no shard hint")
+        return _ScriptedPipeline(self, transaction)  # type: ignore[abstract]
+
+
+def connect_cluster(url: str, **kwargs: Any) -> ScriptedCluster:
+    """An asyncio cluster client on the lean connections of ``streams.state.connection``."""
+    client: ScriptedCluster = ScriptedCluster.from_url(url, **kwargs)  # type: ignore[assignment]
+    for node in client.get_nodes():
+        node.connection_class = LEAN.get(node.connection_class, node.connection_class)
+    shared = client.nodes_manager.connection_kwargs
+    kind = shared.get("connection_class", Connection)
+    shared["connection_class"] = LEAN.get(kind, kind)
+    return client
+
+
+def async_client(connection: RedisConnection, **kwargs: Any) -> Any:
+    """The asyncio client of the worker and the list process (``kwargs``: timeouts)."""
+    kwargs |= connection.client_kwargs()
+    if connection.cluster:
+        return connect_cluster(connection.url, **kwargs)
+    return connect(connection.url, **kwargs)
+
+
+def sync_client(connection: RedisConnection, **kwargs: Any) -> Any:
+    """The synchronous client of the commands (wait-idle, demo, rebuild, checks)."""
+    kwargs |= connection.client_kwargs()
+    if connection.cluster:
+        return redis.cluster.RedisCluster.from_url(connection.url, **kwargs)
+    return redis.Redis.from_url(connection.url, **kwargs)

@@ -1,0 +1,87 @@
+"""The worker on a Redis Cluster (issue 15): three masters with a replica each, Debian's
+``redis-server`` started here, the worker told ``STREAMREC_REDIS__CLUSTER=true``. Every
+script touches one slot (the key tags), so a replay must leave exactly the state it
+leaves on one server, spread over the masters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import ReaderSettings
+from streams.commands.wait_idle import wait_idle
+from streams.datasets.synthetic import SyntheticSpec, generate
+from streams.settings import RedisConnection, WorkerSettings
+from streams.stack.redis_cluster import LocalRedisCluster
+from streams.state import keys
+from streams.state.clients import sync_client
+from streams.state.codecs import text
+from tests.conftest import free_port
+from tests.cooccurrence import assert_cooccurrence_equals_reference
+from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
+from tests.scrape import worker_metric
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    with LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster_settings(
+    engine_settings: WorkerSettings, redis_cluster: LocalRedisCluster
+) -> WorkerSettings:
+    client = sync_client(RedisConnection(url=redis_cluster.url, cluster=True))
+    client.flushall(target_nodes=client.PRIMARIES)
+    return engine_settings.model_copy(
+        update={"redis": RedisConnection(url=redis_cluster.url, cluster=True)}
+    )
+
+
+def test_a_replay_on_a_redis_cluster_equals_the_reference(
+    cluster_settings, topics, start_worker, redis_cluster
+):
+    spec = SyntheticSpec(events=3_000, users=120, items=80, rerate_share=0.1, delete_share=0.05)
+    events = list(generate(spec))
+    port = free_port()
+    worker = start_worker(cluster_settings, port)
+    _produce(cluster_settings, events)
+    deadline = time.monotonic() + 300
+    while not wait_idle(cluster_settings, timeout=10):  # a worker that stopped fails at once
+        assert worker.poll() is None, worker.log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the worker did not drain the stream"
+    assert worker.poll() is None
+    assert worker_metric(port, 'streamrec_batch_apply_seconds_count{stage="pairs"}') > 0
+    assert_state_equals_reference(cluster_settings, events)
+    client = sync_client(cluster_settings.redis)
+    assert_cooccurrence_equals_reference(client, events, cluster_settings.item_cf.kmax)
+    served = [u for u in {e.user_id for e in events} if client.exists(keys.user_served(u))]
+    assert served  # the list process fused lists on the cluster too
+    spread = redis_cluster.keys_per_master()
+    assert len(spread) == 3 and min(spread.values()) > 0.1 * sum(spread.values()), spread
+    # the reader serves from the cluster what the worker stored there
+    reader = ReaderSettings(
+        kafka=cluster_settings.kafka, redis=cluster_settings.redis, topics=cluster_settings.topics
+    )
+    with TestClient(create_app(reader)) as http:
+        assert http.get("/readyz").status_code == 200
+        user = events[-1].user_id
+        served = http.get(f"/v1/users/{user}/recommendations", params={"n": 5})
+        assert served.status_code == 200 and len(served.json()["items"]) == 5
+        alone = http.get(f"/v1/users/{user}/recommendations", params={"n": 5, "source": "user-cf"})
+        stored = [text(i) for i in client.zrevrange(keys.user_topn(user), 0, 4)]
+        assert [i["item_id"] for i in alone.json()["items"]] == stored and stored
+
+
+def test_cluster_settings_are_checked():
+    with pytest.raises(ValueError, match="database 0"):
+        RedisConnection(url="redis://127.0.0.1:7000/3", cluster=True)
+    with pytest.raises(ValueError, match="over TCP"):
+        RedisConnection(url="unix:///tmp/redis.sock", cluster=True)
