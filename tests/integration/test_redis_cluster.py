@@ -85,3 +85,33 @@ def test_cluster_settings_are_checked():
         RedisConnection(url="redis://127.0.0.1:7000/3", cluster=True)
     with pytest.raises(ValueError, match="over TCP"):
         RedisConnection(url="unix:///tmp/redis.sock", cluster=True)
+
+
+def test_scripts_a_node_lost_are_loaded_again(redis_cluster):
+    """A restarted node or a promoted replica has no scripts: a pipeline meeting NOSCRIPT
+    raises an outage (the agents retry those) and the retry loads them again."""
+    import asyncio
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from streams.state.clients import async_client
+
+    async def scenario() -> None:
+        client = async_client(RedisConnection(url=redis_cluster.url, cluster=True))
+        echo = client.register_script("return ARGV[1]")
+
+        async def call() -> list[bytes]:
+            async with client.pipeline() as pipe:
+                for k in range(30):  # keys of many slots, on every master
+                    await echo(keys=[f"{{u:{k}}}:x"], args=[k], client=pipe)
+                return await pipe.execute()
+
+        want = [str(k).encode() for k in range(30)]
+        assert await call() == want
+        await client.script_flush()  # every master forgets its scripts
+        with pytest.raises(RedisConnectionError, match="lost its scripts"):
+            await call()
+        assert await call() == want
+        await client.aclose()
+
+    asyncio.run(scenario())
