@@ -161,6 +161,7 @@ def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str
         "STREAMREC_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "STREAMREC_REDIS__URL": settings.redis.url,
         "STREAMREC_REDIS__CLUSTER": str(settings.redis.cluster).lower(),
+        "STREAMREC_REDIS__WAIT_REPLICAS": str(settings.redis.wait_replicas),
         "STREAMREC_TOPICS__RATINGS": t.ratings,
         "STREAMREC_TOPICS__ITEMS": t.items,
         "STREAMREC_TOPICS__DLQ": t.dlq,

@@ -61,6 +61,12 @@ class RedisConnection(BaseModel):
     # a Redis Cluster: ``url`` names any node, the client finds the others and each key's
     # slot (every script touches one slot: docs/redis-schema.md)
     cluster: bool = False
+    # replicas that must hold a batch's writes before it is committed (each master's,
+    # on a cluster): 0 = do not wait. With async replication a failover can otherwise
+    # lose writes already declared applied; on one server the fences notice that and
+    # the worker replays (docs/reliability.md), across a cluster's masters they cannot.
+    wait_replicas: int = Field(default=0, ge=0, le=16)
+    wait_timeout_s: float = Field(default=5.0, gt=0, le=300)
 
     @field_validator("url")
     @classmethod

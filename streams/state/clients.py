@@ -17,14 +17,17 @@ import asyncio
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterPipeline
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.asyncio.connection import Connection
 from redis.commands.core import AsyncScript
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from streams.settings.connections import RedisConnection
+from streams.state import keys
 from streams.state.connection import LEAN, connect
 
 
@@ -102,3 +105,69 @@ def sync_client(connection: RedisConnection, **kwargs: Any) -> Any:
     if connection.cluster:
         return redis.cluster.RedisCluster.from_url(connection.url, **kwargs)
     return redis.Redis.from_url(connection.url, **kwargs)
+
+
+class ReplicasBehind(RedisError):
+    """Fewer replicas than asked acknowledged a batch's writes in time: the batch is not
+    committed, and its retry (fenced, harmless) waits again."""
+
+
+class ReplicaBarrier:
+    """Waits until every master's replicas hold everything written so far, so that a
+    failover to one of them cannot lose what a commit then declares applied
+    (``STREAMREC_REDIS__WAIT_REPLICAS``; a cluster's masters each hold part of a batch).
+
+    ``WAIT`` counts the writes of its own connection only, so each master gets a
+    connection of its own on which one small write precedes the ``WAIT``: the
+    replication stream is in order, so acknowledging that write acknowledges every
+    earlier write of every connection."""
+
+    def __init__(self, client: Any, connection: RedisConnection) -> None:
+        self.client, self.connection = client, connection
+        self.replicas = connection.wait_replicas
+        self.timeout_ms = int(connection.wait_timeout_s * 1000)
+        self.links: dict[str, tuple[Any, str]] = {}  # node -> (its connection, a key of it)
+
+    async def __call__(self) -> None:
+        if self.replicas <= 0:
+            return
+        if not self.connection.cluster:
+            await self._wait("server", lambda: self._link_to_server())
+            return
+        masters = self.client.get_primaries()
+        await asyncio.gather(*(self._wait(m.name, lambda m=m: self._link_to(m)) for m in masters))
+
+    async def _wait(self, name: str, link: Any) -> None:
+        if name not in self.links:
+            self.links[name] = link()
+        conn, key = self.links[name]
+        try:
+            await conn.incr(key)
+            acked = await conn.wait(self.replicas, self.timeout_ms)
+        except RedisError:
+            self.links.pop(name, None)  # moved or gone: linked again at the next call
+            raise
+        if acked < self.replicas:
+            raise ReplicasBehind(
+                f"{acked} of {self.replicas} replicas of {name} acknowledged the batch's "
+                f"writes within {self.timeout_ms} ms"
+            )
+
+    def _link_to_server(self) -> tuple[Any, str]:
+        url, kwargs = self.connection.url, self.connection.client_kwargs()
+        return connect(url, single_connection_client=True, **kwargs), keys.barrier("g")
+
+    def _link_to(self, master: Any) -> tuple[Any, str]:
+        """A connection to ``master`` and a key of a slot it serves."""
+        slots = self.client.nodes_manager.slots_cache
+        for n in range(100_000):
+            tag = f"b{n}"
+            owners = slots.get(key_slot(tag.encode()))
+            if owners and owners[0].name == master.name:
+                break
+        kwargs = self.connection.client_kwargs()
+        conn = aioredis.Redis(
+            host=master.host, port=master.port, single_connection_client=True,
+            ssl=self.connection.url.startswith("rediss://"), **kwargs,
+        )  # fmt: skip
+        return conn, keys.barrier(tag)

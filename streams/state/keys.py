@@ -217,6 +217,12 @@ def user_means_versions() -> str:
     return f"{NAMESPACE}:{{g}}:means_ver"
 
 
+def barrier(tag: str) -> str:
+    """Counter: bumped before each replication wait (``STREAMREC_REDIS__WAIT_REPLICAS``) on
+    the master that serves the hash tag ``{tag}``; its value means nothing."""
+    return f"{NAMESPACE}:{{{tag}}}:barrier"
+
+
 def stale_users() -> str:
     """Sorted set: user id → time marked stale; the refresher takes the oldest first."""
     return f"{NAMESPACE}:{{g}}:stale"

@@ -28,7 +28,7 @@ its writes before the change may be gone with the old server."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -126,7 +126,12 @@ class Progress(Protocol):
 
 
 class ProgressStore:
-    """``Progress`` in Redis: one hash per partition (``keys.partition_progress``)."""
+    """``Progress`` in Redis: one hash per partition (``keys.partition_progress``).
+    ``barrier`` (``clients.ReplicaBarrier``) waits for the replicas after a begin and
+    before a commit: the intent is durable before any data is written, the data before
+    the fence moves."""
+
+    barrier: Callable[[], Awaitable[None]] | None = None
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
@@ -191,6 +196,8 @@ class ProgressStore:
             if plans is not None and partition in plans:
                 calls[partition].append(plans[partition])
         answer(topic, "begin", await self._fenced("begin", topic, calls))
+        if self.barrier is not None:
+            await self.barrier()
 
     async def plan(self, topic: str, partition: int) -> str | None:
         raw = await self.redis.hget(keys.partition_progress(topic, partition), "intent_plan")
@@ -200,6 +207,8 @@ class ProgressStore:
         self, topic: str, ends: dict[int, int], events: Mapping[int, int] | None = None
     ) -> None:
         calls = {p: [end] if events is None else [end, events[p]] for p, end in ends.items()}
+        if self.barrier is not None:
+            await self.barrier()
         outcome = await self._fenced("commit", topic, calls)
         for partition in (p for p, a in outcome.items() if a == 1):
             key = (topic, partition)

@@ -8,11 +8,11 @@ import os
 import time
 import uuid
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from streams.algo.usercf.recommend import stored_scores
 from streams.state import keys
@@ -121,6 +121,9 @@ class Busy:
     that died stops counting after ``BUSY_FOR_S``."""
 
     BUSY_FOR_S = 60.0
+    # marks whose clearing failed (Redis went away mid-round): cleared with the next
+    # round's, else a failover would hold wait-idle for BUSY_FOR_S
+    left_behind: ClassVar[set[str]] = set()
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.redis = client
@@ -131,4 +134,10 @@ class Busy:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        await self.redis.zrem(keys.lists_busy(), self.token)
+        stale = set(Busy.left_behind)
+        try:
+            await self.redis.zrem(keys.lists_busy(), self.token, *stale)
+        except RedisError:
+            Busy.left_behind.add(self.token)
+            raise
+        Busy.left_behind -= stale

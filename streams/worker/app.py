@@ -17,7 +17,7 @@ from streams.engines.itemcf import ItemEngine
 from streams.engines.served import Fuser
 from streams.engines.usercf import Engine
 from streams.settings import WorkerSettings
-from streams.state.clients import async_client
+from streams.state.clients import ReplicaBarrier, async_client
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
 from streams.state.served import ServedStore
@@ -134,6 +134,7 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
     item_store = ItemStore(client, settings.item_cf.row_cache_entries)
     for marking in (store, hybrid_store, item_store):
         marking.mark_served = settings.served.enabled
+    store.barrier = ReplicaBarrier(client, settings.redis)  # every path's progress
 
     hybrid_engine = HybridEngine(
         hybrid_store,

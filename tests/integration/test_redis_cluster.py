@@ -115,3 +115,86 @@ def test_scripts_a_node_lost_are_loaded_again(redis_cluster):
         await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_the_replica_barrier_waits_for_every_masters_replicas(redis_cluster):
+    """One replica per master acknowledges at once; asking for two (there is one) fails
+    after the timeout: the barrier really asks the replicas, on every master."""
+    import asyncio
+
+    from streams.state.clients import ReplicaBarrier, ReplicasBehind, async_client
+
+    async def scenario() -> None:
+        connection = RedisConnection(url=redis_cluster.url, cluster=True, wait_replicas=1)
+        client = async_client(connection)
+        await client.initialize()
+        barrier = ReplicaBarrier(client, connection)
+        await barrier()
+        assert len(barrier.links) == 3  # a link to each master
+        for link, key in barrier.links.values():  # each bumped a key of its own master
+            assert int(await link.get(key)) == 1
+        strict = connection.model_copy(update={"wait_replicas": 2, "wait_timeout_s": 0.2})
+        with pytest.raises(ReplicasBehind, match="1 of 2 replicas"):
+            await ReplicaBarrier(client, strict)()
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.timeout(600)
+def test_a_master_killed_mid_replay_is_ridden_through_exactly(
+    engine_settings, topics, start_worker, tmp_path
+):
+    """kill -9 of a master (not the one of ``{g}``, whose fences would show a loss)
+    while batches are applied; its replica is promoted, the node comes back as a replica.
+    With the replica barrier on, nothing committed was only on the dead master: the
+    state equals the reference."""
+    import os
+    import signal
+
+    import redis
+
+    spec = SyntheticSpec(events=2_500, users=150, items=80, rerate_share=0.1, delete_share=0.05)
+    events = list(generate(spec))
+    with LocalRedisCluster(tmp_path / "cluster") as cluster:
+        connection = RedisConnection(url=cluster.url, cluster=True, wait_replicas=1)
+        settings = engine_settings.model_copy(update={"redis": connection})
+        port = free_port()
+        worker = start_worker(settings, port)
+        client = sync_client(connection)
+        shared = client.get_node_from_key(keys.user_means()).port
+        victim = next(
+            n for n in cluster.nodes
+            if n.port != shared and redis.Redis(port=n.port).info("replication")["role"] == "master"
+        )  # fmt: skip
+        _produce(settings, events)
+        applied = 0
+        for _ in range(600):  # kill once some, not all, events are applied
+            applied = int(client.hget(keys.stream_stats(), "events") or 0)
+            if applied >= 300:
+                break
+            time.sleep(0.05)
+        assert 300 <= applied < len(events), applied
+        heir = next(
+            n for n in cluster.nodes
+            if redis.Redis(port=n.port).info("replication").get("master_port") == victim.port
+        )  # fmt: skip
+        os.kill(victim.proc.pid, signal.SIGKILL)
+        victim.proc.wait()
+        deadline = time.monotonic() + 60
+        while (
+            redis.Redis(port=heir.port).info("replication")["role"] != "master"
+            or redis.Redis(port=shared).cluster("info")["cluster_state"] != "ok"
+        ):
+            assert time.monotonic() < deadline, "the replica was not promoted"
+            time.sleep(0.2)
+        victim.proc = None
+        victim.start()  # back, as the promoted node's replica: the barrier can pass again
+        deadline = time.monotonic() + 400
+        while not wait_idle(settings, timeout=10):
+            assert worker.poll() is None, worker.log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the worker did not drain the stream"
+        assert redis.Redis(port=victim.port).info("replication")["role"] == "slave"
+        assert worker_metric(port, "streamrec_redis_errors_total") > 0  # it felt the kill
+        assert_state_equals_reference(settings, events)
+        assert_cooccurrence_equals_reference(sync_client(connection), events, settings.item_cf.kmax)

@@ -109,3 +109,41 @@ def test_a_job_that_fails_ends_the_process_and_is_logged(caplog):
         asyncio.run(until_one_ends({"refresher": forever(), "fuser": fails()}))
     assert cancelled == [True]
     assert "the fuser failed" in caplog.text
+
+
+def test_a_busy_mark_left_by_a_failed_round_is_cleared_by_the_next():
+    """A round whose clearing failed (Redis went away) left its mark for a minute, and
+    wait-idle with it: seen after a Redis Cluster failover. The next round clears it."""
+    import asyncio
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from streams.state.toolkit import Busy
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.marks: dict[str, float] = {}
+            self.down = False
+
+        async def zadd(self, _key: str, mapping: dict[str, float]) -> None:
+            self.marks.update(mapping)
+
+        async def zrem(self, _key: str, *members: str) -> None:
+            if self.down:
+                raise RedisConnectionError("gone")
+            for member in members:
+                self.marks.pop(member, None)
+
+    async def scenario() -> None:
+        redis = Flaky()
+        with pytest.raises(RedisConnectionError):
+            async with Busy(redis):  # type: ignore[arg-type]
+                redis.down = True
+        assert len(redis.marks) == 1
+        redis.down = False
+        async with Busy(redis):  # type: ignore[arg-type]
+            assert len(redis.marks) == 2
+        assert redis.marks == {}
+
+    Busy.left_behind.clear()
+    asyncio.run(scenario())
