@@ -9,6 +9,7 @@ each node's share of the commands and of the CPU, naming the master of the share
 ``{g}`` slot (means, counts, queues, the embedding's item rows): the hot spot, if any.
 
     .venv/bin/python -m bench.cluster [--rounds 3] [--limit N] [--check-users 200]
+    .venv/bin/python -m bench.cluster --wait-replicas 1  # the replica barrier's cost
 
 Results go to bench/results/cluster-<timestamp>.json.
 """
@@ -93,12 +94,12 @@ def checked(settings: WorkerSettings, events: list, sample: int) -> float:
     return time.perf_counter() - started
 
 
-def scratch(base: WorkerSettings, url: str, cluster: bool) -> WorkerSettings:
+def scratch(base: WorkerSettings, url: str, cluster: bool, wait: int = 0) -> WorkerSettings:
     tag = os.urandom(4).hex()
     return base.model_copy(
         update={
             "app_id": f"cluster-{tag}",
-            "redis": RedisConnection(url=url, cluster=cluster),
+            "redis": RedisConnection(url=url, cluster=cluster, wait_replicas=wait),
             "topics": TopicSettings(ratings=f"c{tag}.ratings", items=f"c{tag}.items",
                                     dlq=f"c{tag}.dlq"),
             "data_dir": f"/tmp/streamrec-cluster-{tag}",
@@ -106,9 +107,11 @@ def scratch(base: WorkerSettings, url: str, cluster: bool) -> WorkerSettings:
     )  # fmt: skip
 
 
-def on_cluster(base: WorkerSettings, events: list, items: list, sample: int) -> dict[str, object]:
+def on_cluster(
+    base: WorkerSettings, events: list, items: list, sample: int, wait: int
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder, LocalRedisCluster(Path(folder)) as cluster:
-        settings = scratch(base, cluster.url, cluster=True)
+        settings = scratch(base, cluster.url, cluster=True, wait=wait)
         nodes = {n.port: n.proc.pid for n in cluster.nodes if n.proc is not None}
         cpu = {port: cpu_seconds(pid) for port, pid in nodes.items()}
         before = {port: calls(port) for port in nodes}
@@ -135,6 +138,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--limit", type=int, default=0, help="the first N events only")
     parser.add_argument("--check-users", type=int, default=200)
+    parser.add_argument(
+        "--wait-replicas", type=int, default=0, help="the cluster side's replica barrier"
+    )
     args = parser.parse_args()
     base = WorkerSettings()
     folder = movielens.ensure_ml100k(Path(base.cache_dir) / "datasets")
@@ -144,7 +150,7 @@ def main() -> None:
     single_url = base.redis.url.rsplit("/", 1)[0] + "/6"
     rounds = []
     for n in range(args.rounds):
-        clustered = on_cluster(base, events, items, args.check_users)
+        clustered = on_cluster(base, events, items, args.check_users, args.wait_replicas)
         redis.Redis.from_url(single_url).flushdb()
         settings = scratch(base, single_url, cluster=False)
         with tempfile.TemporaryDirectory() as logs:

@@ -9,6 +9,9 @@ to all of them) before a pipeline that follows a registration runs. A node that 
 its scripts later (a restart, a promoted replica) answers ``NOSCRIPT``: the client
 marks the scripts for loading again and raises a ``ConnectionError``, so the caller
 retries the batch as after any outage (every write is fenced, a retry is harmless).
+
+``ReplicaBarrier`` waits for the replicas of every master before a batch counts as
+begun or committed (``STREAMREC_REDIS__WAIT_REPLICAS``).
 """
 
 from __future__ import annotations
@@ -165,6 +168,8 @@ class ReplicaBarrier:
             owners = slots.get(key_slot(tag.encode()))
             if owners and owners[0].name == master.name:
                 break
+        else:  # the map changed under us: retried as an outage, with a new map
+            raise RedisConnectionError(f"{master.name} serves no slot in the client's map")
         kwargs = self.connection.client_kwargs()
         conn = aioredis.Redis(
             host=master.host, port=master.port, single_connection_client=True,

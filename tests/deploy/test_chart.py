@@ -230,5 +230,7 @@ def test_a_redis_cluster_is_named_to_every_process():
     docs = manifests("-f", str(CHART / "ci" / "redis-cluster-values.yaml"))
     config = next(d for d in docs if d["kind"] == "ConfigMap")
     assert config["data"]["STREAMREC_REDIS__CLUSTER"] == "true"
+    assert config["data"]["STREAMREC_REDIS__WAIT_REPLICAS"] == "1"
     plain = next(d for d in manifests() if d["kind"] == "ConfigMap")
     assert "STREAMREC_REDIS__CLUSTER" not in plain["data"]
+    assert "STREAMREC_REDIS__WAIT_REPLICAS" not in plain["data"]
