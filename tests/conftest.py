@@ -162,6 +162,7 @@ def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str
         "STREAMREC_REDIS__URL": settings.redis.url,
         "STREAMREC_REDIS__CLUSTER": str(settings.redis.cluster).lower(),
         "STREAMREC_REDIS__WAIT_REPLICAS": str(settings.redis.wait_replicas),
+        "STREAMREC_REDIS__WAIT_TIMEOUT_S": str(settings.redis.wait_timeout_s),
         "STREAMREC_TOPICS__RATINGS": t.ratings,
         "STREAMREC_TOPICS__ITEMS": t.items,
         "STREAMREC_TOPICS__DLQ": t.dlq,

@@ -10,7 +10,6 @@ import sys
 import uuid
 
 import pytest
-import redis
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
@@ -166,9 +165,7 @@ def test_the_faust_worker_credentials_with_a_wrong_password_are_refused(broker):
         asyncio.run(connect())
 
 
-def test_a_worker_runs_over_sasl_ssl_kafka_and_tls_redis_with_acl_users(
-    broker, tmp_path, monkeypatch
-):
+def test_a_worker_runs_over_sasl_ssl_kafka_and_tls_redis_with_acl_users(broker, tmp_path):
     """The whole path secured at once: ``streamrec worker`` with SCRAM over TLS to Kafka and
     its ACL user over TLS to Redis; the state equals the reference."""
     _running, tls, _stranger = broker
@@ -218,13 +215,6 @@ def test_a_worker_runs_over_sasl_ssl_kafka_and_tls_redis_with_acl_users(
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             admin_url = f"rediss://default:admin-pw@127.0.0.1:{redis_server.port}/0"
             check = RedisConnection(url=admin_url, ssl_ca_certs=str(tls.ca))
-            # the reference check connects with redis.Redis.from_url(url): add the CA
-            original = redis.Redis.from_url
-            monkeypatch.setattr(
-                redis.Redis,
-                "from_url",
-                staticmethod(lambda url, **kw: original(url, ssl_ca_certs=str(tls.ca), **kw)),
-            )
             assert_state_equals_reference(settings.model_copy(update={"redis": check}), events)
         finally:
             worker.terminate()

@@ -5,10 +5,14 @@ leaves on one server, spread over the masters."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -22,6 +26,7 @@ from streams.state.clients import sync_client
 from streams.state.codecs import text
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
+from tests.faults import FULL
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 from tests.scrape import worker_metric
 
@@ -141,19 +146,53 @@ def test_the_replica_barrier_waits_for_every_masters_replicas(redis_cluster):
     asyncio.run(scenario())
 
 
+def _master_and_heir(cluster: LocalRedisCluster, shared: int) -> tuple[Any, Any]:
+    """A master other than ``{g}``'s (whose fences would show a loss) and its replica."""
+    victim = next(
+        n for n in cluster.nodes
+        if n.port != shared and redis.Redis(port=n.port).info("replication")["role"] == "master"
+    )  # fmt: skip
+    heir = next(
+        n for n in cluster.nodes
+        if redis.Redis(port=n.port).info("replication").get("master_port") == victim.port
+    )  # fmt: skip
+    return victim, heir
+
+
+def _killed_and_replaced(victim: Any, heir: Any, shared: int, takeover: bool) -> None:
+    """kill -9 of ``victim``; ``heir`` promoted (by the cluster, or forced at once with
+    ``takeover``, as an operator does); ``victim`` started again, as a replica."""
+    os.kill(victim.proc.pid, signal.SIGKILL)
+    victim.proc.wait()
+    if takeover:
+        redis.Redis(port=heir.port).cluster("failover", "takeover")
+    deadline = time.monotonic() + 60
+    while (
+        redis.Redis(port=heir.port).info("replication")["role"] != "master"
+        or redis.Redis(port=shared).cluster("info")["cluster_state"] != "ok"
+    ):
+        assert time.monotonic() < deadline, "the replica was not promoted"
+        time.sleep(0.2)
+    victim.proc = None
+    victim.start()  # back, as the promoted node's replica: the barrier can pass again
+
+
+def _drained_exactly(settings: WorkerSettings, worker: Any, port: int, events: list) -> None:
+    deadline = time.monotonic() + 400
+    while not wait_idle(settings, timeout=10):
+        assert worker.poll() is None, worker.log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the worker did not drain the stream"
+    assert_state_equals_reference(settings, events)
+    assert_cooccurrence_equals_reference(sync_client(settings.redis), events, settings.item_cf.kmax)
+    assert worker_metric(port, "streamrec_redis_errors_total") > 0  # it felt the fault
+
+
 @pytest.mark.timeout(600)
 def test_a_master_killed_mid_replay_is_ridden_through_exactly(
     engine_settings, topics, start_worker, tmp_path
 ):
-    """kill -9 of a master (not the one of ``{g}``, whose fences would show a loss)
-    while batches are applied; its replica is promoted, the node comes back as a replica.
-    With the replica barrier on, nothing committed was only on the dead master: the
-    state equals the reference."""
-    import os
-    import signal
-
-    import redis
-
+    """kill -9 of a master while batches are applied; its replica is promoted, the node
+    comes back as a replica: the worker rides through, the state equals the reference."""
     spec = SyntheticSpec(events=2_500, users=150, items=80, rerate_share=0.1, delete_share=0.05)
     events = list(generate(spec))
     with LocalRedisCluster(tmp_path / "cluster") as cluster:
@@ -162,11 +201,7 @@ def test_a_master_killed_mid_replay_is_ridden_through_exactly(
         port = free_port()
         worker = start_worker(settings, port)
         client = sync_client(connection)
-        shared = client.get_node_from_key(keys.user_means()).port
-        victim = next(
-            n for n in cluster.nodes
-            if n.port != shared and redis.Redis(port=n.port).info("replication")["role"] == "master"
-        )  # fmt: skip
+        victim, heir = _master_and_heir(cluster, client.get_node_from_key(keys.user_means()).port)
         _produce(settings, events)
         applied = 0
         for _ in range(600):  # kill once some, not all, events are applied
@@ -175,26 +210,57 @@ def test_a_master_killed_mid_replay_is_ridden_through_exactly(
                 break
             time.sleep(0.05)
         assert 300 <= applied < len(events), applied
-        heir = next(
-            n for n in cluster.nodes
-            if redis.Redis(port=n.port).info("replication").get("master_port") == victim.port
-        )  # fmt: skip
-        os.kill(victim.proc.pid, signal.SIGKILL)
-        victim.proc.wait()
-        deadline = time.monotonic() + 60
-        while (
-            redis.Redis(port=heir.port).info("replication")["role"] != "master"
-            or redis.Redis(port=shared).cluster("info")["cluster_state"] != "ok"
-        ):
-            assert time.monotonic() < deadline, "the replica was not promoted"
-            time.sleep(0.2)
-        victim.proc = None
-        victim.start()  # back, as the promoted node's replica: the barrier can pass again
-        deadline = time.monotonic() + 400
-        while not wait_idle(settings, timeout=10):
-            assert worker.poll() is None, worker.log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the worker did not drain the stream"
+        _killed_and_replaced(victim, heir, client.get_node_from_key(keys.user_means()).port, False)
+        _drained_exactly(settings, worker, port, events)
         assert redis.Redis(port=victim.port).info("replication")["role"] == "slave"
-        assert worker_metric(port, "streamrec_redis_errors_total") > 0  # it felt the kill
-        assert_state_equals_reference(settings, events)
-        assert_cooccurrence_equals_reference(sync_client(connection), events, settings.item_cf.kmax)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(
+    "barrier",
+    [
+        1,
+        pytest.param(0, marks=pytest.mark.skipif(not FULL, reason="the control: test-faults")),
+    ],
+)
+def test_a_failover_to_a_lagging_replica_loses_nothing_committed(
+    engine_settings, topics, start_worker, tmp_path, barrier
+):
+    """A master's replica is paused (SIGSTOP) and its link cut while batches write to the
+    master; the master is killed and the stale replica takes over: what the master
+    acknowledged since the cut is gone. With the replica barrier no batch committed
+    meanwhile (its replica never acknowledged them), so the redo restores them. The
+    control, ``barrier`` 0 (``make test-faults``), shows the loss is real: without the
+    barrier the state is not the reference's."""
+    spec = SyntheticSpec(events=2_000, users=150, items=80, rerate_share=0.1, delete_share=0.05)
+    events = list(generate(spec))
+    with LocalRedisCluster(tmp_path / "cluster") as cluster:
+        connection = RedisConnection(
+            url=cluster.url, cluster=True, wait_replicas=barrier,
+            wait_timeout_s=0.5,
+        )  # fmt: skip
+        settings = engine_settings.model_copy(update={"redis": connection})
+        port = free_port()
+        worker = start_worker(settings, port)
+        client = sync_client(connection)
+        shared = client.get_node_from_key(keys.user_means()).port
+        victim, heir = _master_and_heir(cluster, shared)
+        _produce(settings, events[:1_000])
+        assert wait_idle(settings, timeout=120)
+        os.kill(heir.proc.pid, signal.SIGSTOP)  # the replica stops taking the master's writes
+        try:  # and its link is cut: what the master writes from now on never reaches it
+            assert redis.Redis(port=victim.port).client_kill_filter(_type="replica") == 1
+            written = redis.Redis(port=victim.port).info("stats")["total_commands_processed"]
+            _produce(settings, events[1_000:])
+            time.sleep(6)  # the worker applies batches to the master meanwhile
+            after = redis.Redis(port=victim.port).info("stats")["total_commands_processed"]
+            assert after > written + 100  # the lost writes really were made
+        finally:
+            os.kill(heir.proc.pid, signal.SIGCONT)
+        _killed_and_replaced(victim, heir, shared, takeover=True)
+        if barrier:
+            _drained_exactly(settings, worker, port, events)
+        else:
+            assert wait_idle(settings, timeout=120)
+            with pytest.raises(AssertionError):  # acknowledged, committed, then lost
+                assert_state_equals_reference(settings, events)
