@@ -27,7 +27,12 @@ from redis.asyncio.connection import Connection
 from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import (
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
+)
 
 from streams.settings.connections import RedisConnection
 from streams.state import keys
@@ -51,6 +56,18 @@ class _ScriptedPipeline(ClusterPipeline):
         except NoScriptError as exc:
             client.unloaded = list(client.scripts)
             raise RedisConnectionError(f"a Redis node lost its scripts: {exc}") from exc
+        except RedisClusterException as exc:
+            raise _as_outage(exc) from exc
+
+
+def _as_outage(exc: RedisClusterException) -> Exception:
+    """redis-py's transient cluster errors outside ``RedisError`` (a slot with no node
+    while a failover redraws the map, no node reachable to draw it from) as an outage:
+    the callers retry those and would crash on anything else. Its other cluster errors
+    (a cross-slot transaction) are bugs and stay as they are."""
+    if isinstance(exc, SlotNotCoveredError) or type(exc) is RedisClusterException:
+        return RedisConnectionError(f"the cluster's map is changing: {exc!r}")
+    return exc
 
 
 class ScriptedCluster(AsyncRedisCluster):
@@ -61,6 +78,12 @@ class ScriptedCluster(AsyncRedisCluster):
         self.scripts: list[AsyncScript] = []
         self.unloaded: list[AsyncScript] = []
         self.loading = asyncio.Lock()
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except RedisClusterException as exc:
+            raise _as_outage(exc) from exc
 
     def register_script(self, script: Any) -> AsyncScript:  # type: ignore[override]
         registered = AsyncScript(self, script)

@@ -102,9 +102,9 @@ async def read_similar_lists(
             pipe.get(name)
         raw = await pipe.execute(raise_on_error=False)
     legacy = [k for k, value in enumerate(raw) if isinstance(value, ResponseError)]
-    for k in legacy:
-        if "WRONGTYPE" not in str(raw[k]):
-            raise raw[k]
+    for value in raw:  # any other failure in place of a reply (a cluster node gone) too
+        if isinstance(value, Exception) and "WRONGTYPE" not in str(value):
+            raise value
     out = [[] if k in legacy else decode_ranking(value, n) for k, value in enumerate(raw)]
     if legacy:
         async with client.pipeline(transaction=False) as pipe:
