@@ -44,7 +44,9 @@ def test_stack_up_with_three_kafka_nodes(tmp_path, services):
     Cluster of three masters with a replica each; down stops every node."""
     import subprocess
     import sys
+    import time
 
+    from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
     base = _free_base()
@@ -76,7 +78,14 @@ def test_stack_up_with_three_kafka_nodes(tmp_path, services):
         described = admin.list_topics("copies", timeout=10).topics["copies"]
         assert all(len(p.replicas) == 3 for p in described.partitions.values())
         resource = ConfigResource(ConfigResource.Type.TOPIC, "copies")
-        config = admin.describe_configs([resource])[resource].result()
+        for attempt in range(60):  # a new topic reaches every node's metadata a moment later
+            try:
+                config = admin.describe_configs([resource])[resource].result()
+                break
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or attempt == 59:
+                    raise
+                time.sleep(0.5)
         assert config["min.insync.replicas"].value == "2"
         first = int(env["STREAMREC_STACK_REDIS_CLUSTER_PORT"])
         cluster = redis.cluster.RedisCluster(host="127.0.0.1", port=first)
