@@ -17,6 +17,7 @@ begun or committed (``STREAMREC_REDIS__WAIT_REPLICAS``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import redis
@@ -158,7 +159,7 @@ class ReplicaBarrier:
         if self.replicas <= 0:
             return
         if not self.connection.cluster:
-            await self._wait("server", lambda: self._link_to_server())
+            await self._wait("server", self._link_to_server)
             return
         masters = self.client.get_primaries()
         await asyncio.gather(*(self._wait(m.name, lambda m=m: self._link_to(m)) for m in masters))
@@ -172,12 +173,20 @@ class ReplicaBarrier:
             acked = await conn.wait(self.replicas, self.timeout_ms)
         except RedisError:
             self.links.pop(name, None)  # moved or gone: linked again at the next call
+            with contextlib.suppress(RedisError, OSError):
+                await conn.aclose()  # else every retry through an outage leaks a socket
             raise
         if acked < self.replicas:
             raise ReplicasBehind(
                 f"{acked} of {self.replicas} replicas of {name} acknowledged the batch's "
                 f"writes within {self.timeout_ms} ms"
             )
+
+    async def aclose(self) -> None:
+        for conn, _key in self.links.values():
+            with contextlib.suppress(RedisError, OSError):
+                await conn.aclose()
+        self.links.clear()
 
     def _link_to_server(self) -> tuple[Any, str]:
         url, kwargs = self.connection.url, self.connection.client_kwargs()

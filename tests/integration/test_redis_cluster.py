@@ -140,7 +140,9 @@ def test_the_replica_barrier_waits_for_every_masters_replicas(redis_cluster):
             assert int(await link.get(key)) == 1
         strict = connection.model_copy(update={"wait_replicas": 2, "wait_timeout_s": 0.2})
         with pytest.raises(ReplicasBehind, match="1 of 2 replicas"):
-            await ReplicaBarrier(client, strict)()
+            await (behind := ReplicaBarrier(client, strict))()
+        for opened in (barrier, behind):
+            await opened.aclose()
         await client.aclose()
 
     asyncio.run(scenario())
