@@ -78,7 +78,8 @@ test: stack-up lint tools ## everything: install, start the stack, lint, run the
 
 FAULT_TESTS = tests/integration/test_redis_failover.py tests/integration/test_redis_wire_faults.py \
 	tests/integration/test_kafka_broker_loss.py tests/integration/test_engine_crash.py \
-	tests/integration/test_redis_outage.py tests/integration/test_redis_cluster.py
+	tests/integration/test_redis_outage.py tests/integration/test_redis_cluster.py \
+	tests/integration/test_kafka_wire_faults.py
 
 .PHONY: test-faults
 test-faults: stack-up tools ## the fault scenarios on the whole of MovieLens-100K (~23 min; docs/reliability.md)

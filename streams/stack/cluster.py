@@ -26,6 +26,9 @@ class KafkaNode:
         self.node_id = node_id
         self.folder = folder
         self.port, self.controller_port = free_port(), free_port()
+        # a second client listener, advertised at ``front_port`` where a fault proxy
+        # listens and forwards to ``front_listener_port`` (``KafkaCluster(fronted=True)``)
+        self.front_port, self.front_listener_port = free_port(), free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -49,11 +52,13 @@ class KafkaCluster:
         min_insync: int = 2,
         heap: str = "384m",
         stack: StackSettings | None = None,
+        fronted: bool = False,
     ) -> None:
         if not 1 <= min_insync <= replication <= nodes:
             raise ValueError("need 1 <= min_insync <= replication <= nodes")
         self.folder = folder
         self.replication, self.min_insync, self.heap = replication, min_insync, heap
+        self.fronted = fronted
         self.kafka = KafkaService(stack or StackSettings())
         self.nodes = [KafkaNode(n, folder / f"node-{n}") for n in range(1, nodes + 1)]
 
@@ -61,18 +66,30 @@ class KafkaCluster:
     def bootstrap(self) -> str:
         return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
+    @property
+    def front_bootstrap(self) -> str:
+        """Where clients meet the fronted listener: every broker they are sent to is then
+        a ``front_port``, so all their traffic passes whatever listens there."""
+        return ",".join(f"127.0.0.1:{n.front_port}" for n in self.nodes)
+
     def _write_config(self, node: KafkaNode) -> None:
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         r, isr = self.replication, self.min_insync
+        listeners = [f"PLAINTEXT://127.0.0.1:{node.port}"]
+        advertised = list(listeners)
+        protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        if self.fronted:  # a broker answers metadata with the listener it was asked on
+            listeners.append(f"FRONT://127.0.0.1:{node.front_listener_port}")
+            advertised.append(f"FRONT://127.0.0.1:{node.front_port}")
+            protocols += ",FRONT:PLAINTEXT"
         lines = [
             "process.roles=broker,controller",
             f"node.id={node.node_id}",
             f"controller.quorum.voters={voters}",
-            f"listeners=PLAINTEXT://127.0.0.1:{node.port},"
-            f"CONTROLLER://127.0.0.1:{node.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{node.port}",
+            f"listeners={','.join(listeners)},CONTROLLER://127.0.0.1:{node.controller_port}",
+            f"advertised.listeners={','.join(advertised)}",
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"listener.security.protocol.map={protocols}",
             "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={node.folder / 'data'}",
             "num.partitions=1",
