@@ -103,6 +103,14 @@ def scratch_settings(
     )  # fmt: skip
 
 
+def _converged(client: redis.Redis) -> bool:
+    """Every list refreshed since the last mean moved, and nothing queued."""
+    changes, swept = client.hmget(keys.stream_stats(), ["mean_changes", "swept"])
+    if int(swept or 0) < int(changes or 0):
+        return False
+    return client.zcard(keys.stale_users()) + client.zcard(keys.served_due()) == 0
+
+
 def one_run(
     events: list,
     base: WorkerSettings,
@@ -162,6 +170,9 @@ def one_run(
         while client.zcard(keys.stale_users()) + client.zcard(keys.served_due()) > 0:
             time.sleep(0.25)
         settled = time.perf_counter() - start
+        while not _converged(client):  # the sweep after the stream (streams.worker.sweep)
+            time.sleep(0.25)
+        converged = time.perf_counter() - start
         # the worker's commands and traffic first: the memory scan below is the bench's own
         # (one MEMORY USAGE per key, ~0.2 commands per event if counted)
         commands = sum(v["calls"] for v in client.info("commandstats").values())
@@ -186,6 +197,7 @@ def one_run(
                 "event_path_s": drained,
                 "events_per_s": len(events) / drained,
                 "with_stale_drain_s": settled,
+                "converged_s": converged,
                 "redis_used_memory_bytes": memory,
                 "redis_commands_per_event": commands / len(events),
                 "redis_bytes_per_event": traffic / len(events),

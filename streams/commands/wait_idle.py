@@ -74,9 +74,22 @@ def _stale_lists(client: redis.Redis) -> int | None:
         return None
 
 
-def wait_idle(settings: WorkerSettings, timeout: float = 600, poll: float = 0.5) -> bool:
+def _swept(client: redis.Redis) -> bool:
+    try:
+        changes, swept = client.hmget(keys.stream_stats(), ["mean_changes", "swept"])
+    except redis.RedisError:
+        return False
+    return int(swept or 0) >= int(changes or 0)
+
+
+def wait_idle(
+    settings: WorkerSettings, timeout: float = 600, poll: float = 0.5, converged: bool = False
+) -> bool:
     """True once the worker has committed every input record and no list is stale, seen
-    twice in a row; False at the deadline. A Redis that does not answer is never idle."""
+    twice in a row; False at the deadline. A Redis that does not answer is never idle.
+    With ``converged``, also once the convergence sweep has queued every user since the
+    last batch that moved a mean (``streams.worker.sweep``): every stored similarity and
+    prediction then follows from the current sums and means."""
     client = sync_client(settings.redis, retry=Retry(NoBackoff(), 0), socket_timeout=10)
     deadline = time.monotonic() + timeout
     quiet = 0
@@ -85,7 +98,7 @@ def wait_idle(settings: WorkerSettings, timeout: float = 600, poll: float = 0.5)
             backlog = lag(settings)
         except KafkaException:  # e.g. a just-created internal topic without a leader yet
             backlog = -1
-        if backlog == 0 and _stale_lists(client) == 0:
+        if backlog == 0 and _stale_lists(client) == 0 and (not converged or _swept(client)):
             quiet += 1
             if quiet >= 2:  # twice in a row: nothing was in flight between the checks
                 return True

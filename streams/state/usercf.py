@@ -323,6 +323,9 @@ class Store(ProgressStore, UserLists):
                 names = [keys.user_means(), keys.user_means_versions()]
                 names += [keys.user_counts(), keys.rating_totals()]
                 await self._publish_means(keys=names, args=args, client=pipe)
+                # a mean moved: lists that share no item of this batch may drift until
+                # the convergence sweep (streams.worker.sweep) refreshes them
+                pipe.hincrby(keys.stream_stats(), "mean_changes", 1)
             if stale:
                 pipe.zadd(keys.stale_users(), dict.fromkeys(stale, now), nx=True)
                 pipe.hincrby(keys.stream_stats(), "stale_marks", len(stale))

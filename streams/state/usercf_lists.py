@@ -154,6 +154,30 @@ class UserLists:
     async def stale_count(self) -> int:
         return int(await self.redis.zcard(keys.stale_users()))
 
+    async def convergence(self) -> tuple[int, int]:
+        """(batches that moved users' means so far, the count the last finished
+        convergence sweep began at): the lists have converged when the second reaches
+        the first and the stale queue is empty (``streams.worker.sweep``)."""
+        changes, swept = await self.redis.hmget(keys.stream_stats(), ["mean_changes", "swept"])
+        return int(changes or 0), int(swept or 0)
+
+    async def users_page(self, cursor: int, count: int) -> tuple[int, list[str]]:
+        """A page of the users with a mean (HSCAN of ``user_means``); cursor 0 ends."""
+        cursor, page = await self.redis.hscan(keys.user_means(), cursor, count=count)
+        return int(cursor), [text(user) for user in page]
+
+    async def queue_for_sweep(self, users: list[str], swept: int | None = None) -> None:
+        """Queue ``users`` for the refresher without counting them as stale marks (those
+        tell the refresher that the stream runs); with ``swept``, record after them that
+        the sweep begun at that count has queued every user (one slot, in order: whoever
+        reads ``swept`` finds the users queued)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if users:
+                pipe.zadd(keys.stale_users(), dict.fromkeys(users, time.time()), nx=True)
+            if swept is not None:
+                pipe.hset(keys.stream_stats(), "swept", swept)
+            await pipe.execute()
+
     async def stale_marks(self) -> int:
         """Users marked stale so far, re-marks of users still queued included: a queue
         that holds every user cannot grow, but this still moves while the stream runs."""

@@ -27,6 +27,7 @@ from streams.engines.usercf import Engine
 from streams.settings import RefreshSettings, WorkerSettings
 from streams.state.toolkit import Busy
 from streams.worker.inflight import QuietSince
+from streams.worker.sweep import Sweep
 
 # of the interval, while no record came in since the last tick (``busy_share`` while
 # records come in, RefreshSettings): the stale backlog a stream leaves when
@@ -174,12 +175,15 @@ async def refresh_forever(
         TickBudget(IDLE_TIME_SHARE * interval, round_max),
     )
 
+    sweep = Sweep()
+
     async def tick() -> None:
         try:
             budget = pace.next(await engine.store.stale_marks())
             await refresh_tick(
                 _Queue(engine), engine.refresh, budget, lambda: report.redis_error("refresher")
             )
+            await sweep.step(engine.store)  # once quiet: every list converges
             report.stale(await engine.store.stale_count())
         except RedisError:
             report.redis_error("refresher")
@@ -197,12 +201,14 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
     busy = TickBudget(settings.refresh.busy_share * interval, round_max)
     quiet = TickBudget(IDLE_TIME_SHARE * interval, round_max)
     since_last_tick = QuietSince()  # a busy tick's share: a quiet one's would starve a batch
+    sweep = Sweep()
 
     async def refresh_stale() -> None:
         idle = since_last_tick.look()
         try:
             if not settings.lists_process:
                 await refresh_tick(_Queue(engine), engine.refresh, quiet if idle else busy)
+                await sweep.step(engine.store)
                 metrics.STALE_LISTS.set(await engine.store.stale_count())
         except RedisError:
             metrics.REDIS_ERRORS.labels("refresher").inc()

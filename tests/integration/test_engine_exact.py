@@ -78,17 +78,12 @@ def test_top_n_lists_hold_only_unrated_items_scored_by_the_formula(
     events = list(generate(spec))
     start_worker(engine_settings)
     _produce(engine_settings, events)
-    assert wait_idle(engine_settings, timeout=240)
+    # a neighbour's later mean moves its similarity with partners that shared no item of
+    # its batch: the convergence sweep refreshes those once the stream is quiet
+    assert wait_idle(engine_settings, timeout=240, converged=True)
     ref = Reference(final_ratings(events))
     client = redis.Redis.from_url(engine_settings.redis.url)
     sampled = random.Random(1).sample(ref.users, 20)
-    # A neighbour's later mean moves its similarity with partners that shared no item of
-    # its batch; those lists catch up at their owners' next event or refresh
-    # (docs/algorithm.md, Freshness). How far the tail of the stream leaves them depends
-    # on how it was cut into batches, so the refresh is asked for, as the refresher does.
-    client.zadd(keys.stale_users(), dict.fromkeys(sampled, time.time()))
-    assert wait_idle(engine_settings, timeout=120)
-    assert client.zcard(keys.stale_users()) == 0
     checked = 0
     for user in sampled:
         top = client.zrevrange(keys.user_topn(user), 0, -1, withscores=True)
