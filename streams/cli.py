@@ -162,8 +162,9 @@ def _reader(args: argparse.Namespace) -> int:
 def _wait_idle(args: argparse.Namespace) -> int:
     from streams.commands.wait_idle import wait_idle
 
-    if wait_idle(load_settings(WorkerSettings), timeout=args.timeout, converged=args.converged):
-        print("idle: topics drained, no stale list" + (", converged" if args.converged else ""))
+    converged = not args.skip_sweep
+    if wait_idle(load_settings(WorkerSettings), timeout=args.timeout, converged=converged):
+        print("idle: topics drained, no stale list" + (", converged" if converged else ""))
         return 0
     print(f"not idle after {args.timeout}s", file=sys.stderr)
     return 1
@@ -255,9 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     idle = sub.add_parser("wait-idle", help="wait until the stream is drained, nothing stale")
     idle.add_argument("--timeout", type=float, default=600)
     idle.add_argument(
-        "--converged",
+        "--skip-sweep",
         action="store_true",
-        help="also wait for the sweep that refreshes every list once the stream is quiet",
+        help="do not wait for the sweep that refreshes every list once the stream is quiet",
     )
     idle.set_defaults(handler=_wait_idle)
 

@@ -83,13 +83,14 @@ def _swept(client: redis.Redis) -> bool:
 
 
 def wait_idle(
-    settings: WorkerSettings, timeout: float = 600, poll: float = 0.5, converged: bool = False
+    settings: WorkerSettings, timeout: float = 600, poll: float = 0.5, converged: bool = True
 ) -> bool:
     """True once the worker has committed every input record and no list is stale, seen
     twice in a row; False at the deadline. A Redis that does not answer is never idle.
-    With ``converged``, also once the convergence sweep has queued every user since the
-    last batch that moved a mean (``streams.worker.sweep``): every stored similarity and
-    prediction then follows from the current sums and means."""
+    With ``converged`` (the default), also once the convergence sweep has queued every
+    user since the last batch that moved a mean (``streams.worker.sweep``): nothing more
+    will be written, and every stored similarity and prediction follows from the
+    current sums and means."""
     client = sync_client(settings.redis, retry=Retry(NoBackoff(), 0), socket_timeout=10)
     deadline = time.monotonic() + timeout
     quiet = 0

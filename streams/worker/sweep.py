@@ -7,7 +7,7 @@ the others kept a similarity computed with the old mean until their own next eve
 worker counts the batches that moved a mean (``mean_changes``); when that count has not
 moved for a tick and no stale list waits, the sweep queues the users a page per tick
 (HSCAN of the means), behind the stale ones, and records the count it began at
-(``swept``) with its last page. ``wait-idle --converged`` waits for that record.
+(``swept``) with its last page. ``wait-idle`` waits for that record.
 A stream that starts again restarts the sweep once it stops.
 """
 

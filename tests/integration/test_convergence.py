@@ -4,7 +4,8 @@ A rater's new mean moves its similarity with every partner, but only the partner
 share an item of its batch are marked stale. Here a user rates an item nobody else
 rated: no pair sum moves, the user's mean does, and no partner is marked. Their stored
 similarities to that user were computed with the old mean (shown: the exact value has
-moved away from them); after ``wait-idle --converged`` every one equals the formula."""
+moved away from them); after ``wait-idle`` (which waits for the sweep) every one equals
+the formula."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def test_a_mean_that_moves_alone_reaches_every_partners_list(engine_settings, to
     events = list(generate(spec))
     start_worker(engine_settings)
     _produce(engine_settings, events)
-    assert wait_idle(engine_settings, timeout=240, converged=True)
+    assert wait_idle(engine_settings, timeout=240)
     client = redis.Redis.from_url(engine_settings.redis.url)
     ref = Reference(final_ratings(events))
     lists = _neighbour_lists(client, ref.users)
@@ -54,7 +55,7 @@ def test_a_mean_that_moves_alone_reaches_every_partners_list(engine_settings, to
     want = {u: ref.similarity(u, mover, c.min_support, c.shrinkage) for u in holders}
     drifted = [u for u in holders if abs(lists[u][mover] - want[u]) > 1e-6]
     assert drifted  # the old lists are off: only a refresh of partners can mend them
-    assert wait_idle(engine_settings, timeout=120, converged=True)
+    assert wait_idle(engine_settings, timeout=120)
     after = _neighbour_lists(client, ref.users)
     for u in ref.users:
         for v, sim in after[u].items():

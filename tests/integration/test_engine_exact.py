@@ -80,7 +80,7 @@ def test_top_n_lists_hold_only_unrated_items_scored_by_the_formula(
     _produce(engine_settings, events)
     # a neighbour's later mean moves its similarity with partners that shared no item of
     # its batch: the convergence sweep refreshes those once the stream is quiet
-    assert wait_idle(engine_settings, timeout=240, converged=True)
+    assert wait_idle(engine_settings, timeout=240)
     ref = Reference(final_ratings(events))
     client = redis.Redis.from_url(engine_settings.redis.url)
     sampled = random.Random(1).sample(ref.users, 20)

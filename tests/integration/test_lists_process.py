@@ -76,7 +76,7 @@ def test_the_lists_child_serves_relays_restarts_and_ends_with_the_worker(
     fused = [client.zscore(keys.served_times(), u) for u in users]
     behind = [u for u, w, f in zip(users, written, fused, strict=True) if f < float(w)]
     assert not behind, f"{len(behind)} served lists are older than their user-based list"
-    assert "streamrec_stale_lists 0.0" in metrics_page(port)  # relayed
+    assert eventually(lambda: "streamrec_stale_lists 0.0" in metrics_page(port))  # relayed
 
     os.kill(first, signal.SIGKILL)
     (second,) = eventually(lambda: [c for c in list_children(worker.pid) if c != first])
