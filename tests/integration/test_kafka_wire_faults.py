@@ -27,10 +27,9 @@ from streams.stack.faultproxy import FaultProxy
 from streams.topics import create_topics, topic_specs
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
-from tests.faults import FULL, IDLE_S, fault_events, thirds
+from tests.faults import FULL, IDLE_S, fault_events, latency_then_resets, opened_since, thirds
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 from tests.integration.test_kafka_broker_loss import _dead_letters
-from tests.integration.test_redis_wire_faults import _opened_since
 from tests.scrape import worker_metric
 
 pytestmark = pytest.mark.integration
@@ -63,17 +62,7 @@ def test_the_worker_rides_through_kafka_latency_resets_and_a_blackhole(
         port = free_port()
         worker = start_worker(proxied, port)  # all its Kafka traffic through the proxy
         _produce(direct, events[:first])
-        proxy.set_latency(0.02)  # 20 ms per chunk each way
-        _produce(direct, events[first:second])
-        time.sleep(3)
-        proxy.set_latency(0.0)
-        assert proxy.delayed > 0
-        for _ in range(5):  # connections reset under load, five times
-            before, aborted = proxy.connections, proxy.aborted
-            proxy.reset()
-            assert proxy.aborted > aborted
-            _opened_since(proxy, before)
-            time.sleep(0.5)
+        latency_then_resets(proxy, lambda: _produce(direct, events[first:second]), 0.5)
         assert wait_idle(direct, timeout=IDLE_S)
         joins = worker_metric(port, JOINS)
         _produce(direct, events[second:])
@@ -83,7 +72,7 @@ def test_the_worker_rides_through_kafka_latency_resets_and_a_blackhole(
         assert proxy.dropped > 0
         before = proxy.connections
         proxy.reset()  # what the client's request timeout ends it with, sooner
-        _opened_since(proxy, before)
+        opened_since(proxy, before)
         assert wait_idle(direct, timeout=IDLE_S)
         assert worker.poll() is None, worker.log_path.read_text()[-3000:]
         assert worker_metric(port, JOINS) > joins  # it lost its partitions and rejoined

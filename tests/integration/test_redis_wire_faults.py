@@ -19,19 +19,11 @@ from streams.settings import RedisConnection
 from streams.stack.faultproxy import FaultProxy
 from tests.conftest import free_port
 from tests.cooccurrence import assert_cooccurrence_equals_reference
-from tests.faults import FULL, IDLE_S, fault_events, thirds
+from tests.faults import FULL, IDLE_S, fault_events, latency_then_resets, opened_since, thirds
 from tests.integration.test_engine_exact import _produce, assert_state_equals_reference
 from tests.scrape import worker_metric
 
 pytestmark = pytest.mark.integration
-
-
-def _opened_since(proxy: FaultProxy, before: int, timeout: float = 30) -> None:
-    """The worker reconnected after a fault (a connection was opened since ``before``)."""
-    deadline = time.monotonic() + timeout
-    while proxy.connections <= before:
-        assert time.monotonic() < deadline, "the worker never reconnected"
-        time.sleep(0.05)
 
 
 @pytest.mark.timeout(3_600 if FULL else 300)
@@ -52,17 +44,7 @@ def test_the_worker_rides_through_latency_resets_and_a_blackhole(
     try:
         worker = start_worker(settings, metrics_port)
         _produce(settings, events[:first])
-        proxy.set_latency(0.02)  # 20 ms per chunk each way
-        _produce(settings, events[first:second])
-        time.sleep(3)
-        proxy.set_latency(0.0)
-        assert proxy.delayed > 0
-        for _ in range(5):  # connections reset under load, five times
-            before, aborted = proxy.connections, proxy.aborted
-            proxy.reset()
-            assert proxy.aborted > aborted
-            _opened_since(proxy, before)
-            time.sleep(0.3)
+        latency_then_resets(proxy, lambda: _produce(settings, events[first:second]), 0.3)
         _produce(settings, events[second:])
         proxy.blackhole()  # nothing arrives, nothing is refused
         time.sleep(4)
@@ -70,7 +52,7 @@ def test_the_worker_rides_through_latency_resets_and_a_blackhole(
         assert proxy.dropped > 0
         before = proxy.connections
         proxy.reset()  # what a TCP keepalive or the client's timeout ends it with
-        _opened_since(proxy, before)
+        opened_since(proxy, before)
         assert wait_idle(settings, timeout=IDLE_S)
         assert worker.poll() is None, worker.log_path.read_text()[-3000:]
         assert worker_metric(metrics_port, "streamrec_redis_errors_total{") > 0
