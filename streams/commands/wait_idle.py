@@ -50,8 +50,9 @@ def _lag(settings: WorkerSettings) -> int:
     return total
 
 
-def _stale_lists(client: redis.Redis) -> int | None:
-    """Lists waiting for the refresher or the fuser (served lists), or None while Redis
+def _stale_lists(client: redis.Redis, converged: bool = False) -> int | None:
+    """Lists waiting for the refresher or the fuser (served lists), and with
+    ``converged`` a convergence sweep not yet finished (counted as one), or None while Redis
     cannot say (down, or still loading its data after a restart: LOADING). The client
     does not retry on its own, so an unanswered check costs one poll, never a hidden
     back-off past the deadline."""
@@ -69,17 +70,17 @@ def _stale_lists(client: redis.Redis) -> int | None:
             pipe.zcount(keys.lists_busy(), f"({time.time()!r}", "+inf")
             if changed is not None:  # lists fused before it are due again
                 pipe.zcount(keys.served_times(), "-inf", f"({float(changed)!r}")
-            return sum(int(n) for n in pipe.execute())
+            if converged:  # in the same MULTI: the sweep queues its last page, then swept
+                pipe.hmget(keys.stream_stats(), ["mean_changes", "swept"])
+            replies = pipe.execute()
+        counts = replies[:-1] if converged else replies
+        pending = sum(int(n) for n in counts)
+        if converged:
+            changes, swept = replies[-1]
+            pending += int(int(swept or 0) < int(changes or 0))
+        return pending
     except redis.RedisError:
         return None
-
-
-def _swept(client: redis.Redis) -> bool:
-    try:
-        changes, swept = client.hmget(keys.stream_stats(), ["mean_changes", "swept"])
-    except redis.RedisError:
-        return False
-    return int(swept or 0) >= int(changes or 0)
 
 
 def wait_idle(
@@ -99,7 +100,7 @@ def wait_idle(
             backlog = lag(settings)
         except KafkaException:  # e.g. a just-created internal topic without a leader yet
             backlog = -1
-        if backlog == 0 and _stale_lists(client) == 0 and (not converged or _swept(client)):
+        if backlog == 0 and _stale_lists(client, converged) == 0:
             quiet += 1
             if quiet >= 2:  # twice in a row: nothing was in flight between the checks
                 return True

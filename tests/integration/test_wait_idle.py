@@ -51,3 +51,14 @@ def test_queued_users_and_a_round_in_flight_are_pending(private_redis):
     client.delete(keys.served_due())
     client.zadd(keys.lists_busy(), {"round": 1e12})  # a round marked busy until then
     assert _stale_lists(client) == 1
+
+
+def test_an_unfinished_convergence_sweep_is_pending_unless_skipped(private_redis):
+    client = redis.Redis.from_url(private_redis.url)
+    client.flushdb()
+    assert _stale_lists(client, converged=True) == 0  # nothing moved yet
+    client.hset(keys.stream_stats(), mapping={"mean_changes": 3, "swept": 2})
+    assert _stale_lists(client, converged=True) == 1
+    assert _stale_lists(client) == 0  # --skip-sweep
+    client.hset(keys.stream_stats(), "swept", 3)
+    assert _stale_lists(client, converged=True) == 0
