@@ -40,7 +40,8 @@ def stored(client, items):
         for j, c in client.hgetall(keys.item_cooccurrence(item)).items():
             co[k, index[j.decode()]] = int(c)
         n[k] = int(client.hget(keys.item_fence(item), "n") or 0)
-        assert int(client.hget(keys.item_counts(), item) or 0) == n[k]
+        copy = int(client.hget(keys.item_counts(), item) or 0)
+        assert copy == n[k], f"{item}: the copy of n is {copy}, its fence holds {n[k]:.0f}"
     return co, n
 
 

@@ -63,8 +63,10 @@ class ItemStore:
         portions: list[tuple[int, int, CooccurrenceDeltas, dict[str, UserHistory]]],
         with_sums: bool = False,
     ) -> None:
-        """Items first, each user's history last: if a crash interrupts, the users whose
-        history was written already had every item delta applied (see docs/algorithm.md)."""
+        """Items first, then the global copies of their n, each user's history last: if a
+        crash interrupts, the users whose history was written already had every item delta
+        applied and published (see docs/algorithm.md). A redo expands only the users whose
+        history is missing, so it re-publishes only their items' copies."""
         touched: list[tuple[str, np.ndarray, np.ndarray]] = []  # item, the cached row's delta
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, deltas, _h in portions:
@@ -101,6 +103,15 @@ class ItemStore:
             current[item] = self.cache.advance(item, at, values, int(version), bool(applied))
             self.versions[item] = int(version)
         self.current = {item for item, kept in current.items() if kept}
+        if touched:  # before any history: a redo re-publishes only the items it re-expands
+            copies: list[Any] = ["1" if with_sums else "0"]
+            for (item, _a, _v), (n, s, version, _ok) in zip(touched, after, strict=True):
+                mean = fmt(float(s) / int(n)) if with_sums and int(n) else ""
+                copies += [item, version, n, mean]
+            await self._publish_counts(
+                keys=[keys.item_counts(), keys.item_count_versions(), keys.item_means()],
+                args=copies,
+            )
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, _d, histories in portions:
                 field = keys.ratings_fence_field(partition)
@@ -114,16 +125,6 @@ class ItemStore:
                         args=[field, end, *pack_ids(changed), packed],
                         client=pipe,
                     )
-            if touched:
-                copies: list[Any] = ["1" if with_sums else "0"]
-                for (item, _a, _v), (n, s, version, _ok) in zip(touched, after, strict=True):
-                    mean = fmt(float(s) / int(n)) if with_sums and int(n) else ""
-                    copies += [item, version, n, mean]
-                await self._publish_counts(
-                    keys=[keys.item_counts(), keys.item_count_versions(), keys.item_means()],
-                    args=copies,
-                    client=pipe,
-                )
             await pipe.execute()
 
     async def rows(self, items: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
