@@ -4,9 +4,8 @@ The apply sends its writes in pipelines. A worker stopped mid-send (SIGTERM canc
 task inside ``execute``; kill -9 anywhere) leaves Redis with a prefix of them applied.
 For each prefix length this test applies three batches, tears the fourth after that many
 commands, redoes it from its recorded plan in a fresh engine (as the restarted worker
-does), and checks the counts against the from-scratch reference: each
-item's n, its row, and the global copy of n that the reader and re-scoring use; then once more after a
-fifth batch."""
+does), and checks the counts against the from-scratch reference: each item's n, its row,
+and the global copy of n that the reader and re-scoring use; then again after a fifth."""
 
 import asyncio
 import dataclasses
