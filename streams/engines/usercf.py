@@ -145,10 +145,13 @@ class Engine:
                     moves[key] = (dn + sign, ds, dp + weight)
             expanded.append((portion.partition, portion.end, deltas))
         acting = sorted(set().union(*(d.ratings for _p, _e, d in expanded)))
-        stored = await self.store.stats(acting)
+        # every user of the batch: a redo expands no change for users whose items were
+        # applied already, yet their means may not have been published yet
+        everyone = sorted({e.user_id for p in portions for e in p.events})
+        stored = await self.store.stats(everyone)
         means = {}
         for user in acting:
-            count, total = stored[user]
+            count, total = stored[user].count, stored[user].total
             for _p, _e, deltas in expanded:
                 d = deltas.stats.get(user)
                 if d is not None:
@@ -168,8 +171,9 @@ class Engine:
             [(p.partition, p.end, by_partition[p.partition]) for p in portions], moves
         )
         stale = {u for u, o in outcomes.items() if o.stale}
+        unchanged = {u: stored[u] for u in everyone if u not in outcomes}
         fresh = sum(len(p.events) for p in portions)
-        await self.store.publish_derived(outcomes, copies, stale, fresh)
+        await self.store.publish_derived(outcomes | unchanged, copies, stale, fresh)
         acted = {
             e.user_id: e.produced_at
             for portion in portions

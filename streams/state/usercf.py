@@ -290,13 +290,17 @@ class Store(ProgressStore, UserLists):
             out.append(counts)
         return out
 
-    async def stats(self, users: list[str]) -> dict[str, tuple[float, float]]:
-        """(count, sum) per user, as stored now."""
+    async def stats(self, users: list[str]) -> dict[str, UserOutcome]:
+        """Each user's count, sum and version as stored now (one read of one hash: the
+        three agree), as the outcome of a batch that does not change the user."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for user in users:
-                pipe.hmget(keys.user_state(user), ["count", "sum"])
+                pipe.hmget(keys.user_state(user), ["count", "sum", "ver"])
             raw = await pipe.execute()
-        return {u: (float(c or 0), float(t or 0)) for u, (c, t) in zip(users, raw, strict=True)}
+        return {
+            u: UserOutcome(float(c or 0), float(t or 0), False, int(v or 0))
+            for u, (c, t, v) in zip(users, raw, strict=True)
+        }
 
     async def publish_derived(
         self,
