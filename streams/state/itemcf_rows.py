@@ -38,6 +38,11 @@ class NamesAt(Sequence[bytes]):
     def __getitem__(self, k: int) -> bytes:  # type: ignore[override]
         return self._names[int(self._at[k])]
 
+    def take(self, positions: np.ndarray) -> list[bytes]:
+        """The ids at ``positions``, decoded in one pass."""
+        names = self._names
+        return [names[j] for j in self._at[positions].tolist()]
+
 
 @dataclass
 class Row:

@@ -151,10 +151,13 @@ def nearest(
         for r, (k, best) in enumerate(
             zip(chunk.tolist(), top_k_rows(sims, size, 1e-12), strict=True)
         ):
-            out[ids[k]] = [(ids[j], float(sims[r, j])) for j in best.tolist()]
+            at = best.tolist()  # two plain lists zipped, not numpy scalars one by one
+            out[ids[k]] = list(zip([ids[j] for j in at], sims[r, best].tolist(), strict=True))
     return out
 
 
 def top(ids: Sequence[str], scores: np.ndarray, size: int) -> list[tuple[str, float]]:
     """The ``size`` positive scores, best first; ties by id."""
-    return [(ids[k], float(scores[k])) for k in top_k(ids, scores, size, above=1e-12).tolist()]
+    at = top_k(ids, scores, size, above=1e-12)
+    scores = np.asarray(scores, dtype=np.float64)
+    return list(zip([ids[k] for k in at.tolist()], scores[at].tolist(), strict=True))

