@@ -180,6 +180,7 @@ def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str
         "STREAMREC_EMBEDDING__KIND": settings.embedding.kind,
         "STREAMREC_CONTENT__ENABLED": str(settings.content.enabled).lower(),
         "STREAMREC_SERVED__ENABLED": str(settings.served.enabled).lower(),
+        "STREAMREC_REFRESH__SWEEP": str(settings.refresh.sweep).lower(),
         "STREAMREC_SERVED__POPULAR_REFRESH_PER_S": str(settings.served.popular_refresh_per_s),
     }
 

@@ -91,7 +91,9 @@ def wait_idle(
     With ``converged`` (the default), also once the convergence sweep has queued every
     user since the last batch that moved a mean (``streams.worker.sweep``): nothing more
     will be written, and every stored similarity and prediction follows from the
-    current sums and means."""
+    current sums and means. Not with the sweep switched off
+    (``STREAMREC_REFRESH__SWEEP=false``): nothing would ever record it."""
+    converged = converged and settings.refresh.sweep
     client = sync_client(settings.redis, retry=Retry(NoBackoff(), 0), socket_timeout=10)
     deadline = time.monotonic() + timeout
     quiet = 0

@@ -63,6 +63,11 @@ class RefreshSettings(BaseModel):
     # of 3.0-3.3 (docs/performance.md, ninth round). At most 0.5: a tick must not overrun
     # its timer when the rounds run up to 4x slower than measured.
     busy_share: float = Field(default=1 / 3, gt=0, le=0.5)
+    # the convergence sweep (streams/worker/sweep.py): once the stream is quiet, every
+    # user's lists are re-ranked once. It costs the lists process ~10 s on ML-100K and
+    # ~145 s at 50,000 users, about 50 minutes at a million (docs/algorithm.md,
+    # Freshness); off, a list converges at its user's or a co-rater's next event
+    sweep: bool = True
 
 
 class BlendSettings(BaseModel):

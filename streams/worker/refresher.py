@@ -183,7 +183,8 @@ async def refresh_forever(
             await refresh_tick(
                 _Queue(engine), engine.refresh, budget, lambda: report.redis_error("refresher")
             )
-            await sweep.step(engine.store)  # once quiet: every list converges
+            if settings.sweep:
+                await sweep.step(engine.store)  # once quiet: every list converges
             report.stale(await engine.store.stale_count())
         except RedisError:
             report.redis_error("refresher")
@@ -208,7 +209,8 @@ def register(app: faust.App, settings: WorkerSettings, engine: Engine) -> Any:
         try:
             if not settings.lists_process:
                 await refresh_tick(_Queue(engine), engine.refresh, quiet if idle else busy)
-                await sweep.step(engine.store)
+                if settings.refresh.sweep:
+                    await sweep.step(engine.store)
                 metrics.STALE_LISTS.set(await engine.store.stale_count())
         except RedisError:
             metrics.REDIS_ERRORS.labels("refresher").inc()

@@ -31,7 +31,14 @@ def _neighbour_lists(client: redis.Redis, users: list[str]) -> dict[str, dict[st
     }
 
 
-def test_a_mean_that_moves_alone_reaches_every_partners_list(engine_settings, topics, start_worker):
+@pytest.mark.parametrize("sweep", [True, False])
+def test_a_mean_that_moves_alone_reaches_every_partners_list(
+    engine_settings, topics, start_worker, sweep
+):
+    """With the sweep switched off (``STREAMREC_REFRESH__SWEEP=false``) ``wait-idle``
+    still returns, and the drifted lists stay as they were: nothing swept them."""
+    refresh = engine_settings.refresh.model_copy(update={"sweep": sweep})
+    engine_settings = engine_settings.model_copy(update={"refresh": refresh})
     c = engine_settings.user_cf
     spec = SyntheticSpec(events=1_500, users=40, items=60, rerate_share=0.05, delete_share=0.0)
     events = list(generate(spec))
@@ -57,6 +64,9 @@ def test_a_mean_that_moves_alone_reaches_every_partners_list(engine_settings, to
     assert drifted  # the old lists are off: only a refresh of partners can mend them
     assert wait_idle(engine_settings, timeout=120)
     after = _neighbour_lists(client, ref.users)
+    if not sweep:
+        assert [u for u in drifted if after[u].get(mover) == lists[u][mover]] == drifted
+        return
     for u in ref.users:
         for v, sim in after[u].items():
             assert abs(sim - ref.similarity(u, v, c.min_support, c.shrinkage)) < 1e-9, (u, v)
