@@ -18,7 +18,7 @@ from streams.algo.ids import LocalIds
 from streams.algo.itemcf.cooccurrence import HISTORY_DTYPE, CooccurrenceDeltas, UserHistory
 from streams.state import keys
 from streams.state.codecs import fmt, pack_ids, packed_entries, raw_pairs
-from streams.state.itemcf_rows import Row, RowCache
+from streams.state.itemcf_rows import Row, RowCache, planned_from_copies
 from streams.state.served import mark_due
 from streams.state.toolkit import (
     hash_values,
@@ -45,7 +45,9 @@ class ItemStore:
         self.current: set[str] = set()  # items whose copy the last apply proved current
         self.versions: dict[str, int] = {}  # each item's version in the last apply's reply
         self.copies_used = self.rows_read = 0  # rows served from copies / read from Redis
+        self.rows_set = self.rows_refused = 0  # rows moved from copies / refused that
         self._apply_cooc = client.register_script(script("apply_cooccurrence.lua"))
+        self._set_cooc = client.register_script(script("set_cooccurrence.lua"))
         self._apply_history = client.register_script(script("apply_entries.lua"))
         self._replace = client.register_script(script("replace_ranking.lua"))
         self._publish_counts = client.register_script(script("publish_item_counts.lua"))
@@ -67,45 +69,10 @@ class ItemStore:
         crash interrupts, the users whose history was written already had every item delta
         applied and published (see docs/algorithm.md). A redo expands only the users whose
         history is missing, so it re-publishes only their items' copies."""
-        touched: list[tuple[str, np.ndarray, np.ndarray]] = []  # item, the cached row's delta
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for partition, end, deltas, _h in portions:
-                field = keys.ratings_fence_field(partition)
-                items = set(deltas.pairs) | set(deltas.counts) | set(deltas.sums)
-                for item in sorted(items | set(deltas.rating_sums)):
-                    row = deltas.pairs.get(item, {})
-                    partners = sorted(row)
-                    values = np.array([row[j] for j in partners], dtype="<i4")
-                    args: list[Any] = [field, end, deltas.counts.get(item, 0)]
-                    args += [orjson.dumps(partners), orjson.dumps(values, option=NUMPY)]
-                    if with_sums:
-                        sums = deltas.sums.get(item, {})
-                        others = sorted(sums)
-                        blob = np.array([sums[j] for j in others], dtype="<f8").tobytes()
-                        args += [fmt(deltas.rating_sums.get(item, 0.0)), *pack_ids(others), blob]
-                    await self._apply_cooc(
-                        keys=[
-                            keys.item_cooccurrence(item),
-                            keys.item_fence(item),
-                            keys.item_pair_sums(item),
-                        ],
-                        args=args,
-                        client=pipe,
-                    )
-                    if item in self.cache.rows:  # the delta that moves the copy forward
-                        at = self.ids.index(j.encode() for j in partners)
-                        touched.append((item, at, values.astype(np.int64)))
-                    else:
-                        touched.append((item, values[:0], values[:0]))
-            after = await pipe.execute()
-        current, self.versions = {}, {}
-        for (item, at, values), (_n, _s, version, applied) in zip(touched, after, strict=True):
-            current[item] = self.cache.advance(item, at, values, int(version), bool(applied))
-            self.versions[item] = int(version)
-        self.current = {item for item, kept in current.items() if kept}
+        touched = await self._apply_items(portions, with_sums)
         if touched:  # before any history: a redo re-publishes only the items it re-expands
             copies: list[Any] = ["1" if with_sums else "0"]
-            for (item, _a, _v), (n, s, version, _ok) in zip(touched, after, strict=True):
+            for item, (n, s, version, _ok) in touched:
                 mean = fmt(float(s) / int(n)) if with_sums and int(n) else ""
                 copies += [item, version, n, mean]
             await self._publish_counts(
@@ -126,6 +93,96 @@ class ItemStore:
                         client=pipe,
                     )
             await pipe.execute()
+
+    async def _apply_items(
+        self,
+        portions: list[tuple[int, int, CooccurrenceDeltas, dict[str, UserHistory]]],
+        with_sums: bool,
+    ) -> list[tuple[str, Any]]:
+        """Each touched item's row moved by the batch; returns (item, reply) per script
+        call, in call order. An item whose row the worker holds is set from its copy in
+        one call for all partitions (set_cooccurrence.lua); the others, and any that
+        script refuses (a redo, another writer moved the row), get their deltas added per
+        partition (apply_cooccurrence.lua) and their copies moved as before."""
+        parts = [
+            (keys.ratings_fence_field(partition), end, deltas)
+            for partition, end, deltas, _h in portions
+        ]
+        whole = {} if with_sums else planned_from_copies(self.ids, self.cache, parts)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item, plan in whole.items():
+                cooc_keys = [keys.item_cooccurrence(item), keys.item_fence(item)]
+                await self._set_cooc(keys=cooc_keys, args=plan.args, client=pipe)
+            added = await self._add_deltas(pipe, parts, with_sums, set(whole))
+            replies = await pipe.execute()
+        touched: list[tuple[str, Any]] = []
+        refused = set()
+        self.versions, current = {}, {}
+        for (item, plan), reply in zip(whole.items(), replies, strict=False):
+            if int(reply[3]):
+                self.cache.put(item, Row(plan.row.partners, plan.row.counts, int(reply[2])))
+                current[item] = item in self.cache.rows
+                self.versions[item] = int(reply[2])
+                touched.append((item, reply))
+            else:
+                refused.add(item)
+        self.rows_set += len(whole) - len(refused)
+        self.rows_refused += len(refused)
+        replies = replies[len(whole) :]
+        if refused:  # their deltas, per partition, in a second round trip
+            async with self.redis.pipeline(transaction=False) as pipe:
+                added += await self._add_deltas(pipe, parts, with_sums, set(), refused)
+                replies += await pipe.execute()
+        for (item, at, values), reply in zip(added, replies, strict=True):
+            _n, _s, version, applied = reply
+            current[item] = self.cache.advance(item, at, values, int(version), bool(applied))
+            self.versions[item] = int(version)
+            touched.append((item, reply))
+        self.current = {item for item, kept in current.items() if kept}
+        return touched
+
+    async def _add_deltas(
+        self,
+        pipe: Any,
+        parts: list[tuple[str, int, CooccurrenceDeltas]],
+        with_sums: bool,
+        skip: set[str],
+        only: set[str] | None = None,
+    ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """apply_cooccurrence.lua per (partition, item) into ``pipe``, but for ``skip``
+        (and only ``only``, if given); returns each call's item and the delta that moves
+        the item's copy forward (local ids, counts; empty without a copy)."""
+        calls: list[tuple[str, np.ndarray, np.ndarray]] = []
+        for field, end, deltas in parts:
+            items = set(deltas.pairs) | set(deltas.counts) | set(deltas.sums)
+            for item in sorted(items | set(deltas.rating_sums)):
+                if item in skip or (only is not None and item not in only):
+                    continue
+                row = deltas.pairs.get(item, {})
+                partners = sorted(row)
+                values = np.array([row[j] for j in partners], dtype="<i4")
+                args: list[Any] = [field, end, deltas.counts.get(item, 0)]
+                args += [orjson.dumps(partners), orjson.dumps(values, option=NUMPY)]
+                if with_sums:
+                    sums = deltas.sums.get(item, {})
+                    others = sorted(sums)
+                    blob = np.array([sums[j] for j in others], dtype="<f8").tobytes()
+                    args += [fmt(deltas.rating_sums.get(item, 0.0)), *pack_ids(others), blob]
+                await self._apply_cooc(
+                    keys=[
+                        keys.item_cooccurrence(item),
+                        keys.item_fence(item),
+                        keys.item_pair_sums(item),
+                    ],
+                    args=args,
+                    client=pipe,
+                )
+                if item in self.cache.rows:  # the delta that moves the copy forward
+                    at = self.ids.index(j.encode() for j in partners)
+                    calls.append((item, at, values.astype(np.int64)))
+                else:
+                    calls.append((item, values[:0], values[:0]))
+        return calls
 
     async def rows(self, items: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Each item's co-occurrence row: (partners as local ids, c(i, j)), from the

@@ -10,6 +10,12 @@ reply proves that the batch was the very next one (version + 1, applied). Any ot
 dropped and read again. A stale copy can make us read once more, never re-score from old
 counts.
 
+The copy also spares Redis the arithmetic: an item whose copy is held is moved by one
+set_cooccurrence.lua call for the whole batch, carrying the new counts of the partners
+the batch touched (``planned_from_copies``), applied only if the row is still at the
+copy's version (and length). Redis then writes, where apply_cooccurrence.lua reads,
+adds and writes each partner.
+
 Rows are held by dense local ids (``streams.algo.ids.LocalIds``), so a row is two numpy
 arrays, and the counts n(j) of a batch's partners land in one dense array.
 """
@@ -19,10 +25,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import orjson
 
 from streams.algo.ids import LocalIds
+from streams.algo.itemcf.cooccurrence import CooccurrenceDeltas
 
 
 class NamesAt(Sequence[bytes]):
@@ -130,3 +139,51 @@ class RowCache:
             self.dropped += 1
             return False
         return True
+
+
+@dataclass
+class Planned:
+    row: Row  # the item's row after the batch (version: the copy's it was planned from)
+    args: list[Any]  # set_cooccurrence.lua's ARGV
+
+
+def planned_from_copies(
+    ids: LocalIds[bytes], cache: RowCache, parts: list[tuple[str, int, CooccurrenceDeltas]]
+) -> dict[str, Planned]:
+    """Each item of the batch (``parts``: fence field, batch end, deltas per partition)
+    whose row is held: the row after every partition's delta, and the new counts of the
+    partners those deltas touched (0: the partner leaves the row)."""
+    mine: dict[str, list[tuple[str, int, CooccurrenceDeltas]]] = {}
+    for part in parts:
+        deltas = part[2]
+        for item in set(deltas.pairs) | set(deltas.counts):
+            mine.setdefault(item, []).append(part)
+    out: dict[str, Planned] = {}
+    for item, own in mine.items():
+        base = cache.rows.get(item)
+        if base is None:
+            continue
+        total: dict[str, int] = {}
+        dn = 0
+        for _field, _end, deltas in own:
+            for j, d in deltas.pairs.get(item, {}).items():
+                total[j] = total.get(j, 0) + d
+            dn += deltas.counts.get(item, 0)
+        names = sorted(total)
+        at = ids.index(j.encode() for j in names)
+        values = np.fromiter((total[j] for j in names), np.int64, len(names))
+        partners, counts = merged(base.partners, base.counts, at, values)
+        pos = np.searchsorted(partners, at)
+        inside = pos < len(partners)
+        inside[inside] = partners[pos[inside]] == at[inside]
+        kept = np.flatnonzero(inside)
+        flat: list[str] = [""] * (2 * len(kept))
+        flat[0::2] = [names[k] for k in kept.tolist()]
+        flat[1::2] = map(str, counts[pos[kept]].tolist())
+        gone = [names[k] for k in np.flatnonzero(~inside).tolist()]
+        args: list[Any] = [base.version, len(base.partners), dn]
+        args += [orjson.dumps(flat), orjson.dumps(gone)]
+        for field, end, _d in own:
+            args += [field, end]
+        out[item] = Planned(Row(partners, counts, base.version), args)
+    return out
