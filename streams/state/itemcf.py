@@ -187,12 +187,14 @@ class ItemStore:
     async def rows(self, items: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Each item's co-occurrence row: (partners as local ids, c(i, j)), from the
         worker's copy where it is current, else read (and kept) with its version. The
-        version is read first: a batch applied between the two reads makes the kept copy
-        look older than it is, so it is dropped at its next batch, never trusted wrongly.
-        For the same reason a row read after this worker's own apply needs no version
-        read: the apply's reply is one, at most the row's. Only the copies the last
-        ``apply`` proved current are used (an item rated in a batch may have had no
-        delta, and another worker may have moved it since)."""
+        copies the last ``apply`` proved current are used as they are; any other copy
+        held (an item rated with no delta, e.g. past a user's history cap, or not rated
+        in the last batch) costs one version read, and is used if no batch moved the
+        row since. A row is read whole only when neither proves it. The version is read
+        before the row: a batch applied between the two reads makes the kept copy look
+        older than it is, so it is dropped at its next batch, never trusted wrongly. For
+        the same reason a row read after this worker's own apply needs no version read:
+        the apply's reply is one, at most the row's."""
         out: dict[str, Row] = {}
         missing = []
         for item in items:
@@ -201,19 +203,31 @@ class ItemStore:
                 missing.append(item)
             else:
                 out[item] = row
-        self.copies_used += len(out)
+        read: dict[str, int] = {}  # versions read now
+        held = [item for item in missing if item in self.cache.rows]
+        if held:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for item in held:
+                    pipe.hget(keys.item_fence(item), "v")
+                for item, v in zip(held, await pipe.execute(), strict=True):
+                    read[item] = int(v or 0)
+                    row = self.cache.get(item)
+                    if row is not None and row.version == read[item]:
+                        out[item] = row
+            missing = [item for item in missing if item not in out]
+        self.copies_used += len(items) - len(missing)
         self.rows_read += len(missing)
         if missing:
-            unknown = [item for item in missing if item not in self.versions]
+            unknown = [item for item in missing if item not in self.versions and item not in read]
             async with self.redis.pipeline(transaction=False) as pipe:
                 for item in unknown:
                     pipe.hget(keys.item_fence(item), "v")
                 for item in missing:
                     pipe.hgetall(keys.item_cooccurrence(item))
                 raw = await pipe.execute()
-            read = dict(zip(unknown, raw, strict=False))
+            read.update((item, int(v or 0)) for item, v in zip(unknown, raw, strict=False))
             for item, fields in zip(missing, raw[len(unknown) :], strict=True):
-                version = self.versions.get(item, int(read.get(item) or 0))
+                version = self.versions.get(item, read.get(item, 0))
                 partners = self.ids.index(fields)
                 counts = np.fromiter(map(int, fields.values()), np.int64, len(fields))
                 order = np.argsort(partners)
