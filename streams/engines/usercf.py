@@ -173,7 +173,7 @@ class Engine:
         stale = {u for u, o in outcomes.items() if o.stale}
         unchanged = {u: stored[u] for u in everyone if u not in outcomes}
         fresh = sum(len(p.events) for p in portions)
-        await self.store.publish_derived(outcomes | unchanged, copies, stale, fresh)
+        await self.store.publish_derived(outcomes, copies, stale, fresh, unchanged)
         acted = {
             e.user_id: e.produced_at
             for portion in portions

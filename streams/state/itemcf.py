@@ -43,7 +43,6 @@ class ItemStore:
         self.ids: LocalIds[bytes] = LocalIds()
         self.cache = RowCache(row_cache_entries)
         self.current: set[str] = set()  # items whose copy the last apply proved current
-        self.versions: dict[str, int] = {}  # each item's version in the last apply's reply
         self.copies_used = self.rows_read = 0  # rows served from copies / read from Redis
         self.rows_set = self.rows_refused = 0  # rows moved from copies / refused that
         self._apply_cooc = client.register_script(script("apply_cooccurrence.lua"))
@@ -117,15 +116,17 @@ class ItemStore:
             replies = await pipe.execute()
         touched: list[tuple[str, Any]] = []
         refused = set()
-        self.versions, current = {}, {}
-        for (item, plan), reply in zip(whole.items(), replies, strict=False):
+        current: dict[str, bool] = {}
+        for (item, plan), reply in zip(whole.items(), replies[: len(whole)], strict=True):
             if int(reply[3]):
-                self.cache.put(item, Row(plan.row.partners, plan.row.counts, int(reply[2])))
+                moved = Row(plan.row.partners, plan.row.counts, int(reply[2]), plan.last)
+                self.cache.put(item, moved)
                 current[item] = item in self.cache.rows
-                self.versions[item] = int(reply[2])
                 touched.append((item, reply))
-            else:
+            else:  # another writer, a redo, or (never yet) a copy that lost its row
                 refused.add(item)
+                self.cache.drop(item)
+                self.cache.dropped += 1
         self.rows_set += len(whole) - len(refused)
         self.rows_refused += len(refused)
         replies = replies[len(whole) :]
@@ -133,10 +134,9 @@ class ItemStore:
             async with self.redis.pipeline(transaction=False) as pipe:
                 added += await self._add_deltas(pipe, parts, with_sums, set(), refused)
                 replies += await pipe.execute()
-        for (item, at, values), reply in zip(added, replies, strict=True):
+        for (item, at, values, last), reply in zip(added, replies, strict=True):
             _n, _s, version, applied = reply
-            current[item] = self.cache.advance(item, at, values, int(version), bool(applied))
-            self.versions[item] = int(version)
+            current[item] = self.cache.advance(item, at, values, int(version), bool(applied), last)
             touched.append((item, reply))
         self.current = {item for item, kept in current.items() if kept}
         return touched
@@ -148,11 +148,11 @@ class ItemStore:
         with_sums: bool,
         skip: set[str],
         only: set[str] | None = None,
-    ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    ) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
         """apply_cooccurrence.lua per (partition, item) into ``pipe``, but for ``skip``
-        (and only ``only``, if given); returns each call's item and the delta that moves
-        the item's copy forward (local ids, counts; empty without a copy)."""
-        calls: list[tuple[str, np.ndarray, np.ndarray]] = []
+        (and only ``only``, if given); returns each call's item, the delta that moves the
+        item's copy forward (local ids, counts; empty without a copy) and its batch."""
+        calls: list[tuple[str, np.ndarray, np.ndarray, str]] = []
         for field, end, deltas in parts:
             items = set(deltas.pairs) | set(deltas.counts) | set(deltas.sums)
             for item in sorted(items | set(deltas.rating_sums)):
@@ -179,22 +179,21 @@ class ItemStore:
                 )
                 if item in self.cache.rows:  # the delta that moves the copy forward
                     at = self.ids.index(j.encode() for j in partners)
-                    calls.append((item, at, values.astype(np.int64)))
+                    calls.append((item, at, values.astype(np.int64), f"{field}:{end}"))
                 else:
-                    calls.append((item, values[:0], values[:0]))
+                    calls.append((item, values[:0], values[:0], ""))
         return calls
 
     async def rows(self, items: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Each item's co-occurrence row: (partners as local ids, c(i, j)), from the
-        worker's copy where it is current, else read (and kept) with its version. The
-        copies the last ``apply`` proved current are used as they are; any other copy
-        held (an item rated with no delta, e.g. past a user's history cap, or not rated
-        in the last batch) costs one version read, and is used if no batch moved the
-        row since. A row is read whole only when neither proves it. The version is read
-        before the row: a batch applied between the two reads makes the kept copy look
-        older than it is, so it is dropped at its next batch, never trusted wrongly. For
-        the same reason a row read after this worker's own apply needs no version read:
-        the apply's reply is one, at most the row's."""
+        worker's copy where it is current, else read (and kept) with its version and
+        last batch. The copies the last ``apply`` proved current are used as they are;
+        any other copy held (an item rated with no delta, e.g. past a user's history
+        cap, or not rated in the last batch) costs one read of its version and last
+        batch, and is used if no batch moved the row since. A row is read whole only
+        when neither proves it, its version read first: a batch applied between the two
+        reads makes the kept copy look older than it is, so it is dropped at its next
+        batch or refused by set_cooccurrence.lua, never trusted wrongly."""
         out: dict[str, Row] = {}
         missing = []
         for item in items:
@@ -203,38 +202,37 @@ class ItemStore:
                 missing.append(item)
             else:
                 out[item] = row
-        read: dict[str, int] = {}  # versions read now
-        held = [item for item in missing if item in self.cache.rows]
-        if held:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for item in held:
-                    pipe.hget(keys.item_fence(item), "v")
-                for item, v in zip(held, await pipe.execute(), strict=True):
-                    read[item] = int(v or 0)
-                    row = self.cache.get(item)
-                    if row is not None and row.version == read[item]:
-                        out[item] = row
-            missing = [item for item in missing if item not in out]
+        read = await self._versions(missing)  # before any row: see above
+        for item, (version, last) in read.items():
+            row = self.cache.get(item)
+            if row is not None and (row.version, row.last) == (version, last):
+                out[item] = row
+        missing = [item for item in missing if item not in out]
         self.copies_used += len(items) - len(missing)
         self.rows_read += len(missing)
         if missing:
-            unknown = [item for item in missing if item not in self.versions and item not in read]
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for item in unknown:
-                    pipe.hget(keys.item_fence(item), "v")
-                for item in missing:
-                    pipe.hgetall(keys.item_cooccurrence(item))
-                raw = await pipe.execute()
-            read.update((item, int(v or 0)) for item, v in zip(unknown, raw, strict=False))
-            for item, fields in zip(missing, raw[len(unknown) :], strict=True):
-                version = self.versions.get(item, read.get(item, 0))
+            raw = await hgetall_many(self.redis, [keys.item_cooccurrence(i) for i in missing])
+            for item, fields in zip(missing, raw, strict=True):
                 partners = self.ids.index(fields)
                 counts = np.fromiter(map(int, fields.values()), np.int64, len(fields))
                 order = np.argsort(partners)
-                row = Row(partners[order], counts[order], version)
+                row = Row(partners[order], counts[order], *read[item])
                 self.cache.put(item, row)
                 out[item] = row
         return {item: (out[item].partners, out[item].counts) for item in items}
+
+    async def _versions(self, items: list[str]) -> dict[str, tuple[int, str]]:
+        """Each item's row version and last batch (fence ``v`` and ``l``)."""
+        if not items:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.hmget(keys.item_fence(item), ["v", "l"])
+            raw = await pipe.execute()
+        return {
+            item: (int(v or 0), last.decode() if last else "")
+            for item, (v, last) in zip(items, raw, strict=True)
+        }
 
     async def counts_at(self, partners: np.ndarray) -> np.ndarray:
         """n(j) of the local ids ``partners``, in a dense array over every local id."""

@@ -58,6 +58,7 @@ class Row:
     partners: np.ndarray  # local ids, ascending
     counts: np.ndarray  # c(i, j), int64, never 0
     version: int
+    last: str = ""  # the batch last applied to it ("<fence field>:<batch end>", fence ``l``)
 
 
 def merged(
@@ -122,17 +123,19 @@ class RowCache:
         d_counts: np.ndarray,
         version: int,
         applied: bool,
+        last: str = "",
     ) -> bool:
         """One apply_cooccurrence.lua reply for ``item`` (its version after the call and
-        whether this call applied the delta): move the copy forward if the reply proves
-        it was the very next batch, keep it if nothing was applied and nothing else was,
-        else drop it. True if a copy is kept: it equals the row at the reply."""
+        whether this call applied the delta, ``last`` the batch it carried): move the copy
+        forward if the reply proves it was the very next batch, keep it if nothing was
+        applied and nothing else was, else drop it. True if a copy is kept: it equals
+        the row at the reply."""
         row = self.rows.get(item)
         if row is None:
             return False
         if applied and version == row.version + 1:
             partners, counts = merged(row.partners, row.counts, d_partners, d_counts)
-            self.put(item, Row(partners, counts, version))
+            self.put(item, Row(partners, counts, version, last))
             return item in self.rows
         if applied or version != row.version:
             self.drop(item)
@@ -145,6 +148,7 @@ class RowCache:
 class Planned:
     row: Row  # the item's row after the batch (version: the copy's it was planned from)
     args: list[Any]  # set_cooccurrence.lua's ARGV
+    last: str  # the batch the script records as applied last
 
 
 def planned_from_copies(
@@ -181,9 +185,10 @@ def planned_from_copies(
         flat[0::2] = [names[k] for k in kept.tolist()]
         flat[1::2] = map(str, counts[pos[kept]].tolist())
         gone = [names[k] for k in np.flatnonzero(~inside).tolist()]
-        args: list[Any] = [base.version, len(base.partners), dn]
+        args: list[Any] = [base.version, base.last, len(base.partners), dn]
         args += [orjson.dumps(flat), orjson.dumps(gone)]
         for field, end, _d in own:
             args += [field, end]
-        out[item] = Planned(Row(partners, counts, base.version), args)
+        last = f"{own[-1][0]}:{own[-1][1]}"
+        out[item] = Planned(Row(partners, counts, base.version, base.last), args, last)
     return out

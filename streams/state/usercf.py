@@ -308,9 +308,12 @@ class Store(ProgressStore, UserLists):
         items: Mapping[str, tuple[str, str, str]],
         stale: set[str],
         applied_events: int = 0,
+        unchanged: Mapping[str, UserOutcome] | None = None,
     ) -> None:
         """Means, the items' rating counts and popularity (``apply_items``' answer) and
-        stale marks: copies and marks, published again by a redo."""
+        stale marks: copies and marks, published again by a redo. ``unchanged``: users of
+        the batch it did not move (a redo's, whose items were written before the crash),
+        published as they stand, not counted as moved means."""
         now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
             if items:  # newest version wins (publish_item_ratings.lua)
@@ -319,16 +322,16 @@ class Store(ProgressStore, UserLists):
                     copies += [item, version, counts, popularity]
                 names = [keys.item_ratings(), keys.item_ratings_versions(), keys.popular()]
                 await self._publish_items(keys=names, args=copies, client=pipe)
-            if outcomes:
+            if outcomes or unchanged:
                 args: list[Any] = []
-                for user, o in outcomes.items():
+                for user, o in {**(unchanged or {}), **outcomes}.items():
                     mean = "" if o.mean is None else fmt(o.mean)
                     args += [user, o.ver, mean, f"{o.count:.0f}", fmt(o.total)]
                 names = [keys.user_means(), keys.user_means_versions()]
                 names += [keys.user_counts(), keys.rating_totals()]
                 await self._publish_means(keys=names, args=args, client=pipe)
-                # a mean moved: lists that share no item of this batch may drift until
-                # the convergence sweep (streams.worker.sweep) refreshes them
+            if outcomes:  # a mean moved: lists that share no item of this batch may drift
+                # until the convergence sweep (streams.worker.sweep) refreshes them
                 pipe.hincrby(keys.stream_stats(), "mean_changes", 1)
             if stale:
                 pipe.zadd(keys.stale_users(), dict.fromkeys(stale, now), nx=True)

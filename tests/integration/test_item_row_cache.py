@@ -110,3 +110,41 @@ def test_copies_equal_redis_with_two_writers_and_a_redo(engine_settings):
     assert compared > 100  # rows were served from copies ...
     assert dropped > 10  # ... and the other writer made copies stale, which were dropped
     assert redone > 0
+
+
+def test_a_copy_whose_version_was_reached_by_another_history_is_refused(engine_settings):
+    """Redis loses a batch under a worker that holds the row (a restore), and another
+    writer counts the row's version up again with a different batch: same version, same
+    length, other content. The copy must be refused (its last batch differs), else the
+    partner both touched would be written from the lost history."""
+
+    async def run() -> tuple[dict[bytes, bytes], int]:
+        client = aioredis.Redis.from_url(engine_settings.redis.url)
+        progress = Store(client)
+        for p in (0, 1):
+            await progress.claim(PROGRESS, p)
+        config = engine_settings.item_cf
+        a, b = (ItemEngine(ItemStore(client), progress, config) for _k in range(2))
+
+        async def batch(engine: ItemEngine, p: int, events: list[tuple[str, str, int]]) -> None:
+            units = [UserEvent(u, i, 4.0, o, 0.0) for u, i, o in events]
+            await engine.finish(
+                await engine.apply_batch(PROGRESS, [UserPortion(p, units[-1].offset, units)], {})
+            )
+
+        await batch(a, 0, [("u0", "X", 0), ("u0", "a", 1)])  # X = {a: 1}, held by a
+        names = [keys.item_cooccurrence("X"), keys.item_fence("X")]
+        saved = [await client.dump(k) for k in names]
+        await batch(a, 0, [("u1", "X", 2), ("u1", "b", 3)])  # X = {a: 1, b: 1}, from a's copy
+        for name, value in zip(names, saved, strict=True):  # that batch lost
+            await client.restore(name, 0, value, replace=True)
+        await batch(b, 1, [("u2", "X", 0), ("u2", "c", 1)])  # X = {a: 1, c: 1}, same version
+        await batch(a, 0, [("u3", "X", 4), ("u3", "b", 5)])  # b: + 1 on what Redis holds
+        row = await client.hgetall(keys.item_cooccurrence("X"))
+        refused = a.store.rows_refused
+        await client.aclose()
+        return row, refused
+
+    row, refused = asyncio.run(run())
+    assert refused >= 1
+    assert row == {b"a": b"1", b"c": b"1", b"b": b"1"}

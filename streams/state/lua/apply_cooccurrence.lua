@@ -9,7 +9,9 @@
 -- Returns {n(i), Σ counted ratings of i, version, 1 if applied now else 0} after the batch
 -- (also when applied before); the version counts the batches applied to the item
 -- (publish_item_counts.lua; the worker's row cache, streams/state/itemcf_rows.py).
--- The fence, n, s and v are read in one HMGET and written in one HSET.
+-- The fence, n, s and v are read in one HMGET and written in one HSET, with l: the
+-- batch last applied (fence field:batch end), which with v names the row's content for
+-- set_cooccurrence.lua.
 local head = redis.call('HMGET', KEYS[2], ARGV[1], 'n', 's', 'v')
 local n, s, v = tonumber(head[2] or '0'), head[3] or '0', tonumber(head[4] or '0')
 local applied = 0
@@ -54,6 +56,6 @@ if tonumber(head[1] or '-1') < tonumber(ARGV[2]) then
   end
   n, v, applied = n + tonumber(ARGV[3]), v + 1, 1
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], 'n', string.format('%d', n),
-             'v', string.format('%d', v))
+             'v', string.format('%d', v), 'l', ARGV[1] .. ':' .. ARGV[2])
 end
 return {n, s, v, applied}
