@@ -88,9 +88,11 @@ class ItemEngine:
         ends = {p.partition: p.end for p in portions}
         await self.progress.begin(progress_name, ends, plans)
         await self.store.apply(expanded, with_sums=c.similarity == "pearson")
+        rated = {e.item_id for p in portions for e in p.events}
+        if redo:  # copies an earlier attempt published may be gone with their server
+            await self.store.republish_counts(sorted(rated), c.similarity == "pearson")
         await self.progress.commit(progress_name, ends)
         acted = {e.user_id: e.produced_at for p in portions for e in p.events}
-        rated = {e.item_id for p in portions for e in p.events}
         return ItemBatchResult(acted, rated, histories)
 
     async def finish(self, result: ItemBatchResult) -> None:

@@ -93,6 +93,23 @@ class ItemStore:
                     )
             await pipe.execute()
 
+    async def republish_counts(self, items: list[str], with_sums: bool = False) -> None:
+        """The items' copies of n (and mean) again, from their fence hashes: a redone batch
+        may have lost them with the server that held ``{g}`` while the users' histories,
+        elsewhere, survived, and then its expansion has no delta left to carry them."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                pipe.hmget(keys.item_fence(item), ["n", "s", "v"])
+            raw = await pipe.execute()
+        copies: list[Any] = ["1" if with_sums else "0"]
+        for item, (n, s, version) in zip(items, raw, strict=True):
+            if version is not None:
+                mean = fmt(float(s or 0) / int(n)) if with_sums and int(n or 0) else ""
+                copies += [item, int(version), int(n or 0), mean]
+        if len(copies) > 1:
+            names = [keys.item_counts(), keys.item_count_versions(), keys.item_means()]
+            await self._publish_counts(keys=names, args=copies)
+
     async def _apply_items(
         self,
         portions: list[tuple[int, int, CooccurrenceDeltas, dict[str, UserHistory]]],

@@ -251,3 +251,43 @@ def test_hybrid_redoes_every_torn_prefix_exactly(engine_settings, monkeypatch):
         return sent, torn
 
     every_prefix(run, whole)
+
+
+def test_item_cf_redo_republishes_counts_the_g_server_lost(engine_settings, monkeypatch):
+    """On a Redis Cluster the copies of n (``{g}``) and the users' histories live on
+    different masters. If ``{g}``'s fails over to a replica that missed the batch's copies
+    while the histories survived, the redo (its commit failed) expands no user, so only
+    a republish from the fence hashes brings the copies back. Here on one server: the
+    batch applied whole, its commit refused, ``{g}``'s hashes restored to before it."""
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(engine_settings.redis.url)
+        await client.flushdb()
+        progress = Store(client)
+        await progress.claim("t#item", 0)
+        config = engine_settings.item_cf
+        events, batches = user_portions(4)
+        engine = ItemEngine(ItemStore(client), progress, config)
+        for portion in batches[:3]:
+            await engine.apply_batch("t#item", [portion], {})
+        g = [keys.item_counts(), keys.item_count_versions()]
+        saved = [await client.dump(k) for k in g]
+
+        async def refused(*_a, **_k):
+            raise RedisConnectionError("the replica barrier failed: {g} failed over")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(progress, "commit", refused)
+            with pytest.raises(RedisConnectionError):
+                await engine.apply_batch("t#item", [batches[3]], {})
+        for name, value in zip(g, saved, strict=True):
+            await client.restore(name, 0, value, replace=True)
+        plan = await progress.plan("t#item", 0)
+        assert plan is not None  # the intent stands: the batch is redone
+        await engine.apply_batch("t#item", [batches[3]], {0: plan})
+        sync = redis.Redis.from_url(engine_settings.redis.url)
+        assert_cooccurrence_equals_reference(sync, events, config.kmax)
+        sync.close()
+        await client.aclose()
+
+    asyncio.run(run())
