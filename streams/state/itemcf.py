@@ -69,15 +69,8 @@ class ItemStore:
         applied and published (see docs/algorithm.md). A redo expands only the users whose
         history is missing, so it re-publishes only their items' copies."""
         touched = await self._apply_items(portions, with_sums)
-        if touched:  # before any history: a redo re-publishes only the items it re-expands
-            copies: list[Any] = ["1" if with_sums else "0"]
-            for item, (n, s, version, _ok) in touched:
-                mean = fmt(float(s) / int(n)) if with_sums and int(n) else ""
-                copies += [item, version, n, mean]
-            await self._publish_counts(
-                keys=[keys.item_counts(), keys.item_count_versions(), keys.item_means()],
-                args=copies,
-            )
+        # before any history: a redo re-publishes only the items it re-expands
+        await self._publish([(item, n, s, v) for item, (n, s, v, _ok) in touched], with_sums)
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, _d, histories in portions:
                 field = keys.ratings_fence_field(partition)
@@ -101,14 +94,21 @@ class ItemStore:
             for item in items:
                 pipe.hmget(keys.item_fence(item), ["n", "s", "v"])
             raw = await pipe.execute()
+        fenced = zip(items, raw, strict=True)
+        await self._publish([(i, n, s, v) for i, (n, s, v) in fenced if v is not None], with_sums)
+
+    async def _publish(self, entries: list[tuple[str, Any, Any, Any]], with_sums: bool) -> None:
+        """publish_item_counts.lua over (item, n, Σ ratings, version) as the fence holds
+        them: each item's copy of n, and of its mean with the Pearson sums."""
+        if not entries:
+            return
         copies: list[Any] = ["1" if with_sums else "0"]
-        for item, (n, s, version) in zip(items, raw, strict=True):
-            if version is not None:
-                mean = fmt(float(s or 0) / int(n)) if with_sums and int(n or 0) else ""
-                copies += [item, int(version), int(n or 0), mean]
-        if len(copies) > 1:
-            names = [keys.item_counts(), keys.item_count_versions(), keys.item_means()]
-            await self._publish_counts(keys=names, args=copies)
+        for item, n, s, version in entries:
+            count = int(n or 0)
+            mean = fmt(float(s or 0) / count) if with_sums and count else ""
+            copies += [item, int(version), count, mean]
+        names = [keys.item_counts(), keys.item_count_versions(), keys.item_means()]
+        await self._publish_counts(keys=names, args=copies)
 
     async def _apply_items(
         self,
@@ -136,7 +136,7 @@ class ItemStore:
         current: dict[str, bool] = {}
         for (item, plan), reply in zip(whole.items(), replies[: len(whole)], strict=True):
             if int(reply[3]):
-                moved = Row(plan.row.partners, plan.row.counts, int(reply[2]), plan.last)
+                moved = Row(plan.partners, plan.counts, int(reply[2]), plan.last)
                 self.cache.put(item, moved)
                 current[item] = item in self.cache.rows
                 touched.append((item, reply))
@@ -219,37 +219,37 @@ class ItemStore:
                 missing.append(item)
             else:
                 out[item] = row
-        read = await self._versions(missing)  # before any row: see above
-        for item, (version, last) in read.items():
-            row = self.cache.get(item)
-            if row is not None and (row.version, row.last) == (version, last):
-                out[item] = row
-        missing = [item for item in missing if item not in out]
-        self.copies_used += len(items) - len(missing)
-        self.rows_read += len(missing)
-        if missing:
-            raw = await hgetall_many(self.redis, [keys.item_cooccurrence(i) for i in missing])
-            for item, fields in zip(missing, raw, strict=True):
-                partners = self.ids.index(fields)
-                counts = np.fromiter(map(int, fields.values()), np.int64, len(fields))
-                order = np.argsort(partners)
-                row = Row(partners[order], counts[order], *read[item])
-                self.cache.put(item, row)
-                out[item] = row
-        return {item: (out[item].partners, out[item].counts) for item in items}
-
-    async def _versions(self, items: list[str]) -> dict[str, tuple[int, str]]:
-        """Each item's row version and last batch (fence ``v`` and ``l``)."""
-        if not items:
-            return {}
+        held = [item for item in missing if item in self.cache.rows]
+        unheld = [item for item in missing if item not in self.cache.rows]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
+            for item in missing:  # before any row: see above
                 pipe.hmget(keys.item_fence(item), ["v", "l"])
+            for item in unheld:
+                pipe.hgetall(keys.item_cooccurrence(item))
             raw = await pipe.execute()
-        return {
+        read = {
             item: (int(v or 0), last.decode() if last else "")
-            for item, (v, last) in zip(items, raw, strict=True)
+            for item, (v, last) in zip(missing, raw, strict=False)
         }
+        fields_of = dict(zip(unheld, raw[len(missing) :], strict=True))
+        for item in held:
+            row = self.cache.get(item)
+            if row is not None and (row.version, row.last) == read[item]:
+                out[item] = row
+        stale = [item for item in held if item not in out]  # copies some batch moved on
+        if stale:
+            rows = await hgetall_many(self.redis, [keys.item_cooccurrence(i) for i in stale])
+            fields_of.update(zip(stale, rows, strict=True))
+        self.copies_used += len(items) - len(fields_of)
+        self.rows_read += len(fields_of)
+        for item, fields in fields_of.items():
+            partners = self.ids.index(fields)
+            counts = np.fromiter(map(int, fields.values()), np.int64, len(fields))
+            order = np.argsort(partners)
+            row = Row(partners[order], counts[order], *read[item])
+            self.cache.put(item, row)
+            out[item] = row
+        return {item: (out[item].partners, out[item].counts) for item in items}
 
     async def counts_at(self, partners: np.ndarray) -> np.ndarray:
         """n(j) of the local ids ``partners``, in a dense array over every local id."""

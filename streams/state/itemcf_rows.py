@@ -13,7 +13,7 @@ counts.
 The copy also spares Redis the arithmetic: an item whose copy is held is moved by one
 set_cooccurrence.lua call for the whole batch, carrying the new counts of the partners
 the batch touched (``planned_from_copies``), applied only if the row is still at the
-copy's version (and length). Redis then writes, where apply_cooccurrence.lua reads,
+copy's version, last batch and length. Redis then writes, where apply_cooccurrence.lua reads,
 adds and writes each partner.
 
 Rows are held by dense local ids (``streams.algo.ids.LocalIds``), so a row is two numpy
@@ -146,7 +146,8 @@ class RowCache:
 
 @dataclass
 class Planned:
-    row: Row  # the item's row after the batch (version: the copy's it was planned from)
+    partners: np.ndarray  # the item's row after the batch, as in ``Row``
+    counts: np.ndarray
     args: list[Any]  # set_cooccurrence.lua's ARGV
     last: str  # the batch the script records as applied last
 
@@ -190,5 +191,5 @@ def planned_from_copies(
         for field, end, _d in own:
             args += [field, end]
         last = f"{own[-1][0]}:{own[-1][1]}"
-        out[item] = Planned(Row(partners, counts, base.version, base.last), args, last)
+        out[item] = Planned(partners, counts, args, last)
     return out

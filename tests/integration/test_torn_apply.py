@@ -57,7 +57,7 @@ def user_portions(count: int) -> tuple[list, list[UserPortion]]:
 
 
 async def item_cf(
-    url: str, config, budget: int | None, monkeypatch, redo: str
+    url: str, config, budget: int | None, monkeypatch, redo: str, lost: bool = False
 ) -> tuple[int, bool, int]:
     """``redo``: "restart" (a fresh engine: no row copies) or "retry" (the same engine,
     as the worker retries a batch after a Redis error, its copies as the tear left them)."""
@@ -69,7 +69,7 @@ async def item_cf(
     engine = ItemEngine(ItemStore(client), progress, config)
     for portion in batches[:3]:  # re-scored too: the rows are held from the first batch on
         await engine.finish(await engine.apply_batch("t#item", [portion], {}))
-    torn = Torn(budget)
+    torn = Torn(budget, lost)
     set_before = engine.store.rows_set
     with monkeypatch.context() as patch:
         torn.install(patch)
@@ -94,9 +94,12 @@ async def item_cf(
     return torn.sent, torn.torn, from_copies
 
 
+@pytest.mark.parametrize("lost", [False, True], ids=["prefix", "replies-lost"])
 @pytest.mark.parametrize("redo", ["restart", "retry"])
 @pytest.mark.parametrize("similarity", ["cosine", "pearson"])
-def test_item_cf_redoes_every_torn_prefix_exactly(engine_settings, monkeypatch, similarity, redo):
+def test_item_cf_redoes_every_torn_prefix_exactly(
+    engine_settings, monkeypatch, similarity, redo, lost
+):
     """Failed before the copies of n went ahead of the histories: torn after 34 of 40
     commands, an item's copy 2 against its n 3, for good. With cosine the torn batch
     moves most rows from the worker's copies (set_cooccurrence.lua)."""
@@ -107,10 +110,10 @@ def test_item_cf_redoes_every_torn_prefix_exactly(engine_settings, monkeypatch, 
     assert from_copies > 5 if similarity == "cosine" else from_copies == 0
 
     def run(budget: int) -> tuple[int, bool]:
-        sent, torn, _c = asyncio.run(item_cf(url, config, budget, monkeypatch, redo))
+        sent, torn, _c = asyncio.run(item_cf(url, config, budget, monkeypatch, redo, lost))
         return sent, torn
 
-    every_prefix(run, whole)
+    every_prefix(run, whole, lost)
 
 
 def assert_copies_equal_state(client: redis.Redis, users: list[str], items: list[str]) -> None:
@@ -138,7 +141,9 @@ def assert_copies_equal_state(client: redis.Redis, users: list[str], items: list
         assert np.allclose(got, [rn, rs], atol=1e-9), (item, got, rn, rs)
 
 
-async def user_cf(url: str, budget: int | None, monkeypatch) -> tuple[int, bool]:
+async def user_cf(
+    url: str, budget: int | None, monkeypatch, lost: bool = False
+) -> tuple[int, bool]:
     history, fan_out = 4, 5  # the caps on, as the hot-items test runs them
     rng = random.Random(17)
     users, items = [f"u{k}" for k in range(12)], [f"i{k}" for k in range(8)]
@@ -154,7 +159,7 @@ async def user_cf(url: str, budget: int | None, monkeypatch) -> tuple[int, bool]
     config = UserCFConfig(fan_out_cap=fan_out, history_cap=history)
     for batch in batches[:3]:
         await Engine(Store(client), config).apply_batch(portions(batch))
-    torn = Torn(budget)
+    torn = Torn(budget, lost)
     with monkeypatch.context() as patch:
         torn.install(patch)
         try:
@@ -180,13 +185,14 @@ async def user_cf(url: str, budget: int | None, monkeypatch) -> tuple[int, bool]
     return torn.sent, torn.torn
 
 
-def test_user_cf_redoes_every_torn_prefix_exactly(engine_settings, monkeypatch):
+@pytest.mark.parametrize("lost", [False, True], ids=["prefix", "replies-lost"])
+def test_user_cf_redoes_every_torn_prefix_exactly(engine_settings, monkeypatch, lost):
     """Failed before a batch published the means of its users with nothing left to
     apply: torn after 81 of 88 commands, a user's published count 5 against 4 stored."""
     url = engine_settings.redis.url
     whole, torn = asyncio.run(user_cf(url, None, monkeypatch))
     assert not torn and whole > 10
-    every_prefix(lambda budget: asyncio.run(user_cf(url, budget, monkeypatch)), whole)
+    every_prefix(lambda budget: asyncio.run(user_cf(url, budget, monkeypatch, lost)), whole, lost)
 
 
 def snapshot(client: redis.Redis) -> dict[bytes, object]:
