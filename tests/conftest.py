@@ -175,6 +175,7 @@ def worker_env(settings: WorkerSettings, metrics_port: int = 0) -> dict[str, str
         "STREAMREC_ITEM_CF__ENABLED": str(settings.item_cf.enabled).lower(),
         "STREAMREC_ITEM_CF__KMAX": str(settings.item_cf.kmax),
         "STREAMREC_ITEM_CF__FMAX": str(settings.item_cf.fmax),
+        "STREAMREC_ITEM_CF__WINDOW": str(settings.item_cf.window),
         "STREAMREC_ITEM_CF__SIMILARITY": settings.item_cf.similarity,
         "STREAMREC_EMBEDDING__ENABLED": str(settings.embedding.enabled).lower(),
         "STREAMREC_EMBEDDING__KIND": settings.embedding.kind,

@@ -7,29 +7,52 @@ import numpy as np
 from streams.state import keys
 
 
-def counted_sets(events, kmax: int) -> dict[str, set[str]]:
-    """The counting rule, plainly, in each user's stream order (fMax off)."""
+def placed_items(events, kmax: int) -> dict[str, dict[str, int]]:
+    """The counting rule, plainly, in each user's stream order (fMax off): each user's
+    counted items and their place in the user's sequence (one past the highest counted)."""
     rated: dict[str, set[str]] = {}
-    counted: dict[str, set[str]] = {}
+    placed: dict[str, dict[str, int]] = {}
     for e in events:
-        mine, chosen = rated.setdefault(e.user_id, set()), counted.setdefault(e.user_id, set())
+        mine, chosen = rated.setdefault(e.user_id, set()), placed.setdefault(e.user_id, {})
         if e.op == "delete":
             mine.discard(e.item_id)
-            chosen.discard(e.item_id)
+            chosen.pop(e.item_id, None)
         elif e.item_id not in mine:
             mine.add(e.item_id)
             if kmax == 0 or len(chosen) < kmax:
-                chosen.add(e.item_id)
-    return counted
+                chosen[e.item_id] = max(chosen.values(), default=0) + 1
+    return placed
 
 
-def reference(events, kmax):
-    counted = counted_sets(events, kmax)
+def counted_sets(events, kmax: int) -> dict[str, set[str]]:
+    return {u: set(chosen) for u, chosen in placed_items(events, kmax).items()}
+
+
+def paired(chosen: dict[str, int], window: int) -> list[tuple[str, str]]:
+    """The ordered pairs one user's counted items form (at most ``window`` apart, 0 = all)."""
+    return [
+        (i, j)
+        for i, a in chosen.items()
+        for j, b in chosen.items()
+        if i != j and (window == 0 or abs(a - b) <= window)
+    ]
+
+
+def reference(events, kmax, window=0):
+    placed = placed_items(events, kmax)
     items = sorted({e.item_id for e in events})
-    m = np.array([[i in c for i in items] for c in counted.values()], dtype=float)
-    co = m.T @ m
-    np.fill_diagonal(co, 0)
-    return items, co, m.sum(axis=0)
+    index = {i: k for k, i in enumerate(items)}
+    co = np.zeros((len(items), len(items)))
+    n = np.zeros(len(items))
+    for chosen in placed.values():
+        at = np.array([index[i] for i in chosen], dtype=np.int64)
+        n[at] += 1
+        places = np.array(list(chosen.values()))
+        near = np.abs(places[:, None] - places[None, :]) <= (window or np.inf)
+        np.fill_diagonal(near, False)
+        rows, cols = np.nonzero(near)
+        np.add.at(co, (at[rows], at[cols]), 1)
+    return items, co, n
 
 
 def stored(client, items):
@@ -45,34 +68,41 @@ def stored(client, items):
     return co, n
 
 
-def stored_counted_sets(client, users) -> dict[str, set[str]]:
-    """Each user's counted items as the stored histories record them."""
+def stored_placed(client, users) -> dict[str, dict[str, int]]:
+    """Each user's counted items and their places, as the stored histories record them."""
     from streams.state.itemcf import decode_history
 
-    return {
-        u: set(decode_history(client.hgetall(keys.user_history(u))).counted_items()) for u in users
-    }
+    out = {}
+    for u in users:
+        history = decode_history(client.hgetall(keys.user_history(u)))
+        out[u] = {i: int(history.counted[history.position[i]]) for i in history.counted_items()}
+    return out
 
 
-def assert_cooccurrence_equals_reference(client, events, kmax: int) -> None:
-    """The counts equal the reference. On a mismatch, says first which of two faults it
-    is: users whose stored counted items differ from the reference (events missing or
-    counted differently), or counts that disagree with the stored histories themselves
-    (deltas lost or applied twice)."""
-    items, want_co, want_n = reference(events, kmax)
+def assert_cooccurrence_equals_reference(client, events, config) -> None:
+    """The counts equal the reference (``config``: the item-to-item settings the worker
+    ran with). On a mismatch, says first which of two faults it is: users whose stored
+    counted items differ from the reference (events missing or counted differently), or
+    counts that disagree with the stored histories themselves (deltas lost or applied
+    twice)."""
+    kmax, window = config.kmax, config.window
+    items, want_co, want_n = reference(events, kmax, window)
     got_co, got_n = stored(client, items)
     if np.array_equal(got_co, want_co) and np.array_equal(got_n, want_n):
         return
     want_sets = counted_sets(events, kmax)
-    got_sets = stored_counted_sets(client, want_sets)
+    got_placed = stored_placed(client, want_sets)
+    got_sets = {u: set(chosen) for u, chosen in got_placed.items()}
     differ = sorted(u for u in want_sets if got_sets[u] != want_sets[u])
     index = {i: k for k, i in enumerate(items)}
-    m = np.zeros((len(got_sets), len(items)))
-    for r, chosen in enumerate(got_sets.values()):
-        m[r, [index[i] for i in chosen]] = 1
-    from_histories = m.T @ m
-    np.fill_diagonal(from_histories, 0)
-    inconsistent = int((from_histories != got_co).sum()) + int((m.sum(axis=0) != got_n).sum())
+    from_histories = np.zeros((len(items), len(items)))
+    from_n = np.zeros(len(items))
+    for chosen in got_placed.values():
+        for i, j in paired(chosen, window):
+            from_histories[index[i], index[j]] += 1
+        for i in chosen:
+            from_n[index[i]] += 1
+    inconsistent = int((from_histories != got_co).sum()) + int((from_n != got_n).sum())
     sample = [(u, len(got_sets[u]), len(want_sets[u])) for u in differ[:8]]
     raise AssertionError(
         f"co-occurrence differs from the reference in {int((got_co != want_co).sum())} "
@@ -93,15 +123,20 @@ def final_counted_ratings(events, kmax: int) -> dict[tuple[str, str], float]:
     return {(u, i): r for (u, i), r in ratings.items() if i in counted.get(u, set())}
 
 
-def pearson_reference(events, kmax: int, items: list[str]):
-    """Pair sums (item i's side) and item means over counted interactions, from scratch."""
+def pearson_reference(events, kmax: int, items: list[str], window: int = 0):
+    """Pair sums (item i's side) and item means over counted interactions, from scratch
+    (a pair only from users counting both at most ``window`` apart, 0 = any)."""
     rated = final_counted_ratings(events, kmax)
+    placed = placed_items(events, kmax)
     users = sorted({u for u, _i in rated})
     r = np.array([[rated.get((u, i), np.nan) for i in items] for u in users])
     sums = {}
     for a, i in enumerate(items):
         for b, j in enumerate(items):
             both = ~np.isnan(r[:, a]) & ~np.isnan(r[:, b])
+            if window:
+                near = [abs(placed[u].get(i, 0) - placed[u].get(j, 0)) <= window for u in users]
+                both &= np.array(near, dtype=bool)
             if a != b and both.any():
                 x, y = r[both, a], r[both, b]
                 sums[(i, j)] = np.array(

@@ -81,6 +81,7 @@ class ItemEngine:
                     c.fmax,
                     None if decided is None else decided.__contains__,
                     with_sums=c.similarity == "pearson",
+                    window=c.window,
                 )
             plans[portion.partition] = json.dumps(deltas.counted_offsets)
             mine = {u: histories[u] for u in by_user}

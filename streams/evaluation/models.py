@@ -243,7 +243,15 @@ class ItemCF:
         out = CooccurrenceDeltas()
         pearson_sums = c.similarity == "pearson"
         expand_user_events(
-            history, [(item, rating, offset)], out, self.counts, c.kmax, c.fmax, None, pearson_sums
+            history,
+            [(item, rating, offset)],
+            out,
+            self.counts,
+            c.kmax,
+            c.fmax,
+            None,
+            pearson_sums,
+            c.window,
         )
         for i, sum_rows in out.sums.items():
             theirs = self.sums.setdefault(i, {})

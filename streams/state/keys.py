@@ -63,7 +63,8 @@ def user_topn(user_id: str) -> str:
 
 def user_history(user_id: str) -> str:
     """Hash: item id → 24 bytes, little-endian: float64 rating (NaN = retracted), int64
-    source offset (ratings topic), int64 counted (1 while in the co-occurrence counts)."""
+    source offset (ratings topic), int64 place in the user's counted sequence (from 1; 0 =
+    not in the co-occurrence counts; streams.algo.itemcf.cooccurrence)."""
     return _user(user_id, "history")
 
 

@@ -67,7 +67,7 @@ def test_kill_9_during_ml100k_replay_counts_nothing_twice_and_loses_nothing(
     ref = Reference(final_ratings(events))
     client = redis.Redis.from_url(engine_settings.redis.url)
     # the item-to-item counts too: every co-occurrence and n(i) (kMax as configured)
-    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf)
     # the embedding path: every rating counted once in μ, every user's ratings intact
     final = final_ratings(events)
     mean = np.frombuffer(client.hget(keys.embedding_model(), "mean"), dtype="<f8")

@@ -119,4 +119,4 @@ def test_two_worker_processes_lose_and_double_nothing(engine_settings, topics, s
     ]
     assert all(f.get(b"fence") for f in fences)  # every partition was worked on
     assert_state_equals_reference(engine_settings, events)
-    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf)

@@ -137,7 +137,7 @@ def test_ten_thousand_hostile_and_valid_records_crash_nothing_and_lose_nothing(
 
     assert_state_equals_reference(engine_settings, valid)
     client = redis.Redis.from_url(engine_settings.redis.url)
-    assert_cooccurrence_equals_reference(client, valid, engine_settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, valid, engine_settings.item_cf)
     final = final_ratings(valid)
     mean = np.frombuffer(client.hget(keys.embedding_model(), "mean"), dtype="<f8")
     assert mean[0] == len(final) and abs(mean[1] - sum(final.values())) < 1e-6

@@ -35,15 +35,15 @@ def replay_then_touch(settings, events, start_worker) -> RatingEvent:
     return last
 
 
-@pytest.mark.parametrize("kmax", [0, 7])
-def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_worker, kmax):
+@pytest.mark.parametrize(("kmax", "window"), [(0, 0), (7, 0), (0, 3)])
+def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_worker, kmax, window):
     settings = engine_settings.model_copy(
-        update={"item_cf": replace(engine_settings.item_cf, kmax=kmax)}
+        update={"item_cf": replace(engine_settings.item_cf, kmax=kmax, window=window)}
     )
     spec = SyntheticSpec(events=2_500, users=80, items=40, rerate_share=0.15, delete_share=0.1)
     events = list(generate(spec))
     last = replay_then_touch(settings, events, start_worker)  # its list: the exact top
-    items, want_co, want_n = reference(events, kmax)
+    items, want_co, want_n = reference(events, kmax, window)
     client = redis.Redis.from_url(settings.redis.url)
     got_co, got_n = stored(client, items)
     np.testing.assert_array_equal(got_co, want_co)
@@ -68,13 +68,14 @@ def test_cooccurrence_counts_equal_reference(engine_settings, topics, start_work
 
 def test_pearson_option_keeps_exact_sums_and_lists(engine_settings, topics, start_worker):
     settings = engine_settings.model_copy(
-        update={"item_cf": replace(engine_settings.item_cf, kmax=6, similarity="pearson")}
+        update={"item_cf": replace(engine_settings.item_cf, kmax=6, window=2, similarity="pearson")}
     )
     spec = SyntheticSpec(events=2_000, users=70, items=30, rerate_share=0.2, delete_share=0.1)
     events = list(generate(spec))
     last = replay_then_touch(settings, events, start_worker)
     items = sorted({e.item_id for e in events})
-    want_sums, want_means = pearson_reference(events, settings.item_cf.kmax, items)
+    c = settings.item_cf
+    want_sums, want_means = pearson_reference(events, c.kmax, items, c.window)
     client = redis.Redis.from_url(settings.redis.url)
     for i in items:
         partners, sums = decode_pairs(client.hgetall(keys.item_pair_sums(i)))

@@ -98,7 +98,7 @@ def test_a_broker_killed_mid_replay_loses_and_doubles_nothing(
         assert worker.poll() is None, worker.log_path.read_text()[-3000:]
         assert 0 < applied_at_kill < len(events)  # the kill landed mid-replay
         assert_state_equals_reference(settings, events)
-        assert_cooccurrence_equals_reference(client, events, settings.item_cf.kmax)
+        assert_cooccurrence_equals_reference(client, events, settings.item_cf)
         assert _dead_letters(settings) == 0
     finally:
         cluster.stop()

@@ -78,7 +78,7 @@ def test_the_worker_rides_through_kafka_latency_resets_and_a_blackhole(
         assert worker_metric(port, JOINS) > joins  # it lost its partitions and rejoined
         assert_state_equals_reference(direct, events)
         client = redis.Redis.from_url(direct.redis.url)
-        assert_cooccurrence_equals_reference(client, events, direct.item_cf.kmax)
+        assert_cooccurrence_equals_reference(client, events, direct.item_cf)
         assert _dead_letters(direct) == 0
     finally:
         if worker is not None and worker.poll() is None:  # before its broker goes

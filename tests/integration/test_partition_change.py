@@ -82,7 +82,7 @@ def _partitions(settings, topic: str) -> int:
 def _assert_exact(settings, events) -> None:
     assert_state_equals_reference(settings, events)
     client = redis.Redis.from_url(settings.redis.url)
-    assert_cooccurrence_equals_reference(client, events, settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, events, settings.item_cf)
 
 
 def _refused_then_rebuilt(settings, start_worker, why: str) -> None:

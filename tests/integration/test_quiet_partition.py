@@ -82,4 +82,4 @@ def test_records_past_a_crashed_batch_are_applied_with_no_new_input(
     assert worker.poll() is None
     assert not open_intents(client, names)
     assert_state_equals_reference(engine_settings, events)
-    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, events, engine_settings.item_cf)

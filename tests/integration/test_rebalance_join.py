@@ -72,7 +72,7 @@ def test_a_worker_joining_during_a_replay_lets_the_group_progress(
     assert first.poll() is None and second.poll() is None
     client = redis.Redis.from_url(engine_settings.redis.url)
     assert_state_equals_reference(engine_settings, produced)
-    assert_cooccurrence_equals_reference(client, produced, engine_settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, produced, engine_settings.item_cf)
     log = first.log_path.read_text(errors="replace")
     assert batches_or_zero(ports[0]) > after_join, "the busy worker applied nothing after the join"
     assert "wait_empty: Waiting for tasks" not in log

@@ -66,7 +66,7 @@ def test_a_replay_on_a_redis_cluster_equals_the_reference(
     assert worker_metric(port, 'streamrec_batch_apply_seconds_count{stage="pairs"}') > 0
     assert_state_equals_reference(cluster_settings, events)
     client = sync_client(cluster_settings.redis)
-    assert_cooccurrence_equals_reference(client, events, cluster_settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, events, cluster_settings.item_cf)
     served = [u for u in {e.user_id for e in events} if client.exists(keys.user_served(u))]
     assert served  # the list process fused lists on the cluster too
     spread = redis_cluster.keys_per_master()
@@ -188,7 +188,7 @@ def _drained_exactly(settings: WorkerSettings, worker: Any, port: int, events: l
         assert worker.poll() is None, worker.log_path.read_text()[-3000:]
         assert time.monotonic() < deadline, "the worker did not drain the stream"
     assert_state_equals_reference(settings, events)
-    assert_cooccurrence_equals_reference(sync_client(settings.redis), events, settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(sync_client(settings.redis), events, settings.item_cf)
     assert worker_metric(port, "streamrec_redis_errors_total") > 0  # it felt the fault
 
 

@@ -164,7 +164,7 @@ def test_redis_losing_acknowledged_writes_is_detected_and_replayed(
         assert worker_metric(metrics_port, "streamrec_rewound_records_total{") > 0
         client = redis.Redis.from_url(settings.redis.url)
         assert_state_equals_reference(settings, events)
-        assert_cooccurrence_equals_reference(client, events, settings.item_cf.kmax)
+        assert_cooccurrence_equals_reference(client, events, settings.item_cf)
         titles = client.pipeline(transaction=False)
         for item in catalogue:
             titles.hget(keys.item_meta(item), "title")

@@ -186,7 +186,7 @@ def _assert_exact(settings, events) -> None:
     """The user-based and the item-to-item state both equal the reference."""
     assert_state_equals_reference(settings, events)
     client = redis.Redis.from_url(settings.redis.url)
-    assert_cooccurrence_equals_reference(client, events, settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, events, settings.item_cf)
 
 
 @pytest.mark.timeout(300)

@@ -58,6 +58,6 @@ def test_the_worker_rides_through_latency_resets_and_a_blackhole(
         assert worker_metric(metrics_port, "streamrec_redis_errors_total{") > 0
         assert_state_equals_reference(settings, events)
         client = redis.Redis.from_url(worker_settings.redis.url)
-        assert_cooccurrence_equals_reference(client, events, settings.item_cf.kmax)
+        assert_cooccurrence_equals_reference(client, events, settings.item_cf)
     finally:
         proxy.stop()

@@ -125,4 +125,4 @@ def test_a_worker_resumed_after_its_partitions_moved_is_refused(
         assert fence == ends[p] - 1, (key, fence, ends[p])
     assert "claimed by another worker" in stale.log_path.read_text()
     assert_state_equals_reference(settings, events)
-    assert_cooccurrence_equals_reference(client, events, settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, events, settings.item_cf)

@@ -85,9 +85,9 @@ async def item_cf(
         await engine.apply_batch("t#item", [batches[3]], {} if plan is None else {0: plan})
     sync = redis.Redis.from_url(url)
     try:
-        assert_cooccurrence_equals_reference(sync, events[: 4 * BATCH], config.kmax)
+        assert_cooccurrence_equals_reference(sync, events[: 4 * BATCH], config)
         await engine.apply_batch("t#item", [batches[4]], {})
-        assert_cooccurrence_equals_reference(sync, events, config.kmax)
+        assert_cooccurrence_equals_reference(sync, events, config)
     finally:
         sync.close()
         await client.aclose()
@@ -292,7 +292,7 @@ def test_item_cf_redo_republishes_counts_the_g_server_lost(engine_settings, monk
         assert plan is not None  # the intent stands: the batch is redone
         await engine.apply_batch("t#item", [batches[3]], {0: plan})
         sync = redis.Redis.from_url(engine_settings.redis.url)
-        assert_cooccurrence_equals_reference(sync, events, config.kmax)
+        assert_cooccurrence_equals_reference(sync, events, config)
         sync.close()
         await client.aclose()
 

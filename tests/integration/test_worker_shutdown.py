@@ -82,7 +82,7 @@ def _assert_state_equals_reference(settings, events) -> None:
     client = redis.Redis.from_url(settings.redis.url)
     final = final_ratings(events)
     ref = Reference(final)
-    assert_cooccurrence_equals_reference(client, events, settings.item_cf.kmax)
+    assert_cooccurrence_equals_reference(client, events, settings.item_cf)
     mean = np.frombuffer(client.hget(keys.embedding_model(), "mean"), dtype="<f8")
     assert mean[0] == len(final) and abs(mean[1] - sum(final.values())) < 1e-6
     for user in ref.users:

@@ -7,7 +7,9 @@ import yaml
 from streams.settings import TopicSettings, UserCFSettings, WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-CAPS = ("USER_CF__FAN_OUT_CAP", "USER_CF__HISTORY_CAP", "ITEM_CF__KMAX", "ITEM_CF__FMAX")
+# the item-to-item path's cost per event is bounded by its window (kMax is off: a cap on
+# the counted history only throws signal away once the window bounds the pairs)
+CAPS = ("USER_CF__FAN_OUT_CAP", "USER_CF__HISTORY_CAP", "ITEM_CF__WINDOW", "ITEM_CF__FMAX")
 
 
 def test_compose_turns_every_cap_on():
@@ -19,7 +21,7 @@ def test_compose_turns_every_cap_on():
 
 def test_the_chart_turns_every_cap_on():
     caps = yaml.safe_load((ROOT / "helm/streamrec/values.yaml").read_text())["caps"]
-    assert all(value > 0 for value in caps.values())
+    assert all(value > 0 for name, value in caps.items() if name != "itemCfKmax")
     template = (ROOT / "helm/streamrec/templates/configmap.yaml").read_text()
     assert all(f"STREAMREC_{name}:" in template for name in CAPS)
 
@@ -27,7 +29,7 @@ def test_the_chart_turns_every_cap_on():
 def test_the_library_default_is_exact():
     config = WorkerSettings().user_cf
     assert config.fan_out_cap == 0 and config.history_cap_per_partition == 0
-    assert WorkerSettings().item_cf.fmax == 0
+    assert WorkerSettings().item_cf.fmax == 0 and WorkerSettings().item_cf.kmax == 0
 
 
 def test_the_history_cap_is_shared_out_over_the_partitions():

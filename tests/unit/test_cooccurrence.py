@@ -23,31 +23,43 @@ events_strategy = st.lists(
 
 
 class Reference:
-    """The counting rule written plainly: sets per user, counts recomputed as MᵀM."""
+    """The counting rule written plainly: each user's counted items with their place in
+    the user's sequence, counts recomputed from scratch over every pair of users' items."""
 
-    def __init__(self, kmax: int, fmax: int) -> None:
-        self.kmax, self.fmax = kmax, fmax
+    def __init__(self, kmax: int, fmax: int, window: int = 0) -> None:
+        self.kmax, self.fmax, self.window = kmax, fmax, window
         self.rated: dict[str, set[str]] = {u: set() for u in USERS}
-        self.counted: dict[str, set[str]] = {u: set() for u in USERS}
+        self.placed: dict[str, dict[str, int]] = {u: {} for u in USERS}  # item → place
         self.ratings: dict[tuple[str, str], float] = {}
+
+    @property
+    def counted(self) -> dict[str, set[str]]:
+        return {u: set(placed) for u, placed in self.placed.items()}
 
     def apply(self, user: str, item: str, rating: float | None) -> None:
         if rating is None:
             self.rated[user].discard(item)
-            self.counted[user].discard(item)
+            self.placed[user].pop(item, None)
             self.ratings.pop((user, item), None)
             return
         self.ratings[(user, item)] = rating
         if item not in self.rated[user]:
             self.rated[user].add(item)
-            n_item = sum(item in c for c in self.counted.values())
-            room = self.kmax == 0 or len(self.counted[user]) < self.kmax
+            n_item = sum(item in c for c in self.placed.values())
+            room = self.kmax == 0 or len(self.placed[user]) < self.kmax
             if room and (self.fmax == 0 or n_item < self.fmax):
-                self.counted[user].add(item)
+                self.placed[user][item] = max(self.placed[user].values(), default=0) + 1
+
+    def pairs(self, user: str, i: str, j: str) -> bool:
+        """Whether the user's counted items i and j form a pair."""
+        placed = self.placed[user]
+        if i == j or i not in placed or j not in placed:
+            return False
+        return self.window == 0 or abs(placed[i] - placed[j]) <= self.window
 
     def pair_sums(self, i: str, j: str) -> np.ndarray:
         """n, Σr_i, Σr_j, Σr_i², Σr_j², Σr_i·r_j over users counting both, from scratch."""
-        both = [u for u in USERS if i in self.counted[u] and j in self.counted[u]]
+        both = [u for u in USERS if self.pairs(u, i, j)]
         ri = np.array([self.ratings[(u, i)] for u in both])
         rj = np.array([self.ratings[(u, j)] for u in both])
         return np.array(
@@ -55,22 +67,30 @@ class Reference:
         )
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        m = np.array([[i in self.counted[u] for i in ITEMS] for u in USERS], dtype=float)
-        co = m.T @ m
-        np.fill_diagonal(co, 0)
-        return co, m.sum(axis=0)
+        co = np.array(
+            [[sum(self.pairs(u, i, j) for u in USERS) for j in ITEMS] for i in ITEMS], dtype=float
+        )
+        n = np.array([sum(i in self.placed[u] for u in USERS) for i in ITEMS], dtype=float)
+        return co, n
 
 
 @settings(max_examples=150, deadline=None)
-@given(events_strategy, st.sampled_from([0, 1, 2, 3]), st.sampled_from([0, 1, 2]))
-def test_counts_equal_reference_after_every_event(events, kmax, fmax):
+@given(
+    events_strategy,
+    st.sampled_from([0, 1, 2, 3]),
+    st.sampled_from([0, 1, 2]),
+    st.sampled_from([0, 1, 2]),
+)
+def test_counts_equal_reference_after_every_event(events, kmax, fmax, window):
     histories = {u: UserHistory.empty() for u in USERS}
     counts: dict[str, int] = {}
     co = np.zeros((len(ITEMS), len(ITEMS)))
-    ref = Reference(kmax, fmax)
+    ref = Reference(kmax, fmax, window)
     for offset, (user, item, rating) in enumerate(events):
         out = CooccurrenceDeltas()
-        expand_user_events(histories[user], [(item, rating, offset)], out, counts, kmax, fmax)
+        expand_user_events(
+            histories[user], [(item, rating, offset)], out, counts, kmax, fmax, window=window
+        )
         for i, row in out.pairs.items():
             for j, d in row.items():
                 co[ITEMS.index(i), ITEMS.index(j)] += d
@@ -84,17 +104,17 @@ def test_counts_equal_reference_after_every_event(events, kmax, fmax):
 
 
 @settings(max_examples=100, deadline=None)
-@given(events_strategy, st.sampled_from([0, 2, 3]))
-def test_pearson_sums_equal_reference_after_every_event(events, kmax):
+@given(events_strategy, st.sampled_from([0, 2, 3]), st.sampled_from([0, 1, 2]))
+def test_pearson_sums_equal_reference_after_every_event(events, kmax, window):
     histories = {u: UserHistory.empty() for u in USERS}
     counts: dict[str, int] = {}
     sums: dict[tuple[str, str], np.ndarray] = {}
     rating_sums: dict[str, float] = {}
-    ref = Reference(kmax, 0)
+    ref = Reference(kmax, 0, window)
     for offset, (user, item, rating) in enumerate(events):
         out = CooccurrenceDeltas()
         expand_user_events(
-            histories[user], [(item, rating, offset)], out, counts, kmax, with_sums=True
+            histories[user], [(item, rating, offset)], out, counts, kmax, 0, None, True, window
         )
         for i, row in out.sums.items():
             for j, delta in row.items():
@@ -127,6 +147,24 @@ def test_recorded_decisions_override_the_caps():
     out = CooccurrenceDeltas()
     expand_user_events(history, [("x", 4.0, 0)], out, counts, fmax=1, decided={0}.__contains__)
     assert history.counted_items() == ["x"] and out.counts == {"x": 1}
+
+
+def test_a_window_pairs_only_near_items_and_a_delete_retracts_exactly_those():
+    history, counts, out = UserHistory.empty(), {}, CooccurrenceDeltas()
+    events = [("a", 4.0, 0), ("b", 4.0, 1), ("c", 4.0, 2), ("d", 4.0, 3)]
+    expand_user_events(history, events, out, counts, window=1)
+    assert out.pairs == {
+        "a": {"b": 1},
+        "b": {"a": 1, "c": 1},
+        "c": {"b": 1, "d": 1},
+        "d": {"c": 1},
+    }
+    gone = CooccurrenceDeltas()
+    expand_user_events(history, [("c", None, 4)], gone, counts, window=1)
+    assert gone.pairs == {"c": {"b": -1, "d": -1}, "b": {"c": -1}, "d": {"c": -1}}
+    again = CooccurrenceDeltas()  # d holds place 4, so a new item takes place 5: pairs d only
+    expand_user_events(history, [("e", 4.0, 5)], again, counts, window=1)
+    assert again.pairs == {"e": {"d": 1}, "d": {"e": 1}}
 
 
 def test_recent_is_newest_first():

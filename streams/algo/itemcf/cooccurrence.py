@@ -2,6 +2,12 @@
 
 c(i, j) is the number of users whose *counted* interactions include both i and j, and
 n(i) the number of counted interactions with i; cosine(i, j) = c(i, j) / sqrt(n(i)·n(j)).
+With a ``window`` W > 0 a pair counts only if the two were rated within W of each other
+in the user's sequence: each counted interaction holds a position (one past the highest
+of the user's counted ones when it is counted), and c(i, j) is the number of users
+counting both at positions at most W apart. What a user rates next is most often near
+what they rated last (ML-100K, docs/evaluation.md), and an event then touches at most W
+pairs (2W for a delete) however long the history.
 Following Schelter et al. (SSDBM 2019), a user's counted history holds at most ``kmax``
 items and an item counts at most ``fmax`` interactions, so one event touches at most
 ``kmax`` pairs however long the user's history or popular the item. Which interactions
@@ -27,7 +33,9 @@ import numpy as np
 from streams.algo.usercf.pearson import WIDTH, pair_deltas, swap_sides
 
 # NaN rating = retracted; offset = source offset of the event that set it (replays are
-# skipped); counted = 1 while the interaction is part of the co-occurrence counts.
+# skipped); counted = the interaction's position in the user's sequence (from 1) while it
+# is part of the co-occurrence counts, 0 otherwise (histories written before the window
+# hold 1 for every counted item: one position, all paired, as they were counted).
 HISTORY_DTYPE = np.dtype([("rating", "<f8"), ("offset", "<i8"), ("counted", "<i8")])
 
 
@@ -64,6 +72,17 @@ class UserHistory:
 
     def counted_items(self) -> list[str]:
         return [self.items[k] for k in np.flatnonzero(self.counted)]
+
+    def partners(self, position: int, window: int, but: str | None = None) -> list[str]:
+        """The counted items a pair with an item at ``position`` forms with: all of them,
+        or (``window`` > 0) those at most ``window`` positions away."""
+        near = self.counted > 0
+        if window > 0:
+            near &= np.abs(self.counted - position) <= window
+        return [self.items[k] for k in np.flatnonzero(near) if self.items[k] != but]
+
+    def next_position(self) -> int:
+        return int(self.counted.max(initial=0)) + 1
 
     def counted_ratings(self, items: list[str]) -> np.ndarray:
         return np.array([self.ratings[self.position[i]] for i in items], dtype=np.float64)
@@ -124,13 +143,15 @@ def expand_user_events(
     fmax: int = 0,
     decided: Callable[[int], bool] | None = None,
     with_sums: bool = False,
+    window: int = 0,
 ) -> None:
     """Apply ``(item, new rating or None, source offset)`` events of one user, in order.
 
     ``counts`` holds n(i) for the events' items as known before the batch and is updated
     as interactions are counted. ``kmax``/``fmax`` of 0 mean no cap. ``decided``, when a
     half-applied batch is redone, answers from the first attempt's recorded decisions
-    whether an event counts (n(i) may have moved meanwhile)."""
+    whether an event counts (n(i) may have moved meanwhile). ``window`` 0 pairs every
+    counted item (the module's docstring)."""
     for item, new, offset in events:
         k = history._slot(item)
         # one sequence: a user's events are all in one ratings partition, as long as its
@@ -141,16 +162,14 @@ def expand_user_events(
         history.offsets[k], history.ratings[k] = offset, np.nan if new is None else new
         history.changed.add(item)
         if old is not None and history.counted[k]:
+            partners = history.partners(int(history.counted[k]), window, but=item)
             if new is None:  # a counted interaction is retracted: every pair it formed
                 history.counted[k] = 0
-                partners = history.counted_items()
                 for partner in partners:
                     out._pair(item, partner, -1)
                     out._pair(partner, item, -1)
                 out._count(item, -1)
                 counts[item] = counts.get(item, 0) - 1
-            else:
-                partners = [p for p in history.counted_items() if p != item]
             if with_sums and old != new:
                 out._rating_sum(item, (new or 0.0) - old)
                 rows = pair_deltas(old, new, history.counted_ratings(partners))
@@ -159,18 +178,19 @@ def expand_user_events(
             if decided is not None:
                 counts_it = decided(offset)
             else:
-                room = kmax <= 0 or int(history.counted.sum()) < kmax
+                room = kmax <= 0 or int(np.count_nonzero(history.counted)) < kmax
                 counts_it = room and (fmax <= 0 or counts.get(item, 0) < fmax)
             if not counts_it:
                 continue
-            partners = history.counted_items()
+            position = history.next_position()
+            partners = history.partners(position, window)
             for partner in partners:
                 out._pair(item, partner, 1)
                 out._pair(partner, item, 1)
             if with_sums:
                 out._rating_sum(item, new)
                 out._sums(item, partners, pair_deltas(None, new, history.counted_ratings(partners)))
-            history.counted[k] = 1
+            history.counted[k] = position
             out._count(item, 1)
             out.counted_offsets.append(offset)
             counts[item] = counts.get(item, 0) + 1
