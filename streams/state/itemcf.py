@@ -67,9 +67,10 @@ class ItemStore:
         """Items first, then the global copies of their n, each user's history last: if a
         crash interrupts, the users whose history was written already had every item delta
         applied and published (see docs/algorithm.md). A redo expands only the users whose
-        history is missing, so it re-publishes only their items' copies."""
+        history is missing, so this re-publishes only their items' copies; the engine's
+        redo then re-publishes every rated item's from its fence (``republish_counts``)."""
         touched = await self._apply_items(portions, with_sums)
-        # before any history: a redo re-publishes only the items it re-expands
+        # before any history: a redo's expansion reaches only the items it re-expands
         await self._publish([(item, n, s, v) for item, (n, s, v, _ok) in touched], with_sums)
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, end, _d, histories in portions:
