@@ -51,7 +51,8 @@ def _lag(settings: WorkerSettings) -> int:
 
 
 def _stale_lists(client: redis.Redis, converged: bool = False) -> int | None:
-    """Lists waiting for the refresher or the fuser (served lists), and with
+    """Lists waiting for the refresher, the fuser (served lists) or their pace (similar
+    lists), and with
     ``converged`` a convergence sweep not yet finished (counted as one), or None while Redis
     cannot say (down, or still loading its data after a restart: LOADING). The client
     does not retry on its own, so an unanswered check costs one poll, never a hidden
@@ -68,6 +69,8 @@ def _stale_lists(client: redis.Redis, converged: bool = False) -> int | None:
             pipe.zcard(keys.stale_users())
             pipe.zcard(keys.served_due())
             pipe.zcount(keys.lists_busy(), f"({time.time()!r}", "+inf")
+            for kind in ("cf", "embedding"):  # similar lists their pace put off
+                pipe.zcard(keys.similar_due(kind))
             if changed is not None:  # lists fused before it are due again
                 pipe.zcount(keys.served_times(), "-inf", f"({float(changed)!r}")
             if converged:  # in the same MULTI: the sweep queues its last page, then swept

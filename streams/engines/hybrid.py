@@ -21,7 +21,9 @@ from streams.algo.embedding import EmbeddingConfig
 from streams.algo.embedding import model as embedding
 from streams.algo.embedding.plan import ModelView, PortionPlan, UserView, plan_portion
 from streams.engines.itemcf import UserPortion
+from streams.engines.pace import SimilarPace
 from streams.state.hybrid import HybridStore
+from streams.state.similar_due import DueSimilar
 from streams.state.usercf import Store
 
 
@@ -42,8 +44,10 @@ class HybridEngine:
         config: EmbeddingConfig,
         neural: bool,
         topn_size: int,
+        similar_every_s: float = 0,
     ) -> None:
         self.store, self.progress = store, progress
+        self.pace = SimilarPace(DueSimilar(store.redis, "embedding"), similar_every_s)
         self.content, self.config, self.neural = content, config, neural
         self.topn_size = topn_size
         self.version = -1
@@ -124,16 +128,20 @@ class HybridEngine:
     async def _load(self, partition_of: dict[str, int]) -> tuple[ModelView, dict[str, UserView]]:
         """The shared model and the batch's users, as Redis holds them now."""
         c = self.config
-        rows, net, mean = await self.store.model()
-        network = None
-        if self.neural:
-            network = embedding.Network.initial(c)
-            if net is not None:
-                network.flat = net
+        model = await self._model()
         users = await self.store.users(
             partition_of, lambda u: embedding.initial_row("u", u, c, False)
         )
-        return ModelView(rows, network, mean), users
+        return model, users
+
+    async def _model(self) -> ModelView:
+        rows, net, mean = await self.store.model()
+        network = None
+        if self.neural:
+            network = embedding.Network.initial(self.config)
+            if net is not None:
+                network.flat = net
+        return ModelView(rows, network, mean)
 
     def shape(self) -> str:
         c = self.config
@@ -191,11 +199,33 @@ class HybridEngine:
         ranked = embedding.rank_many(rows, ids, biases, q, excludes, self.topn_size)
         learned = dict(zip(users, ranked, strict=True))
         await self.store.write_user_lists(content, learned, result.acted)
-        norms = np.linalg.norm(q, axis=1)
-        unit = q / np.where(norms > 0, norms, 1.0)[:, None]
-        rated_rows = [index[i] for i in sorted(result.rated) if i in index]
-        similar = vectors.nearest(ids, unit, rated_rows, self.content.similar_size)
-        await self.store.write_similar("embedding", similar)
+
+        async def rescore(items: list[str]) -> None:
+            await self._write_similar(ids, q, items)
+
+        await self.pace.in_batch(result.rated, rescore)
         now = time.time()
         for produced_at in result.acted.values():
             metrics.HYBRID_FRESHNESS.observe(max(0.0, now - produced_at))
+
+    async def _write_similar(self, ids: list[str], q: np.ndarray, items: list[str]) -> None:
+        """The embedding similar lists of ``items`` (cosine of the item embeddings)."""
+        index = {i: k for k, i in enumerate(ids)}
+        rows = [index[i] for i in sorted(items) if i in index]
+        if not rows:
+            return
+        norms = np.linalg.norm(q, axis=1)
+        unit = q / np.where(norms > 0, norms, 1.0)[:, None]
+        similar = vectors.nearest(ids, unit, rows, self.content.similar_size)
+        await self.store.write_similar("embedding", similar)
+
+    async def rescore_due(self) -> int:
+        """The embedding similar lists due with no batch to re-score them (the worker's
+        timer), from the model as Redis holds it now."""
+
+        async def rescore(items: list[str]) -> None:
+            await self.refresh_catalogue()
+            ids, _biases, q = self.item_space(await self._model())
+            await self._write_similar(ids, q, items)
+
+        return await self.pace.rescore_due(rescore)

@@ -18,8 +18,10 @@ from streams.algo.itemcf.cooccurrence import CooccurrenceDeltas, UserHistory, ex
 from streams.algo.itemcf.similarity import cosine_row, most_similar, score_recent
 from streams.algo.usercf.pearson import pearson
 from streams.algo.usercf.recommend import stored_scores
+from streams.engines.pace import SimilarPace
 from streams.state.itemcf import ItemStore
 from streams.state.itemcf_rows import NamesAt
+from streams.state.similar_due import DueSimilar
 from streams.state.usercf import Store
 
 
@@ -48,10 +50,13 @@ class ItemBatchResult:
 
 
 class ItemEngine:
-    def __init__(self, store: ItemStore, progress: Store, config: ItemCFConfig) -> None:
+    def __init__(
+        self, store: ItemStore, progress: Store, config: ItemCFConfig, similar_every_s: float = 0
+    ) -> None:
         self.store = store
         self.progress = progress
         self.config = config
+        self.pace = SimilarPace(DueSimilar(store.redis, "cf"), similar_every_s)
 
     async def apply_batch(
         self, progress_name: str, portions: list[UserPortion], redo: dict[int, str]
@@ -97,13 +102,18 @@ class ItemEngine:
         return ItemBatchResult(acted, rated, histories)
 
     async def finish(self, result: ItemBatchResult) -> None:
-        """Re-score the rated items' similar lists, then the acting users' lists."""
-        await self.rescore(sorted(result.rated))
+        """Re-score the rated items' similar lists (as their pace allows), then the acting
+        users' lists."""
+        await self.pace.in_batch(result.rated, self.rescore)
         users = sorted(result.acted)
         await self.store.write_user_lists(await self.ranked(users, result.histories), result.acted)
         now = time.time()
         for produced_at in result.acted.values():
             metrics.ITEM_FRESHNESS.observe(max(0.0, now - produced_at))
+
+    async def rescore_due(self) -> int:
+        """The similar lists due with no batch to re-score them (the worker's timer)."""
+        return await self.pace.rescore_due(self.rescore)
 
     async def rescore(self, items: list[str]) -> None:
         if not items:

@@ -16,6 +16,8 @@ from streams.algo.embedding import EmbeddingConfig
 from streams.algo.itemcf import ItemCFConfig
 from streams.algo.usercf import UserCFConfig
 
+SIMILAR_EVERY_S = 2.0  # docs/performance.md, seventeenth round
+
 
 @dataclass(frozen=True)
 class UserCFSettings(UserCFConfig):
@@ -30,6 +32,9 @@ class ItemCFSettings(ItemCFConfig):
     # c(i, j) entries of the rows re-scored that the worker keeps (16 bytes each: 4M ≈ 64 MB;
     # ML-100K's rows hold ~1.1M); 0 = read every row back from Redis each batch
     row_cache_entries: Annotated[int, Interval(ge=0, le=1_000_000_000)] = 4_000_000
+    # a rated item's similar list is re-scored at most once per this many seconds (rated
+    # again sooner: due then; streams/engines/pace.py); 0 = in every batch that rates it
+    similar_every_s: Annotated[float, Interval(ge=0, le=3600)] = SIMILAR_EVERY_S
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class EmbeddingSettings(EmbeddingConfig):
     enabled: bool = True
     kind: Literal["neural", "mf"] = "neural"
     topn_size: Annotated[int, Interval(ge=1, le=1000)] = 50
+    # as for the item-to-item path: the embedding similar lists' pace
+    similar_every_s: Annotated[float, Interval(ge=0, le=3600)] = SIMILAR_EVERY_S
 
 
 class RefreshSettings(BaseModel):

@@ -236,6 +236,12 @@ def lists_busy() -> str:
     return f"{NAMESPACE}:{{g}}:lists:busy"
 
 
+def similar_due(kind: str) -> str:
+    """Sorted set: item id → when its similar list of ``kind`` ("cf" or "embedding") is
+    due: rated again within the path's pace of its last re-scoring (``streams.engines.pace``)."""
+    return f"{NAMESPACE}:{{g}}:similar:due:{kind}"
+
+
 def served_due() -> str:
     """Sorted set: user id → when the oldest change not yet in their served list was
     produced; the worker's fuser takes the oldest first."""

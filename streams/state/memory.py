@@ -3,10 +3,13 @@ them (the exactly-once cutter above all) without Redis: same contract, a dict in
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Mapping
 
 from streams.state.progress import LostWrites, Progress, answer
+from streams.state.similar_due import Due
 
 Hashes = dict[tuple[str, int], dict[str, int | str]]
 
@@ -132,5 +135,40 @@ class MemoryProgress:
                 raise LostWrites(topic, [partition], "audit")
 
 
+class MemoryDue:
+    """``streams.state.similar_due.Due`` in a dict; ``busy_rounds`` counts the rounds that
+    marked themselves busy, ``taken`` every item taken, in order."""
+
+    def __init__(self) -> None:
+        self.due: dict[str, float] = {}
+        self.busy_rounds = 0
+        self.taken: list[str] = []
+
+    async def defer_and_take(self, deferred: Mapping[str, float], now: float) -> list[str]:
+        await self.defer(deferred)
+        ready = sorted((t, i) for i, t in self.due.items() if t <= now)
+        for _t, item in ready:
+            del self.due[item]
+        self.taken += [i for _t, i in ready]
+        return [i for _t, i in ready]
+
+    async def defer(self, deferred: Mapping[str, float]) -> None:
+        for item, at in deferred.items():
+            self.due.setdefault(item, at)
+
+    async def any_due(self, now: float | None = None) -> bool:
+        at = time.time() if now is None else now
+        return any(t <= at for t in self.due.values())
+
+    @contextlib.asynccontextmanager
+    async def busy(self) -> AsyncIterator[object]:
+        self.busy_rounds += 1
+        yield self
+
+
 def _conforms(store: MemoryProgress) -> Progress:  # mypy checks the interface here
     return store
+
+
+def _conforms_due(due: MemoryDue) -> Due:
+    return due

@@ -143,13 +143,25 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         settings.embedding,
         settings.embedding.kind == "neural",
         settings.embedding.topn_size,
+        settings.embedding.similar_every_s,
     )
 
-    from streams.worker import audit, catalogue, fuser, lists_process, pairs, ratings, refresher
+    from streams.worker import (
+        audit,
+        catalogue,
+        fuser,
+        lists_process,
+        pairs,
+        ratings,
+        refresher,
+        similar_due,
+    )
 
     user_keyed: dict[str, ratings.UserBatchEngine] = {}
     if settings.item_cf.enabled:
-        user_keyed["item-cf"] = ItemEngine(item_store, store, settings.item_cf)
+        user_keyed["item-cf"] = ItemEngine(
+            item_store, store, settings.item_cf, settings.item_cf.similar_every_s
+        )
     if settings.embedding.enabled:
         user_keyed["hybrid"] = hybrid_engine
     rewinder = Rewinder(store)  # every path's progress is in ``store``
@@ -158,6 +170,7 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
     ratings.register(app, settings, by_item, user_keyed, rewinder)
     pairs.register(app, settings, by_item, engine, rewinder)
     audit.register(app, store)
+    similar_due.register(app, list(user_keyed.values()))
     refresher.register(app, settings, engine)
     if settings.lists_process:  # the refresher and the fuser: a child process
         lists_process.register(app, settings)
