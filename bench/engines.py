@@ -96,7 +96,9 @@ async def replay(
     await client.flushdb()
     store = Store(client)
     user_cf = Engine(store, settings.user_cf)
-    item_cf = ItemEngine(ItemStore(client), store, settings.item_cf)
+    item_cf = ItemEngine(
+        ItemStore(client), store, settings.item_cf, settings.item_cf.similar_every_s
+    )
     hybrid = HybridEngine(
         HybridStore(client),
         store,
@@ -104,6 +106,7 @@ async def replay(
         settings.embedding,
         settings.embedding.kind == "neural",
         settings.embedding.topn_size,
+        settings.embedding.similar_every_s,
     )
     meter = Meter(client)
     by_item_offset = [0] * partitions
@@ -142,6 +145,10 @@ async def replay(
     total = time.perf_counter() - started
     while stale := await store.pop_stale(settings.refresh.budget):  # what a quiet worker drains
         await meter.run("stale drain", user_cf.refresh(stale))
+    for paced in (item_cf, hybrid):  # the similar lists their pace put off, due now
+        later = time.time() + paced.pace.every + 1
+        paced.pace.clock = lambda later=later: later
+        await meter.run("similar drain", paced.rescore_due())
     await client.aclose()
     n = len(events)
     stages = {
