@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from streams.state.similar_due import Due
 
 PRUNE_AT = 4096  # remembered re-scoring times kept before the expired ones are dropped
+QUIET_S = 0.5  # no batch for this long: the stream is quiet, everything owed is due now
 
 
 class SimilarPace:
@@ -31,6 +32,7 @@ class SimilarPace:
         self._prune_at = PRUNE_AT
         self.deferred = 0  # items put off / re-scored, for the metrics
         self.scored_items = 0
+        self.last_batch = float("-inf")  # when this worker's last batch re-scored
 
     def split(self, rated: Iterable[str], now: float) -> tuple[list[str], dict[str, float]]:
         """(items to re-score now, items deferred → when due) of a batch's rated items."""
@@ -50,7 +52,7 @@ class SimilarPace:
     ) -> None:
         """A batch's re-scoring: what ``take`` gives, passed to ``rescore``."""
         async with self.lock:
-            now = self.clock()
+            now = self.last_batch = self.clock()
             await self._rescore(await self.take(rated, now), rescore, now)
 
     async def take(self, rated: Iterable[str], now: float) -> list[str]:
@@ -72,15 +74,18 @@ class SimilarPace:
             self._prune_at = max(PRUNE_AT, 2 * len(self.last))
 
     async def rescore_due(self, rescore: Callable[[list[str]], Awaitable[None]]) -> int:
-        """The timer's round: re-score what is due when no batch came to do it. Marked
-        busy before it takes, for ``wait-idle``, as the refresher's rounds are."""
+        """The timer's round: re-score what is due when no batch came to do it, and once
+        the stream is quiet (no batch here for ``QUIET_S``) everything owed, so a replay's
+        last lists do not wait for their pace. Marked busy before it takes, for
+        ``wait-idle``, as the refresher's rounds are."""
         if self.every <= 0 or self.lock.locked():
             return 0
         now = self.clock()
-        if not await self.due.any_due(now):
+        until = float("inf") if now - self.last_batch >= QUIET_S else now
+        if not await self.due.any_due(until):
             return 0
         async with self.lock, self.due.busy():
-            items = await self.due.defer_and_take({}, now)
+            items = await self.due.defer_and_take({}, until)
             await self._rescore(items, rescore, now)
         return len(items)
 
