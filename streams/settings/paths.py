@@ -16,7 +16,7 @@ from streams.algo.embedding import EmbeddingConfig
 from streams.algo.itemcf import ItemCFConfig
 from streams.algo.usercf import UserCFConfig
 
-SIMILAR_EVERY_S = 2.0  # docs/performance.md, seventeenth round
+SIMILAR_EVERY_S = 5.0  # docs/performance.md, seventeenth round
 
 
 @dataclass(frozen=True)
