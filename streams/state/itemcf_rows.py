@@ -168,12 +168,12 @@ def planned_from_copies(
         base = cache.rows.get(item)
         if base is None:
             continue
-        total: dict[str, int] = {}
-        dn = 0
-        for _field, _end, deltas in own:
-            for j, d in deltas.pairs.get(item, {}).items():
+        rows = [d.pairs[item] for _f, _e, d in own if item in d.pairs]
+        total: dict[str, int] = dict(rows[0]) if rows else {}  # copied in C, added below
+        for row in rows[1:]:
+            for j, d in row.items():
                 total[j] = total.get(j, 0) + d
-            dn += deltas.counts.get(item, 0)
+        dn = sum(d.counts.get(item, 0) for _f, _e, d in own)
         names = sorted(total)
         at = ids.index(j.encode() for j in names)
         values = np.fromiter((total[j] for j in names), np.int64, len(names))
