@@ -145,10 +145,8 @@ async def replay(
     total = time.perf_counter() - started
     while stale := await store.pop_stale(settings.refresh.budget):  # what a quiet worker drains
         await meter.run("stale drain", user_cf.refresh(stale))
-    for paced in (item_cf, hybrid):  # the similar lists their pace put off, due now
-        later = time.time() + paced.pace.every + 1
-        paced.pace.clock = lambda later=later: later
-        await meter.run("similar drain", paced.rescore_due())
+    for paced in (item_cf, hybrid):  # the similar lists their pace put off: a quiet worker's
+        await meter.run("similar drain", paced.rescore_due(quiet=True))
     await client.aclose()
     n = len(events)
     stages = {

@@ -50,9 +50,11 @@ def _lag(settings: WorkerSettings) -> int:
     return total
 
 
-def _stale_lists(client: redis.Redis, converged: bool = False) -> int | None:
-    """Lists waiting for the refresher, the fuser (served lists) or their pace (similar
-    lists), and with
+def _stale_lists(
+    client: redis.Redis, converged: bool = False, kinds: tuple[str, ...] = ("cf", "embedding")
+) -> int | None:
+    """Lists waiting for the refresher, the fuser (served lists) or their pace (the
+    similar lists of ``kinds``: the paths that run), and with
     ``converged`` a convergence sweep not yet finished (counted as one), or None while Redis
     cannot say (down, or still loading its data after a restart: LOADING). The client
     does not retry on its own, so an unanswered check costs one poll, never a hidden
@@ -69,8 +71,9 @@ def _stale_lists(client: redis.Redis, converged: bool = False) -> int | None:
             pipe.zcard(keys.stale_users())
             pipe.zcard(keys.served_due())
             pipe.zcount(keys.lists_busy(), f"({time.time()!r}", "+inf")
-            for kind in ("cf", "embedding"):  # similar lists their pace put off
+            for kind in kinds:  # similar lists their pace put off, or taken and unwritten
                 pipe.zcard(keys.similar_due(kind))
+                pipe.zcard(keys.similar_taken(kind))
             if changed is not None:  # lists fused before it are due again
                 pipe.zcount(keys.served_times(), "-inf", f"({float(changed)!r}")
             if converged:  # in the same MULTI: the sweep queues its last page, then swept
@@ -97,6 +100,8 @@ def wait_idle(
     current sums and means. Not with the sweep switched off
     (``STREAMREC_REFRESH__SWEEP=false``): nothing would ever record it."""
     converged = converged and settings.refresh.sweep
+    runs = {"cf": settings.item_cf.enabled, "embedding": settings.embedding.enabled}
+    kinds = tuple(kind for kind, on in runs.items() if on)
     client = sync_client(settings.redis, retry=Retry(NoBackoff(), 0), socket_timeout=10)
     deadline = time.monotonic() + timeout
     quiet = 0
@@ -105,7 +110,7 @@ def wait_idle(
             backlog = lag(settings)
         except KafkaException:  # e.g. a just-created internal topic without a leader yet
             backlog = -1
-        if backlog == 0 and _stale_lists(client, converged) == 0:
+        if backlog == 0 and _stale_lists(client, converged, kinds) == 0:
             quiet += 1
             if quiet >= 2:  # twice in a row: nothing was in flight between the checks
                 return True

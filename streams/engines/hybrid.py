@@ -23,7 +23,6 @@ from streams.algo.embedding.plan import ModelView, PortionPlan, UserView, plan_p
 from streams.engines.itemcf import UserPortion
 from streams.engines.pace import SimilarPace
 from streams.state.hybrid import HybridStore
-from streams.state.similar_due import DueSimilar
 from streams.state.usercf import Store
 
 
@@ -47,7 +46,9 @@ class HybridEngine:
         similar_every_s: float = 0,
     ) -> None:
         self.store, self.progress = store, progress
-        self.pace = SimilarPace(DueSimilar(store.redis, "embedding"), similar_every_s)
+        # the batches only defer, the timer scores from the model read after its take
+        # (a batch's model was read before): these lists feed only /similar?kind=embedding
+        self.pace = SimilarPace(store.due_similar(), similar_every_s, take_in_batch=False)
         self.content, self.config, self.neural = content, config, neural
         self.topn_size = topn_size
         self.version = -1
@@ -99,7 +100,14 @@ class HybridEngine:
     async def apply_batch(
         self, progress_name: str, portions: list[UserPortion], redo: dict[int, str]
     ) -> HybridResult:
-        """Plan (or take the recorded plan of a redone partition), record, apply, commit."""
+        """Plan (or take the recorded plan of a redone partition), record, apply, commit;
+        under the pace's lock, as ``ItemEngine.apply_batch``."""
+        async with self.pace.lock:
+            return await self._apply_batch(progress_name, portions, redo)
+
+    async def _apply_batch(
+        self, progress_name: str, portions: list[UserPortion], redo: dict[int, str]
+    ) -> HybridResult:
         await self.refresh_catalogue()
         await self._check_shape()
         c = self.config
@@ -200,8 +208,8 @@ class HybridEngine:
         learned = dict(zip(users, ranked, strict=True))
         await self.store.write_user_lists(content, learned, result.acted)
 
-        async def rescore(items: list[str]) -> None:
-            await self._write_similar(ids, q, items)
+        async def rescore(items: list[str], _taken: set[str]) -> None:
+            await self._write_similar(ids, q, items)  # only at a pace of 0
 
         await self.pace.in_batch(result.rated, rescore)
         now = time.time()
@@ -219,13 +227,14 @@ class HybridEngine:
         similar = vectors.nearest(ids, unit, rows, self.content.similar_size)
         await self.store.write_similar("embedding", similar)
 
-    async def rescore_due(self) -> int:
-        """The embedding similar lists due with no batch to re-score them (the worker's
-        timer), from the model as Redis holds it now."""
+    async def rescore_due(self, quiet: bool) -> int:
+        """The embedding similar lists due (the worker's timer), from the model as Redis
+        holds it after the take."""
 
-        async def rescore(items: list[str]) -> None:
-            await self.refresh_catalogue()
-            ids, _biases, q = self.item_space(await self._model())
-            await self._write_similar(ids, q, items)
+        async def rescore(items: list[str], _taken: set[str]) -> None:
+            if items:
+                await self.refresh_catalogue()
+                ids, _biases, q = self.item_space(await self._model())
+                await self._write_similar(ids, q, items)
 
-        return await self.pace.rescore_due(rescore)
+        return await self.pace.rescore_due(rescore, quiet)

@@ -21,7 +21,6 @@ from streams.algo.usercf.recommend import stored_scores
 from streams.engines.pace import SimilarPace
 from streams.state.itemcf import ItemStore
 from streams.state.itemcf_rows import NamesAt
-from streams.state.similar_due import DueSimilar
 from streams.state.usercf import Store
 
 
@@ -56,13 +55,20 @@ class ItemEngine:
         self.store = store
         self.progress = progress
         self.config = config
-        self.pace = SimilarPace(DueSimilar(store.redis, "cf"), similar_every_s)
+        self.pace = SimilarPace(store.due_similar(), similar_every_s)
 
     async def apply_batch(
         self, progress_name: str, portions: list[UserPortion], redo: dict[int, str]
     ) -> ItemBatchResult:
         """Expand, record the decisions, apply (items, then users), commit. ``redo`` holds
-        the recorded decisions of partitions whose half-applied batch is being redone."""
+        the recorded decisions of partitions whose half-applied batch is being redone.
+        Under the pace's lock: the timer's round never reads or keeps a row mid-apply."""
+        async with self.pace.lock:
+            return await self._apply_batch(progress_name, portions, redo)
+
+    async def _apply_batch(
+        self, progress_name: str, portions: list[UserPortion], redo: dict[int, str]
+    ) -> ItemBatchResult:
         c = self.config
         users = sorted({e.user_id for p in portions for e in p.events})
         histories = await self.store.histories(users)
@@ -111,22 +117,26 @@ class ItemEngine:
         for produced_at in result.acted.values():
             metrics.ITEM_FRESHNESS.observe(max(0.0, now - produced_at))
 
-    async def rescore_due(self) -> int:
+    async def rescore_due(self, quiet: bool) -> int:
         """The similar lists due with no batch to re-score them (the worker's timer)."""
-        return await self.pace.rescore_due(self.rescore)
+        return await self.pace.rescore_due(self.rescore, quiet)
 
-    async def rescore(self, items: list[str]) -> None:
+    async def rescore(self, items: list[str], unproven: set[str] | None = None) -> None:
+        """The similar lists of ``items``; copies of ``unproven`` rows are checked first
+        (taken from the due set: another worker may have moved them)."""
         if not items:
             return
         if self.config.similarity == "pearson":
             lists = await self._pearson_lists(items)
         else:
-            lists = await self._cosine_lists(items)
+            lists = await self._cosine_lists(items, unproven or set())
         await self.store.write_similar(lists)
 
-    async def _cosine_lists(self, items: list[str]) -> dict[str, list[tuple[str, float]]]:
+    async def _cosine_lists(
+        self, items: list[str], unproven: set[str]
+    ) -> dict[str, list[tuple[str, float]]]:
         used, read = self.store.copies_used, self.store.rows_read
-        rows = await self.store.rows(items)
+        rows = await self.store.rows(items, unproven)
         metrics.ITEM_ROWS.labels("copy").inc(self.store.copies_used - used)
         metrics.ITEM_ROWS.labels("redis").inc(self.store.rows_read - read)
         ids = self.store.ids

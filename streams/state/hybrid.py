@@ -20,6 +20,7 @@ from streams.algo.embedding.plan import PortionPlan, UserView
 from streams.state import keys
 from streams.state.codecs import fmt, pack_ids, text
 from streams.state.served import mark_due
+from streams.state.similar_due import DueSimilar
 from streams.state.toolkit import (
     hgetall_many,
     item_metas,
@@ -41,6 +42,10 @@ class HybridStore:
         self._apply_model = client.register_script(script("apply_embedding.lua"))
         self._apply_user = client.register_script(script("apply_embedding_user.lua"))
         self._replace = client.register_script(script("replace_ranking.lua"))
+
+    def due_similar(self) -> DueSimilar:
+        """The embedding similar lists the pace put off (``streams.engines.pace``)."""
+        return DueSimilar(self.redis, "embedding")
 
     # --- catalogue ---------------------------------------------------------------------
     async def catalogue_version(self) -> int:

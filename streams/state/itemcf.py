@@ -20,6 +20,7 @@ from streams.state import keys
 from streams.state.codecs import fmt, pack_ids, packed_entries, raw_pairs
 from streams.state.itemcf_rows import Row, RowCache, planned_from_copies
 from streams.state.served import mark_due
+from streams.state.similar_due import DueSimilar
 from streams.state.toolkit import (
     hash_values,
     hgetall_many,
@@ -50,6 +51,10 @@ class ItemStore:
         self._apply_history = client.register_script(script("apply_entries.lua"))
         self._replace = client.register_script(script("replace_ranking.lua"))
         self._publish_counts = client.register_script(script("publish_item_counts.lua"))
+
+    def due_similar(self) -> DueSimilar:
+        """The similar lists the pace put off (``streams.engines.pace``)."""
+        return DueSimilar(self.redis, "cf")
 
     async def histories(self, users: list[str]) -> dict[str, UserHistory]:
         raw = await hgetall_many(self.redis, [keys.user_history(u) for u in users])
@@ -202,20 +207,24 @@ class ItemStore:
                     calls.append((item, values[:0], values[:0], ""))
         return calls
 
-    async def rows(self, items: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    async def rows(
+        self, items: list[str], unproven: set[str] | frozenset[str] = frozenset()
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Each item's co-occurrence row: (partners as local ids, c(i, j)), from the
         worker's copy where it is current, else read (and kept) with its version and
         last batch. The copies the last ``apply`` proved current are used as they are;
         any other copy held (an item rated with no delta, e.g. past a user's history
         cap, or not rated in the last batch) costs one read of its version and last
-        batch, and is used if no batch moved the row since. A row is read whole only
+        batch, and is used if no batch moved the row since (so is any copy of
+        ``unproven``: items another worker may have moved). A row is read whole only
         when neither proves it, its version read first: a batch applied between the two
         reads makes the kept copy look older than it is, so it is dropped at its next
         batch or refused by set_cooccurrence.lua, never trusted wrongly."""
         out: dict[str, Row] = {}
         missing = []
         for item in items:
-            row = self.cache.get(item) if item in self.current else None
+            trusted = item in self.current and item not in unproven
+            row = self.cache.get(item) if trusted else None
             if row is None:
                 missing.append(item)
             else:

@@ -242,6 +242,13 @@ def similar_due(kind: str) -> str:
     return f"{NAMESPACE}:{{g}}:similar:due:{kind}"
 
 
+def similar_taken(kind: str) -> str:
+    """Sorted set: item id → until when a worker that took it from ``similar_due`` holds it
+    (a lease): it leaves when its list is written, and goes back to ``similar_due`` if the
+    lease runs out first (the taker died or failed), so a crash loses no owed list."""
+    return f"{NAMESPACE}:{{g}}:similar:taken:{kind}"
+
+
 def served_due() -> str:
     """Sorted set: user id → when the oldest change not yet in their served list was
     produced; the worker's fuser takes the oldest first."""

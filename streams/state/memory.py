@@ -3,10 +3,8 @@ them (the exactly-once cutter above all) without Redis: same contract, a dict in
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from streams.state.progress import LostWrites, Progress, answer
 from streams.state.similar_due import Due
@@ -136,34 +134,41 @@ class MemoryProgress:
 
 
 class MemoryDue:
-    """``streams.state.similar_due.Due`` in a dict; ``busy_rounds`` counts the rounds that
-    marked themselves busy, ``taken`` every item taken, in order."""
+    """``streams.state.similar_due.Due`` in dicts, leases included; ``taken_log`` lists
+    every item taken, in order."""
+
+    LEASE_S = 30.0
 
     def __init__(self) -> None:
         self.due: dict[str, float] = {}
-        self.busy_rounds = 0
-        self.taken: list[str] = []
+        self.taken: dict[str, float] = {}  # item → lease
+        self.taken_log: list[str] = []
 
-    async def defer_and_take(self, deferred: Mapping[str, float], now: float) -> list[str]:
-        await self.defer(deferred)
-        ready = sorted((t, i) for i, t in self.due.items() if t <= now)
-        for _t, item in ready:
-            del self.due[item]
-        self.taken += [i for _t, i in ready]
-        return [i for _t, i in ready]
-
-    async def defer(self, deferred: Mapping[str, float]) -> None:
+    async def defer_and_take(
+        self, deferred: Mapping[str, float], until: float, now: float
+    ) -> tuple[list[str], float]:
+        for item in [i for i, lease in self.taken.items() if lease <= now]:
+            self.due.setdefault(item, now)
+            del self.taken[item]
         for item, at in deferred.items():
             self.due.setdefault(item, at)
+        lease = now + self.LEASE_S
+        out = [i for _t, i in sorted((t, i) for i, t in self.due.items() if t <= until)]
+        for item in out:
+            del self.due[item]
+            self.taken[item] = lease
+        self.taken_log += out
+        return out, lease
 
-    async def any_due(self, now: float | None = None) -> bool:
-        at = time.time() if now is None else now
-        return any(t <= at for t in self.due.values())
+    async def done(self, items: list[str], lease: float) -> None:
+        for item in items:
+            if self.taken.get(item) == lease:
+                del self.taken[item]
 
-    @contextlib.asynccontextmanager
-    async def busy(self) -> AsyncIterator[object]:
-        self.busy_rounds += 1
-        yield self
+    async def any_due(self, until: float, now: float) -> bool:
+        return any(t <= until for t in self.due.values()) or any(
+            t <= now for t in self.taken.values()
+        )
 
 
 def _conforms(store: MemoryProgress) -> Progress:  # mypy checks the interface here

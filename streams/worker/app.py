@@ -154,7 +154,7 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
         pairs,
         ratings,
         refresher,
-        similar_due,
+        similar_timer,
     )
 
     user_keyed: dict[str, ratings.UserBatchEngine] = {}
@@ -170,7 +170,7 @@ def create_faust_app(settings: WorkerSettings, drain_s: float = 5.0) -> faust.Ap
     ratings.register(app, settings, by_item, user_keyed, rewinder)
     pairs.register(app, settings, by_item, engine, rewinder)
     audit.register(app, store)
-    similar_due.register(app, list(user_keyed.values()))
+    similar_timer.register(app, list(user_keyed.values()))  # type: ignore[arg-type]
     refresher.register(app, settings, engine)
     if settings.lists_process:  # the refresher and the fuser: a child process
         lists_process.register(app, settings)

@@ -1,6 +1,7 @@
 """The similar lists' pace on the real Redis (streams.engines.pace): an item rated again
 within the pace is deferred, its list is left as it was, ``wait-idle`` counts it, and the
-timer's round then writes the exact list from the final counts and embeddings."""
+timer's round then writes the exact list from the final counts and embeddings, also when
+another worker moved the item's row after this one's last apply."""
 
 import asyncio
 import dataclasses
@@ -10,6 +11,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from streams.algo.content import vectors
 from streams.algo.itemcf.similarity import cosine_row, most_similar
 from streams.commands.wait_idle import _stale_lists
 from streams.engines.hybrid import HybridEngine
@@ -24,14 +26,7 @@ from tests.cooccurrence import reference
 from tests.integration.test_torn_apply import user_portions
 
 pytestmark = pytest.mark.integration
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+TS = 2_000_000_000
 
 
 def exact_cf_list(events, item: str, size: int) -> list[tuple[str, float]]:
@@ -40,56 +35,103 @@ def exact_cf_list(events, item: str, size: int) -> list[tuple[str, float]]:
     return most_similar(items, cosine_row(co[k], n[k], n), size)
 
 
+def assert_same_list(got, want) -> None:
+    assert [j for j, _s in got] == [j for j, _s in want]
+    np.testing.assert_allclose([s for _j, s in got], [s for _j, s in want], atol=1e-9)
+
+
+async def item_engine(client, config, partition: int) -> ItemEngine:
+    progress = Store(client)
+    await progress.claim("t#item", partition)
+    return ItemEngine(ItemStore(client), progress, config, similar_every_s=30)
+
+
 def test_a_deferred_similar_list_is_owed_then_written_exactly(engine_settings):
     config = dataclasses.replace(engine_settings.item_cf, kmax=0, window=0)
     url = engine_settings.redis.url
     events, batches = user_portions(3)
     hot = batches[1].events[-1].item_id
-    ts = 2_000_000_000
 
-    async def go() -> tuple[list, list, int, int]:
+    async def go():
         client = aioredis.Redis.from_url(url)
         await client.flushdb()
-        progress = Store(client)
-        await progress.claim("t#item", 0)
-        engine = ItemEngine(ItemStore(client), progress, config, similar_every_s=30)
-        clock = engine.pace.clock = Clock()
+        engine = await item_engine(client, config, 0)
         for portion in batches[:2]:
             await engine.finish(await engine.apply_batch("t#item", [portion], {}))
-            clock.now += 1
         before = decode_ranking(await client.get(keys.item_similar(hot)))
-        # the hot item rated again one second later: within the pace, so deferred
+        # the hot item rated again at once: within the pace, so deferred
         again = UserPortion(0, 10_000, [UserEvent("late", hot, 5.0, 10_000, 0.0)])
         await engine.finish(await engine.apply_batch("t#item", [again], {}))
         held = decode_ranking(await client.get(keys.item_similar(hot)))
-        owed = _stale_lists(redis.Redis.from_url(url))
-        assert await engine.rescore_due() == 0  # not due yet
-        clock.now += 30
-        rescored = await engine.rescore_due()
+        owed = await client.zrange(keys.similar_due("cf"), 0, -1)
+        sync = redis.Redis.from_url(url)
+        stale = _stale_lists(sync, kinds=("cf",))
+        sync.close()
+        running = await engine.rescore_due(quiet=False)  # due in 30 s, the stream running
+        quiet = await engine.rescore_due(quiet=True)
         after = decode_ranking(await client.get(keys.item_similar(hot)))
-        left = await client.zcard(keys.similar_due("cf"))
+        left = await client.zcard(keys.similar_due("cf")) + await client.zcard(
+            keys.similar_taken("cf")
+        )
         await client.aclose()
-        return before, held, after, (owed, rescored, left, engine.pace.deferred)
+        return before, held, owed, stale, running, quiet, after, left
 
-    before, held, after, (owed, rescored, left, deferred) = asyncio.run(go())
-    final = [*events[: 2 * len(batches[0].events)], RatingEvent("late", hot, 5.0, ts)]
-    size = config.similar_size
-    assert deferred >= 1 and owed >= 1  # the fault-free "fault": the list was really owed
-    assert held == before  # left as the earlier batch wrote it
-    assert before != after  # the late rating moved it
-    assert rescored >= 1 and left == 0
-    want = exact_cf_list(final, hot, size)
-    assert [j for j, _s in after] == [j for j, _s in want]
-    np.testing.assert_allclose([s for _j, s in after], [s for _j, s in want], atol=1e-9)
+    before, held, owed, stale, running, quiet, after, left = asyncio.run(go())
+    final = [*events[: 2 * len(batches[0].events)], RatingEvent("late", hot, 5.0, TS)]
+    assert hot in {o.decode() for o in owed} and stale >= len(owed)  # owed, and counted
+    assert held == before != after  # left as it was, then moved by the late rating
+    assert (running, quiet, left) == (0, len(owed), 0)
+    assert_same_list(after, exact_cf_list(final, hot, config.similar_size))
 
 
-def test_embedding_similar_lists_are_paced_and_drained(engine_settings):
+def test_a_taken_list_is_scored_from_the_row_another_worker_moved(engine_settings):
+    """Worker A holds a copy of the hot item's row that its last apply proved current;
+    worker B then applies a rating of it. A's timer takes the item and must not trust
+    its copy: with the copy trusted, the list misses B's rating."""
+    config = dataclasses.replace(engine_settings.item_cf, kmax=0, window=0)
+    url = engine_settings.redis.url
+    events, batches = user_portions(3)
+    hot = batches[1].events[-1].item_id
+
+    async def go():
+        client = aioredis.Redis.from_url(url)
+        await client.flushdb()
+        a = await item_engine(client, config, 0)
+        b = await item_engine(client, config, 1)
+        for portion in batches[:2]:
+            await a.finish(await a.apply_batch("t#item", [portion], {}))
+        again = UserPortion(0, 10_000, [UserEvent("late", hot, 5.0, 10_000, 0.0)])
+        await a.finish(await a.apply_batch("t#item", [again], {}))  # deferred
+        assert hot in a.store.current  # A's copy, proven by A's own apply
+        first = batches[0].events[0].item_id if batches[0].events[0].item_id != hot else "x"
+        other = UserPortion(  # a new pair for the hot item's row
+            1,
+            1,
+            [UserEvent("elsewhere", first, 3.0, 0, 0.0), UserEvent("elsewhere", hot, 4.0, 1, 0.0)],
+        )
+        await b.apply_batch("t#item", [other], {})  # B moves the row; B dies before lists
+        taken = await a.rescore_due(quiet=True)
+        after = decode_ranking(await client.get(keys.item_similar(hot)))
+        await client.aclose()
+        return taken, after, first
+
+    taken, after, first = asyncio.run(go())
+    final = [*events[: 2 * len(batches[0].events)], RatingEvent("late", hot, 5.0, TS)]
+    final += [RatingEvent("elsewhere", first, 3.0, TS + 1)]
+    final += [RatingEvent("elsewhere", hot, 4.0, TS + 2)]
+    assert taken >= 1
+    assert_same_list(after, exact_cf_list(final, hot, config.similar_size))
+
+
+def test_embedding_similar_lists_are_left_to_the_timer_and_read_after_its_take(
+    engine_settings,
+):
     settings = engine_settings
     url = settings.redis.url
-    _events, batches = user_portions(3)
-    hot = batches[0].events[0].item_id
+    _events, batches = user_portions(2)
+    rated = sorted({e.item_id for e in batches[0].events})
 
-    async def go() -> tuple[int, int, int]:
+    async def go():
         client = aioredis.Redis.from_url(url)
         await client.flushdb()
         progress = Store(client)
@@ -98,17 +140,21 @@ def test_embedding_similar_lists_are_paced_and_drained(engine_settings):
             HybridStore(client), progress, settings.content, settings.embedding,
             settings.embedding.kind == "neural", 10, similar_every_s=30,
         )  # fmt: skip
-        clock = engine.pace.clock = Clock()
         await engine.finish(await engine.apply_batch("t#hybrid", [batches[0]], {}))
-        clock.now += 1
-        again = UserPortion(0, 10_000, [UserEvent("late", hot, 5.0, 10_000, 0.0)])
-        await engine.finish(await engine.apply_batch("t#hybrid", [again], {}))
-        owed = await client.zcard(keys.similar_due("embedding"))
-        clock.now += 30
-        rescored = await engine.rescore_due()
-        left = await client.zcard(keys.similar_due("embedding"))
+        owed = sorted(i.decode() for i in await client.zrange(keys.similar_due("embedding"), 0, -1))
+        written = await client.exists(*(keys.item_similar_embedding(i) for i in rated))
+        taken = await engine.rescore_due(quiet=False)  # the first round: due at once
+        ids, _b, q = engine.item_space(await engine._model())
+        norms = np.linalg.norm(q, axis=1)
+        unit = q / np.where(norms > 0, norms, 1.0)[:, None]
+        index = {i: k for k, i in enumerate(ids)}
+        want = vectors.nearest(ids, unit, [index[i] for i in rated], settings.content.similar_size)
+        got = {i: decode_ranking(await client.get(keys.item_similar_embedding(i))) for i in rated}
         await client.aclose()
-        return owed, rescored, left
+        return owed, written, taken, want, got
 
-    owed, rescored, left = asyncio.run(go())
-    assert owed == 1 and rescored == 1 and left == 0
+    owed, written, taken, want, got = asyncio.run(go())
+    assert owed == rated and written == 0  # the batch deferred them all, wrote none
+    assert taken == len(rated)
+    for item in rated:
+        assert_same_list(got[item], want[item])

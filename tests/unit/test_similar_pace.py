@@ -1,7 +1,8 @@
 """The similar lists' pace (streams.engines.pace): an item is re-scored at most once per
-``every_s`` by a worker while the stream runs, never left out, and last re-scored after
-its last rating once the due set is empty; a quiet stream gets what is owed at once;
-with ``every_s`` = 0 every rated item is re-scored in its batch."""
+``every_s`` by a worker while the stream runs, never left out, and last re-scored from
+state that holds its last rating once the due and taken sets are empty; a quiet worker
+gets what is owed at once; a taker that fails leaves its items to come back; with
+``every_s`` = 0 every rated item is re-scored in its batch."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.engines.pace import QUIET_S, SimilarPace
+from streams.engines.pace import SimilarPace
 from streams.state.memory import MemoryDue
 
 ITEMS = [f"i{k}" for k in range(6)]
 batches = st.lists(
-    st.tuples(st.floats(0.0, 3.0), st.sets(st.sampled_from(ITEMS), max_size=4)),
+    st.tuples(
+        st.floats(0.0, 3.0),  # gap before the batch
+        st.sets(st.sampled_from(ITEMS), max_size=4),  # its rated items
+        st.floats(0.0, 1.0),  # when the timer's round runs after it, as a share of the gap
+    ),
     min_size=1,
     max_size=25,
 )
@@ -31,112 +36,118 @@ class Clock:
         return self.now
 
 
-def run(every: float, stream: list[tuple[float, set[str]]], ticks: float = 0.25):
-    """Batches at the given gaps, then the timer's rounds until the due set is empty;
-    returns (when each item was rated, when re-scored, the due set, the pace); the
-    pace's ``batches`` lists when each batch ran."""
-    clock, due = Clock(), MemoryDue()
-    pace = SimilarPace(due, every, clock)
-    pace.batches = []  # type: ignore[attr-defined]
-    rated: dict[str, list[float]] = {}
-    scored: dict[str, list[float]] = {}
+class World:
+    """A stream over ``SimilarPace``: each rating moves its item's version; a re-scoring
+    records the version it read (a batch's own items as its apply left them, taken items
+    as they are at the take), so a list written from old state is visible."""
 
-    async def rescore(items: list[str]) -> None:
+    def __init__(self, every: float, take_in_batch: bool = True) -> None:
+        self.clock, self.due = Clock(), MemoryDue()
+        self.pace = SimilarPace(self.due, every, take_in_batch, clock=self.clock)
+        self.version: dict[str, int] = {}
+        self.rated: dict[str, list[float]] = {}
+        self.written: dict[str, list[tuple[float, int, bool]]] = {}  # time, version, quiet
+        self.quiet = False
+
+    async def rescore(self, items: list[str], taken: set[str]) -> None:
         assert len(set(items)) == len(items)
         for item in items:
-            scored.setdefault(item, []).append(clock.now)
+            self.written.setdefault(item, []).append(
+                (self.clock.now, self.version.get(item, 0), self.quiet)
+            )
+
+    async def batch(self, items: set[str]) -> None:
+        for item in items:
+            self.version[item] = self.version.get(item, 0) + 1
+            self.rated.setdefault(item, []).append(self.clock.now)
+        await self.pace.in_batch(items, self.rescore)
+
+    async def round(self, quiet: bool) -> int:
+        self.quiet = quiet
+        try:
+            return await self.pace.rescore_due(self.rescore, quiet)
+        finally:
+            self.quiet = False
+
+
+def run(every: float, stream, take_in_batch: bool = True) -> World:
+    world = World(every, take_in_batch)
 
     async def go() -> None:
-        for gap, items in stream:
-            clock.now += gap
-            for item in items:
-                rated.setdefault(item, []).append(clock.now)
-            pace.batches.append(clock.now)  # type: ignore[attr-defined]
-            await pace.in_batch(items, rescore)
-            await pace.rescore_due(rescore)  # the timer may run between batches
-        for _tick in range(int(every / ticks) + 2):
-            clock.now += ticks
-            await pace.rescore_due(rescore)
+        for gap, items, later in stream:
+            world.clock.now += gap * (1 - later)
+            await world.batch(items)
+            world.clock.now += gap * later
+            await world.round(quiet=False)  # the timer between batches, the stream running
+        for _tick in range(3):
+            world.clock.now += 0.25
+            await world.round(quiet=True)
 
     asyncio.run(go())
-    return rated, scored, due, pace
+    return world
 
 
-@settings(max_examples=200, deadline=None)
-@given(stream=batches, every=st.sampled_from([0.5, 1.0, 2.0]))
-def test_each_item_rescored_after_its_last_rating_and_at_most_once_per_pace(stream, every):
-    rated, scored, due, pace = run(every, stream)
-    assert not due.due  # drained
-    assert set(scored) == set(rated)
-
-    def quiet(t: float) -> bool:
-        return t - max((b for b in pace.batches if b <= t), default=float("-inf")) >= QUIET_S
-
-    for item, times in scored.items():
-        assert times[-1] >= rated[item][-1]  # the list saw the item's last rating
-        for a, b in itertools.pairwise(times):  # never faster than the pace while busy
-            assert b - a >= every or quiet(b), (item, times, pace.batches)
+@settings(max_examples=300, deadline=None)
+@given(stream=batches, every=st.sampled_from([0.5, 1.0, 2.0]), take_in_batch=st.booleans())
+def test_each_list_ends_from_its_items_last_rating_and_keeps_the_pace(stream, every, take_in_batch):
+    world = run(every, stream, take_in_batch)
+    assert not world.due.due and not world.due.taken  # drained
+    assert set(world.written) == set(world.rated)
+    for item, writes in world.written.items():
+        assert writes[-1][1] == world.version[item]  # read after the item's last rating
+        for (a, _v, _q), (b, _w, quiet) in itertools.pairwise(writes):
+            assert b - a >= every or quiet, (item, writes)  # the pace, while the stream runs
 
 
 @settings(max_examples=100, deadline=None)
 @given(stream=batches)
 def test_no_pace_rescores_every_rated_item_in_its_batch(stream):
-    rated, scored, due, pace = run(0.0, stream)
-    assert scored == rated  # each rating time, once: the batch did it
-    assert not due.taken and pace.deferred == 0
+    world = run(0.0, stream)
+    assert {i: [t for t, _v, _q in w] for i, w in world.written.items()} == world.rated
+    assert not world.due.taken_log and world.pace.deferred == 0
 
 
 def test_a_hot_item_is_rescored_once_per_pace_not_once_per_batch():
-    stream = [(0.1, {"i0"})] * 40  # rated in every batch, 10 batches a second, for 4 s
-    rated, scored, _due, pace = run(1.0, stream)
-    assert len(rated["i0"]) == 40
-    assert 4 <= len(scored["i0"]) <= 6  # ~once a second, and once more after the last
-    assert scored["i0"][-1] >= rated["i0"][-1]
-    assert pace.deferred > 30
+    stream = [(0.1, {"i0"}, 0.5)] * 40  # rated in every batch, 10 batches a second, for 4 s
+    world = run(1.0, stream)
+    assert len(world.rated["i0"]) == 40
+    assert 4 <= len(world.written["i0"]) <= 6  # ~once a second, and once more at the end
+    assert world.pace.deferred > 30
 
 
-def test_a_round_that_fails_puts_what_it_took_back():
-    clock, due = Clock(), MemoryDue()
-    pace = SimilarPace(due, 1.0, clock)
+def test_a_quiet_worker_gets_what_is_owed_without_waiting_for_the_pace():
+    world = World(30.0)
 
-    async def ok(items: list[str]) -> None:
-        return None
+    async def go() -> None:
+        for _k in range(5):
+            world.clock.now += 0.1
+            await world.batch({"i0", "i1"})
+        assert set(world.due.due) == {"i0", "i1"}  # deferred: a pace of 30 s
+        world.clock.now += 0.25
+        assert await world.round(quiet=False) == 0  # running, and not due for 29 s
+        assert await world.round(quiet=True) == 2  # quiet: all owed, at once
+        assert not world.due.due and not world.due.taken
 
-    async def fails(items: list[str]) -> None:
+    asyncio.run(go())
+
+
+def test_a_taker_that_fails_leaves_its_items_to_come_back_after_the_lease():
+    world = World(1.0)
+
+    async def fails(items: list[str], taken: set[str]) -> None:
         raise ConnectionError("Redis went away")
 
     async def go() -> None:
-        await pace.in_batch(["i0"], ok)
-        clock.now += 0.1
-        await pace.in_batch(["i0"], ok)  # deferred
-        assert set(due.due) == {"i0"}
-        clock.now += 1.0
+        await world.batch({"i0"})
+        world.clock.now += 0.1
+        await world.batch({"i0"})  # deferred
+        world.clock.now += 1.0
         with pytest.raises(ConnectionError):
-            await pace.rescore_due(fails)
-        assert set(due.due) == {"i0"} and due.busy_rounds == 1  # taken, then put back
+            await world.pace.rescore_due(fails, quiet=False)
+        assert set(world.due.taken) == {"i0"} and not world.due.due  # leased, unwritten
+        world.clock.now += world.due.LEASE_S
+        assert await world.round(quiet=True) == 1  # the lease ran out: taken again
+        assert not world.due.taken
 
     asyncio.run(go())
-
-
-def test_a_quiet_stream_gets_what_is_owed_without_waiting_for_the_pace():
-    stream = [(0.1, {"i0", "i1"})] * 5  # deferred: a pace of 30 s
-    clock, due = Clock(), MemoryDue()
-    pace = SimilarPace(due, 30.0, clock)
-    scored: list[tuple[float, list[str]]] = []
-
-    async def rescore(items: list[str]) -> None:
-        scored.append((clock.now, items))
-
-    async def go() -> None:
-        for gap, items in stream:
-            clock.now += gap
-            await pace.in_batch(items, rescore)
-        assert set(due.due) == {"i0", "i1"}
-        clock.now += QUIET_S / 2
-        assert await pace.rescore_due(rescore) == 0  # not quiet yet, not due
-        clock.now += QUIET_S / 2
-        assert await pace.rescore_due(rescore) == 2  # quiet: all owed, 29 s early
-        assert not due.due
-
-    asyncio.run(go())
-    assert scored[-1] == (clock.now, ["i0", "i1"])
+    assert world.written["i0"][-1][1] == 2

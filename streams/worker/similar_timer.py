@@ -1,0 +1,35 @@
+"""The worker's timer for the similar lists their pace put off (``streams.engines.pace``):
+what is due while the stream runs, at most every ``round_every`` per path, and everything
+owed once the worker is quiet, so the end of a stream does not wait for the pace."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+from streams import metrics
+from streams.worker.inflight import QuietSince
+
+TICK_S = 0.25
+
+
+class Paced(Protocol):
+    async def rescore_due(self, quiet: bool) -> int: ...
+
+
+def register(app: Any, engines: list[Paced]) -> None:
+    """Every enabled path's timer, also at a pace of 0: it then drains only what a crash
+    or an earlier setting left owed, which ``wait-idle`` would otherwise wait for."""
+    if not engines:
+        return
+    since = QuietSince()
+
+    @app.timer(TICK_S, name="similar-due")
+    async def similar_due() -> None:
+        quiet = since.look()
+        for engine in engines:
+            try:
+                await engine.rescore_due(quiet)
+            except RedisError:  # an outage: what was taken comes back when its lease ends
+                metrics.REDIS_ERRORS.labels("similar-due").inc()
