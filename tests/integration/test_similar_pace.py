@@ -46,6 +46,16 @@ async def item_engine(client, config, partition: int) -> ItemEngine:
     return ItemEngine(ItemStore(client), progress, config, similar_every_s=30)
 
 
+async def apply(engine: ItemEngine, portions: list[UserPortion]) -> None:
+    for portion in portions:
+        await engine.finish(await engine.apply_batch("t#item", [portion], {}))
+
+
+def late(hot: str) -> UserPortion:
+    """The hot item rated again at once: within the pace, so deferred."""
+    return UserPortion(0, 10_000, [UserEvent("late", hot, 5.0, 10_000, 0.0)])
+
+
 def test_a_deferred_similar_list_is_owed_then_written_exactly(engine_settings):
     config = dataclasses.replace(engine_settings.item_cf, kmax=0, window=0)
     url = engine_settings.redis.url
@@ -56,12 +66,9 @@ def test_a_deferred_similar_list_is_owed_then_written_exactly(engine_settings):
         client = aioredis.Redis.from_url(url)
         await client.flushdb()
         engine = await item_engine(client, config, 0)
-        for portion in batches[:2]:
-            await engine.finish(await engine.apply_batch("t#item", [portion], {}))
+        await apply(engine, batches[:2])
         before = decode_ranking(await client.get(keys.item_similar(hot)))
-        # the hot item rated again at once: within the pace, so deferred
-        again = UserPortion(0, 10_000, [UserEvent("late", hot, 5.0, 10_000, 0.0)])
-        await engine.finish(await engine.apply_batch("t#item", [again], {}))
+        await apply(engine, [late(hot)])
         held = decode_ranking(await client.get(keys.item_similar(hot)))
         owed = await client.zrange(keys.similar_due("cf"), 0, -1)
         sync = redis.Redis.from_url(url)
@@ -98,10 +105,7 @@ def test_a_taken_list_is_scored_from_the_row_another_worker_moved(engine_setting
         await client.flushdb()
         a = await item_engine(client, config, 0)
         b = await item_engine(client, config, 1)
-        for portion in batches[:2]:
-            await a.finish(await a.apply_batch("t#item", [portion], {}))
-        again = UserPortion(0, 10_000, [UserEvent("late", hot, 5.0, 10_000, 0.0)])
-        await a.finish(await a.apply_batch("t#item", [again], {}))  # deferred
+        await apply(a, [*batches[:2], late(hot)])
         assert hot in a.store.current  # A's copy, proven by A's own apply
         first = batches[0].events[0].item_id if batches[0].events[0].item_id != hot else "x"
         other = UserPortion(  # a new pair for the hot item's row
