@@ -102,12 +102,30 @@ def start_workers(settings: WorkerSettings, count: int) -> list[subprocess.Popen
     return workers
 
 
-def _follow_paths(
-    settings: WorkerSettings, workers: list[subprocess.Popen], total: int, started: float
-) -> bool:
-    """One bar per path, each from that path's own fences, until every path has applied
-    every event; then a line per path with the second it finished."""
+def _applied(settings: WorkerSettings) -> dict[str, int]:
+    """Events each path has applied so far, from its own fences."""
     client = sync_client(settings.redis)
+    found = watch.path_progress(
+        client,
+        settings.topics.ratings,
+        settings.by_item_topic,
+        settings.topics.ratings_partitions,
+        _paths(settings),
+    )
+    return {progress.path: progress.applied for progress in found}
+
+
+def _follow_paths(
+    settings: WorkerSettings,
+    workers: list[subprocess.Popen],
+    total: int,
+    started: float,
+    before: dict[str, int],
+) -> bool:
+    """One bar per path, each from that path's own fences counted from ``before`` (what
+    it had applied when this replay began: a second demo on the same state starts at 0,
+    not full), until every path has applied every event; then a line per path with the
+    second it finished."""
     paths = _paths(settings)
     bars = {
         p: tqdm(total=total, unit="ev", desc=f"{p:>17}", position=k) for k, p in enumerate(paths)
@@ -117,15 +135,12 @@ def _follow_paths(
         if any(worker.poll() is not None for worker in workers):
             print("a worker exited", file=sys.stderr)
             return False
-        partitions = settings.topics.ratings_partitions
-        for progress in watch.path_progress(
-            client, settings.topics.ratings, settings.by_item_topic, partitions, paths
-        ):
-            bar = bars[progress.path]
-            bar.n = min(total, progress.applied)
+        for path, applied in _applied(settings).items():
+            bar = bars[path]
+            bar.n = min(total, applied - before.get(path, 0))
             bar.refresh()
-            if bar.n >= total and progress.path not in finished:
-                finished[progress.path] = time.perf_counter() - started
+            if bar.n >= total and path not in finished:
+                finished[path] = time.perf_counter() - started
         time.sleep(0.5)
     for bar in bars.values():
         bar.close()
@@ -145,13 +160,14 @@ def run(settings: WorkerSettings, user: str, exit_after: bool, port: int = 8080)
         print(f"live page: http://127.0.0.1:{port}/  (API docs: http://127.0.0.1:{port}/docs)")
     try:
         events = movielens.load_ratings(folder)
+        before = _applied(settings)
         started = time.perf_counter()
         with EventProducer(settings.kafka) as producer:
             for item in movielens.load_items(folder):
                 producer.send_item(settings.topics.items, item)
             for event in tqdm(events, unit="ev", desc="produce ML-100K"):
                 producer.send_rating(settings.topics.ratings, event)
-        if not _follow_paths(settings, workers, len(events), started):
+        if not _follow_paths(settings, workers, len(events), started, before):
             return 1
         # the top-10 once the stale lists are done; the convergence sweep that follows
         # (every user refreshed once, ~10 s on ML-100K) goes on behind the printout

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from streams import metrics
 from streams.worker.inflight import QuietSince
+from streams.worker.refresher import every
 
 TICK_S = 0.25
 
@@ -25,11 +26,16 @@ def register(app: Any, engines: list[Paced]) -> None:
         return
     since = QuietSince()
 
-    @app.timer(TICK_S, name="similar-due")
-    async def similar_due() -> None:
+    async def tick() -> None:
         quiet = since.look()
         for engine in engines:
             try:
                 await engine.rescore_due(quiet)
             except RedisError:  # an outage: what was taken comes back when its lease ends
                 metrics.REDIS_ERRORS.labels("similar-due").inc()
+
+    @app.task
+    async def similar_due() -> None:
+        # a task, not a Faust timer: a round waits for a batch's lock and may run past
+        # the tick, which a timer logs as overlapping every time
+        await every(TICK_S, tick, app.sleep, lambda: app.should_stop)
