@@ -142,6 +142,8 @@ async def replay(
         await meter.run("item-cf lists", item_cf.finish(done))
         mixed = await meter.run("hybrid apply", hybrid.apply_batch("ratings#hybrid", mine, {}))
         await meter.run("hybrid lists", hybrid.finish(mixed))
+        for paced in (item_cf, hybrid):  # the worker's timer, between batches
+            await meter.run("similar timer", paced.rescore_due(quiet=False))
     total = time.perf_counter() - started
     while stale := await store.pop_stale(settings.refresh.budget):  # what a quiet worker drains
         await meter.run("stale drain", user_cf.refresh(stale))
