@@ -56,15 +56,24 @@ def late(hot: str) -> UserPortion:
     return UserPortion(0, 10_000, [UserEvent("late", hot, 5.0, 10_000, 0.0)])
 
 
-def test_a_deferred_similar_list_is_owed_then_written_exactly(engine_settings):
+def scene(engine_settings):
+    """Exact item-to-item settings, a small stream in three batches and its hot item."""
     config = dataclasses.replace(engine_settings.item_cf, kmax=0, window=0)
-    url = engine_settings.redis.url
     events, batches = user_portions(3)
-    hot = batches[1].events[-1].item_id
+    return config, engine_settings.redis.url, events, batches, batches[1].events[-1].item_id
+
+
+async def flushed(url: str) -> aioredis.Redis:
+    client = aioredis.Redis.from_url(url)
+    await client.flushdb()
+    return client
+
+
+def test_a_deferred_similar_list_is_owed_then_written_exactly(engine_settings):
+    config, url, events, batches, hot = scene(engine_settings)
 
     async def go():
-        client = aioredis.Redis.from_url(url)
-        await client.flushdb()
+        client = await flushed(url)
         engine = await item_engine(client, config, 0)
         await apply(engine, batches[:2])
         before = decode_ranking(await client.get(keys.item_similar(hot)))
@@ -95,14 +104,10 @@ def test_a_taken_list_is_scored_from_the_row_another_worker_moved(engine_setting
     """Worker A holds a copy of the hot item's row that its last apply proved current;
     worker B then applies a rating of it. A's timer takes the item and must not trust
     its copy: with the copy trusted, the list misses B's rating."""
-    config = dataclasses.replace(engine_settings.item_cf, kmax=0, window=0)
-    url = engine_settings.redis.url
-    events, batches = user_portions(3)
-    hot = batches[1].events[-1].item_id
+    config, url, events, batches, hot = scene(engine_settings)
 
     async def go():
-        client = aioredis.Redis.from_url(url)
-        await client.flushdb()
+        client = await flushed(url)
         a = await item_engine(client, config, 0)
         b = await item_engine(client, config, 1)
         await apply(a, [*batches[:2], late(hot)])
@@ -136,8 +141,7 @@ def test_embedding_similar_lists_are_left_to_the_timer_and_read_after_its_take(
     rated = sorted({e.item_id for e in batches[0].events})
 
     async def go():
-        client = aioredis.Redis.from_url(url)
-        await client.flushdb()
+        client = await flushed(url)
         progress = Store(client)
         await progress.claim("t#hybrid", 0)
         engine = HybridEngine(
