@@ -102,9 +102,8 @@ def start_workers(settings: WorkerSettings, count: int) -> list[subprocess.Popen
     return workers
 
 
-def _applied(settings: WorkerSettings) -> dict[str, int]:
+def _applied(settings: WorkerSettings, client: redis.Redis) -> dict[str, int]:
     """Events each path has applied so far, from its own fences."""
-    client = sync_client(settings.redis)
     found = watch.path_progress(
         client,
         settings.topics.ratings,
@@ -126,6 +125,7 @@ def _follow_paths(
     it had applied when this replay began: a second demo on the same state starts at 0,
     not full), until every path has applied every event; then a line per path with the
     second it finished."""
+    client = sync_client(settings.redis)
     paths = _paths(settings)
     bars = {
         p: tqdm(total=total, unit="ev", desc=f"{p:>17}", position=k) for k, p in enumerate(paths)
@@ -135,7 +135,7 @@ def _follow_paths(
         if any(worker.poll() is not None for worker in workers):
             print("a worker exited", file=sys.stderr)
             return False
-        for path, applied in _applied(settings).items():
+        for path, applied in _applied(settings, client).items():
             bar = bars[path]
             bar.n = min(total, applied - before.get(path, 0))
             bar.refresh()
@@ -160,7 +160,7 @@ def run(settings: WorkerSettings, user: str, exit_after: bool, port: int = 8080)
         print(f"live page: http://127.0.0.1:{port}/  (API docs: http://127.0.0.1:{port}/docs)")
     try:
         events = movielens.load_ratings(folder)
-        before = _applied(settings)
+        before = _applied(settings, sync_client(settings.redis))
         started = time.perf_counter()
         with EventProducer(settings.kafka) as producer:
             for item in movielens.load_items(folder):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from math import inf
 
 from streams.state.similar_due import Due
 
@@ -48,8 +49,7 @@ class SimilarPace:
         self.lock = asyncio.Lock()  # the engine's apply, its re-scoring, the timer's round
         self.last: dict[str, float] = {}  # item → when this worker last re-scored it
         self._prune_at = PRUNE_AT
-        self.deferred = 0  # items put off, and re-scored, by this worker
-        self.scored_items = 0
+        self.deferred = 0  # items this worker's batches put off
         # the timer's rounds at most this often: each may read a whole model
         self.round_every = max(0.25, every_s / 5)
         self._last_round = float("-inf")
@@ -73,17 +73,16 @@ class SimilarPace:
         async with self.lock:
             now = self.clock()
             ready, deferred = self.split(rated, now)
-            if not self.take_in_batch and self.every > 0:  # all to the timer, due now or later
-                deferred |= dict.fromkeys(ready, now)
-                ready = []
-            if not ready and not deferred and not self.take_in_batch:
+            if self.every <= 0:  # no pace: every rated item, now
+                await rescore(ready, set())
                 return
-            taken: list[str] = []
-            lease = 0.0
-            if deferred or (self.take_in_batch and self.every > 0):
-                until = now if self.take_in_batch else float("-inf")
-                taken, lease = await self.due.defer_and_take(deferred, until, now)
-                self.deferred += len(deferred)
+            if not self.take_in_batch:  # all to the timer, due now or at their pace
+                if ready or deferred:
+                    await self.due.defer_and_take(deferred | dict.fromkeys(ready, now), -inf, now)
+                    self.deferred += len(deferred)
+                return
+            taken, lease = await self.due.defer_and_take(deferred, now, now)
+            self.deferred += len(deferred)
             await rescore(sorted(set(ready) | set(taken)), set(taken) - set(ready))
             await self.due.done(taken, lease)
             self.scored([*ready, *taken], now)
@@ -95,7 +94,7 @@ class SimilarPace:
         now = self.clock()
         if not quiet and now - self._last_round < self.round_every:
             return 0
-        until = float("inf") if quiet or self.every <= 0 else now
+        until = inf if quiet or self.every <= 0 else now
         if not await self.due.any_due(until, now):
             return 0
         self._last_round = now
@@ -108,7 +107,6 @@ class SimilarPace:
         return len(taken)
 
     def scored(self, items: list[str], now: float) -> None:
-        self.scored_items += len(items)
         if self.every <= 0:
             return
         for item in items:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from streams.engines.pace import SimilarPace
 from streams.state.memory import MemoryDue
+from tests.unit.test_perf_refresher import Clock
 
 ITEMS = [f"i{k}" for k in range(6)]
 batches = st.lists(
@@ -26,14 +27,6 @@ batches = st.lists(
     min_size=1,
     max_size=25,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class World:
