@@ -58,7 +58,9 @@ def _stale_lists(
     ``converged`` a convergence sweep not yet finished (counted as one), or None while Redis
     cannot say (down, or still loading its data after a restart: LOADING). The client
     does not retry on its own, so an unanswered check costs one poll, never a hidden
-    back-off past the deadline."""
+    back-off past the deadline. Without ``converged``, a sweep begun since the last batch
+    that moved a mean stands for empty refresher and fuser queues: it began only once they
+    had drained and no round was in progress, and what they hold since is its own."""
     try:
         changed, seen, depth = client.hmget(keys.served_popular(), ["at", "seen", "depth"])
         if seen is not None and depth is not None:  # a popular change the fuser has not seen
@@ -76,15 +78,16 @@ def _stale_lists(
                 pipe.zcard(keys.similar_taken(kind))
             if changed is not None:  # lists fused before it are due again
                 pipe.zcount(keys.served_times(), "-inf", f"({float(changed)!r}")
-            if converged:  # in the same MULTI: the sweep queues its last page, then swept
-                pipe.hmget(keys.stream_stats(), ["mean_changes", "swept"])
+            # in the same MULTI: the sweep records sweep_began, then queues its first page
+            pipe.hmget(keys.stream_stats(), ["mean_changes", "swept", "sweep_began"])
             replies = pipe.execute()
-        counts = replies[:-1] if converged else replies
-        pending = sum(int(n) for n in counts)
-        if converged:
-            changes, swept = replies[-1]
-            pending += int(int(swept or 0) < int(changes or 0))
-        return pending
+        *counts, (changes, swept, began) = replies
+        changes = int(changes or 0)
+        if converged:  # the sweep queues its last page, then records swept
+            return sum(int(n) for n in counts) + int(int(swept or 0) < changes)
+        if began is not None and int(began) >= changes:
+            counts = counts[3:]  # the refresher's and fuser's queues and rounds: the sweep's
+        return sum(int(n) for n in counts)
     except redis.RedisError:
         return None
 

@@ -281,9 +281,10 @@ def popular() -> str:
 def stream_stats() -> str:
     """Hash: events (ratings applied so far), lists (lists written), stale_marks (users
     marked stale so far, re-marks included: the refresher's sign that the stream runs),
-    mean_changes (batches that moved users' means) and swept (the mean_changes at which
-    the last finished convergence sweep began: lists have converged when it is reached
-    and no list is stale)."""
+    mean_changes (batches that moved users' means), sweep_began (the mean_changes at
+    which the last convergence sweep began: the stream's stale and due lists had drained)
+    and swept (the mean_changes at which the last finished sweep began: lists have
+    converged when it is reached and no list is stale)."""
     return f"{NAMESPACE}:{{g}}:stats"
 
 

@@ -5,9 +5,11 @@ Why: a rater's new mean moves its Pearson similarity with every partner, but onl
 partners that share an item of the batch are marked stale (docs/algorithm.md, Freshness);
 the others kept a similarity computed with the old mean until their own next event. The
 worker counts the batches that moved a mean (``mean_changes``); when that count has not
-moved for a tick and no stale list waits, the sweep queues the users a page per tick
-(HSCAN of the means), behind the stale ones, and records the count it began at
-(``swept``) with its last page. ``wait-idle`` waits for that record.
+moved for a tick and no list waits (stale, or due to be fused), the sweep queues the
+users a page per tick (HSCAN of the means), behind the stale ones; it records the count it
+began at with its first page (``sweep_began``: the stream's own backlog had drained, what
+``wait-idle --skip-sweep`` and ``make demo`` wait for) and again with its last
+(``swept``: what ``wait-idle`` waits for).
 A stream that starts again restarts the sweep once it stops.
 """
 
@@ -22,11 +24,13 @@ PAGE = 200  # users queued per quiet tick: about what the refresher takes in one
 class SweepStore(Protocol):
     async def convergence(self) -> tuple[int, int]: ...
 
-    async def stale_count(self) -> int: ...
+    async def backlog(self) -> int: ...
 
     async def users_page(self, cursor: int, count: int) -> tuple[int, list[str]]: ...
 
-    async def queue_for_sweep(self, users: list[str], swept: int | None = None) -> None: ...
+    async def queue_for_sweep(
+        self, users: list[str], swept: int | None = None, began: int | None = None
+    ) -> None: ...
 
 
 @dataclass
@@ -48,17 +52,17 @@ class Sweep:
             return 0
         if self.began_at is None and swept >= changes:
             return 0
-        was_drained, self.drained = self.drained, not await store.stale_count()
+        was_drained, self.drained = self.drained, not await store.backlog()
         if not self.drained:
-            return 0  # the stale lists first
+            return 0  # the stale and due lists first
+        began = None
         if self.began_at is None:
             if not was_drained:  # a tick with nothing stale first: the stale backlog's
                 return 0  # end stays visible (``wait-idle``, the benchmarks) before this
-            self.began_at, self.cursor = changes, 0
+            self.began_at, self.cursor, began = changes, 0, changes
         self.cursor, users = await store.users_page(self.cursor, self.page)
-        if self.cursor == 0:  # the last page: every user is queued
-            await store.queue_for_sweep(users, swept=self.began_at)
+        last = self.began_at if self.cursor == 0 else None  # the last page: all queued
+        await store.queue_for_sweep(users, swept=last, began=began)
+        if last is not None:
             self.began_at = None
-        else:
-            await store.queue_for_sweep(users)
         return len(users)

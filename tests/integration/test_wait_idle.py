@@ -62,3 +62,22 @@ def test_an_unfinished_convergence_sweep_is_pending_unless_skipped(private_redis
     assert _stale_lists(client) == 0  # --skip-sweep
     client.hset(keys.stream_stats(), "swept", 3)
     assert _stale_lists(client, converged=True) == 0
+
+
+def test_skipping_the_sweep_leaves_its_queue_out_once_it_began_at_the_current_count(
+    private_redis,
+):
+    client = redis.Redis.from_url(private_redis.url)
+    client.flushdb()
+    client.hset(keys.stream_stats(), mapping={"mean_changes": 4, "swept": 2})
+    client.zadd(keys.stale_users(), {"u1": 1.0, "u2": 2.0})
+    client.zadd(keys.served_due(), {"u3": 1.0})
+    client.zadd(keys.lists_busy(), {"round": 1e12})
+    assert _stale_lists(client) == 4  # the stream's own backlog
+    client.hset(keys.stream_stats(), "sweep_began", 3)  # an older sweep: no proof
+    assert _stale_lists(client) == 4
+    client.hset(keys.stream_stats(), "sweep_began", 4)  # it began once they had drained
+    assert _stale_lists(client) == 0
+    assert _stale_lists(client, converged=True) == 5  # the full wait still waits for it
+    client.zadd(keys.similar_due("cf"), {"i1": 1.0})  # a pace's list is still the stream's
+    assert _stale_lists(client) == 1

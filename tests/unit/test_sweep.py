@@ -13,26 +13,32 @@ from streams.worker.sweep import Sweep
 
 class FakeStore:
     """The sweep's view of Redis: the users with a mean (paged as HSCAN does, cursor 0
-    ends), the stale queue, and the two counts."""
+    ends), the stale and due lists, and the counts."""
 
     def __init__(self, users: int) -> None:
         self.users = [f"u{k}" for k in range(users)]
         self.changes, self.swept = 0, 0
+        self.began: int | None = None
         self.queued: list[str] = []
-        self.stale = 0
+        self.stale = self.due = 0
 
     async def convergence(self) -> tuple[int, int]:
         return self.changes, self.swept
 
-    async def stale_count(self) -> int:
-        return self.stale
+    async def backlog(self) -> int:
+        return self.stale + self.due
 
     async def users_page(self, cursor: int, count: int) -> tuple[int, list[str]]:
         page = self.users[cursor : cursor + count]
         end = cursor + count
         return (0 if end >= len(self.users) else end), page
 
-    async def queue_for_sweep(self, users: list[str], swept: int | None = None) -> None:
+    async def queue_for_sweep(
+        self, users: list[str], swept: int | None = None, began: int | None = None
+    ) -> None:
+        if began is not None:
+            assert not self.stale and not self.due  # the stream's backlog had drained
+            self.began = began
         self.queued += users
         if swept is not None:
             self.swept = swept
@@ -60,7 +66,10 @@ def test_nothing_is_queued_while_stale_lists_wait_or_the_stream_runs():
     store.changes, store.stale = 1, 5
     run(sweep, store, ticks=3)
     assert store.queued == [] and store.swept == 0  # the stale lists first
-    store.stale = 0
+    store.stale, store.due = 0, 2
+    run(sweep, store, ticks=3)
+    assert store.queued == [] and store.began is None  # then the lists due to be fused
+    store.due = 0
     asyncio.run(sweep.step(store))
     assert store.queued == []  # one tick with nothing stale before the first page
     asyncio.run(sweep.step(store))
@@ -78,6 +87,7 @@ def test_a_sweep_records_the_count_it_began_at_not_a_later_one():
     store.changes = 5
     run(sweep, store, ticks=2)  # a tick with nothing stale, then the first page
     assert store.queued == store.users[:3]
-    assert sweep.began_at == 5
+    assert sweep.began_at == 5 and store.began == 5  # recorded with the first page
+    assert store.swept == 0
     asyncio.run(sweep.step(store))  # the last page
     assert store.swept == 5 and sweep.began_at is None
