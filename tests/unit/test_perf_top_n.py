@@ -65,3 +65,19 @@ def test_top_n_equals_the_sorted_column_version(scene, exclude, mean_u, k, n):
     )
     expected = sorted_columns_top_n(mean_u, neighbours, ratings, means, exclude, k, n, bounds)
     assert got == expected
+
+
+def test_top_n_past_16_bit_columns_equals_the_sorted_column_version():
+    """Over 65,536 distinct items the columns no longer fit the radix sort's 16 bits."""
+    rng = np.random.default_rng(7)
+    shared = {f"s{j}": float(rng.integers(1, 6)) for j in range(50)}
+    scene = [
+        (sim, {**shared, **{f"i{k}-{j}": float(rng.integers(1, 6)) for j in range(25_000)}}, m)
+        for k, (sim, m) in enumerate([(0.5, 3.0), (0.9, 3.5), (0.5, 2.5)])
+    ]
+    neighbours = [Neighbour(f"v{j}", sim, 1) for j, (sim, _r, _m) in enumerate(scene)]
+    ratings = [r for _s, r, _m in scene]
+    means = np.array([m for _s, _r, m in scene])
+    got = top_n(3.0, neighbours, [RatedItems.of(r) for r in ratings], means, set(), 2, 40, (1, 5))
+    assert len({i for r in ratings for i in r}) > 1 << 16
+    assert got == sorted_columns_top_n(3.0, neighbours, ratings, means, set(), 2, 40, (1, 5))
