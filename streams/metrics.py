@@ -70,6 +70,11 @@ ITEM_ROWS = Counter(
     ["source"],
 )
 STALE_LISTS = Gauge("streamrec_stale_lists", "Users whose lists wait for the refresher.")
+SIMILAR_OWED = Gauge(
+    "streamrec_similar_owed",
+    "Similar lists the pace put off (state=due) or took and has not written (state=taken).",
+    ["kind", "state"],
+)
 REDIS_ERRORS = Counter("streamrec_redis_errors_total", "Redis calls that failed.", ["stage"])
 OFFSET_HOLES = Counter(
     "streamrec_offset_holes_total",

@@ -61,10 +61,11 @@ class SimilarPace:
         ready, deferred = [], {}
         for item in set(rated):
             last = self.last.get(item)
-            if last is None or now - last >= self.every:
+            due = None if last is None else last + self.every
+            if due is None or due <= now:  # as the due set compares: never both ways
                 ready.append(item)
             else:
-                deferred[item] = last + self.every
+                deferred[item] = due
         return sorted(ready), deferred
 
     async def in_batch(self, rated: Iterable[str], rescore: Rescore) -> None:

@@ -139,7 +139,8 @@ class MemoryDue:
 
     LEASE_S = 30.0
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "cf") -> None:
+        self.kind = kind
         self.due: dict[str, float] = {}
         self.taken: dict[str, float] = {}  # item → lease
         self.taken_log: list[str] = []
@@ -169,6 +170,9 @@ class MemoryDue:
         return any(t <= until for t in self.due.values()) or any(
             t <= now for t in self.taken.values()
         )
+
+    async def owed(self) -> tuple[int, int]:
+        return len(self.due), len(self.taken)
 
 
 def _conforms(store: MemoryProgress) -> Progress:  # mypy checks the interface here

@@ -24,7 +24,9 @@ LEASE_S = 30.0  # a taken list not written by then is due again
 
 class Due(Protocol):
     """What ``streams.engines.pace`` needs of the due set (Redis here, a dict in
-    ``streams.state.memory``)."""
+    ``streams.state.memory``); ``kind``: the lists' (cf, embedding)."""
+
+    kind: str
 
     async def defer_and_take(
         self, deferred: Mapping[str, float], until: float, now: float
@@ -34,10 +36,12 @@ class Due(Protocol):
 
     async def any_due(self, until: float, now: float) -> bool: ...
 
+    async def owed(self) -> tuple[int, int]: ...
+
 
 class DueSimilar:
     def __init__(self, client: aioredis.Redis, kind: str) -> None:
-        self.redis = client
+        self.redis, self.kind = client, kind
         self.keys = [keys.similar_due(kind), keys.similar_taken(kind)]
         self._pace = client.register_script(script("pace_similar.lua"))
         self._done = client.register_script(script("similar_done.lua"))
@@ -67,6 +71,15 @@ class DueSimilar:
             pipe.zcount(self.keys[1], "-inf", now)
             due, expired = await pipe.execute()
         return bool(due or expired)
+
+    async def owed(self) -> tuple[int, int]:
+        """(lists due, lists taken and not yet written): the pace's backlog, for the
+        ``streamrec_similar_owed`` gauge."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.keys[0])
+            pipe.zcard(self.keys[1])
+            due, taken = await pipe.execute()
+        return int(due), int(taken)
 
 
 def _bound(at: float) -> str | float:

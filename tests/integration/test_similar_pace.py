@@ -16,12 +16,14 @@ from streams.algo.itemcf.similarity import cosine_row, most_similar
 from streams.commands.wait_idle import _stale_lists
 from streams.engines.hybrid import HybridEngine
 from streams.engines.itemcf import ItemEngine, UserEvent, UserPortion
+from streams.metrics import SIMILAR_OWED
 from streams.schemas.ratings import RatingEvent
 from streams.state import keys
 from streams.state.codecs import decode_ranking
 from streams.state.hybrid import HybridStore
 from streams.state.itemcf import ItemStore
 from streams.state.usercf import Store
+from streams.worker.similar_timer import report_owed
 from tests.cooccurrence import reference
 from tests.integration.test_torn_apply import user_portions
 
@@ -80,6 +82,8 @@ def test_a_deferred_similar_list_is_owed_then_written_exactly(engine_settings):
         await apply(engine, [late(hot)])
         held = decode_ranking(await client.get(keys.item_similar(hot)))
         owed = await client.zrange(keys.similar_due("cf"), 0, -1)
+        await report_owed([engine])
+        gauge = [SIMILAR_OWED.labels("cf", s)._value.get() for s in ("due", "taken")]
         sync = redis.Redis.from_url(url)
         stale = _stale_lists(sync, kinds=("cf",))
         sync.close()
@@ -89,12 +93,15 @@ def test_a_deferred_similar_list_is_owed_then_written_exactly(engine_settings):
         left = await client.zcard(keys.similar_due("cf")) + await client.zcard(
             keys.similar_taken("cf")
         )
+        await report_owed([engine])
+        gauge += [SIMILAR_OWED.labels("cf", s)._value.get() for s in ("due", "taken")]
         await client.aclose()
-        return before, held, owed, stale, running, quiet, after, left
+        return before, held, owed, stale, running, quiet, after, left, gauge
 
-    before, held, owed, stale, running, quiet, after, left = asyncio.run(go())
+    before, held, owed, stale, running, quiet, after, left, gauge = asyncio.run(go())
     final = [*events[: 2 * len(batches[0].events)], RatingEvent("late", hot, 5.0, TS)]
     assert hot in {o.decode() for o in owed} and stale >= len(owed)  # owed, and counted
+    assert gauge == [len(owed), 0, 0, 0]  # streamrec_similar_owed, then none left
     assert held == before != after  # left as it was, then moved by the late rating
     assert (running, quiet, left) == (0, len(owed), 0)
     assert_same_list(after, exact_cf_list(final, hot, config.similar_size))
