@@ -93,6 +93,21 @@ class NeighbourRatings:
                 self.rows[user] = (ver, recommend.RatedItems.of(ratings, self.catalogue))
         return {u: self.rows[u][1] for u in users}
 
+    def advance(
+        self, versions: Mapping[str, int], changes: Mapping[str, Mapping[str, float | None]]
+    ) -> None:
+        """A batch this worker applied: each touched user's ``ver`` after it, and the
+        ratings it set. A kept row one version behind moves forward with them (``ver``
+        also moves for a batch that only changed a user's pair sums, which made heavy
+        raters be read whole after nearly every batch); any other ``ver`` means another
+        writer came between, and ``of`` reads that user again."""
+        for user, ver in versions.items():
+            row = self.rows.get(user)
+            if row is not None and ver == row[0] + 1:
+                mine = changes.get(user)
+                rated = row[1].moved(mine, self.catalogue) if mine else row[1]
+                self.rows[user] = (ver, rated)
+
 
 class Engine:
     def __init__(self, store: Store, config: UserCFConfig) -> None:
@@ -162,6 +177,11 @@ class Engine:
         outcomes = await self.store.apply_users(
             expanded, means, c.neighbourhood_size, (c.min_support, c.shrinkage)
         )
+        set_ratings: dict[str, dict[str, float | None]] = {}
+        for _p, _e, deltas in expanded:
+            for user, rated in deltas.ratings.items():
+                set_ratings.setdefault(user, {}).update(rated)
+        self.neighbours.advance({u: o.ver for u, o in outcomes.items()}, set_ratings)
         by_partition: dict[int, dict[str, ItemRaters]] = {}
         for portion in portions:
             owned = by_partition.setdefault(portion.partition, {})

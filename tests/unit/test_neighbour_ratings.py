@@ -90,3 +90,72 @@ def test_past_its_bounds_the_cache_starts_again():
         assert np.array_equal(got["u0"].values, [4.0])
 
     asyncio.run(scenario())
+
+
+# a batch: each touched user's rating changes ({} = only their pair sums moved), applied
+# by this worker (the cache is told) or by another writer (it is not)
+batch = st.tuples(
+    st.dictionaries(
+        st.sampled_from(USERS),
+        st.dictionaries(st.sampled_from(ITEMS), st.none() | st.sampled_from([1.0, 3.5, 5.0])),
+        max_size=4,
+    ),
+    st.booleans(),  # ours
+    st.sets(st.sampled_from(USERS)),  # users refreshed after it
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rounds=st.lists(batch, max_size=10))
+def test_rows_moved_forward_by_our_batches_equal_the_store_and_are_not_read(rounds):
+    store = Versioned()
+    cache = NeighbourRatings(store)  # type: ignore[arg-type]
+
+    async def scenario():
+        for touched, ours, asked in rounds:
+            for user, changes in touched.items():  # one script call per user: ver + 1
+                for item, value in changes.items():
+                    mine = store.ratings.setdefault(user, {})
+                    if value is None:
+                        mine.pop(item, None)
+                    else:
+                        mine[item] = value
+                store.ver[user] = store.ver.get(user, 0) + 1
+            kept = {u: cache.rows[u][0] for u in cache.rows}
+            if ours:
+                cache.advance({u: store.ver[u] for u in touched}, touched)
+            users = sorted(asked)
+            store.read.clear()
+            got = await cache.of(users)
+            for u in users:
+                want = store.ratings.get(u, {})
+                assert dict(zip(got[u].items, got[u].values.tolist(), strict=True)) == want
+                names = [cache.catalogue.names[c] for c in got[u].codes.tolist()]
+                assert names == got[u].items
+            if ours:  # a row kept and moved forward is not read again
+                moved_on = {u for u in touched if kept.get(u) == store.ver[u] - 1}
+                assert not moved_on & set(store.read)
+
+    asyncio.run(scenario())
+
+
+def test_a_row_two_versions_behind_is_not_moved_but_read_again():
+    store = Versioned()
+    store.rate("u0", "i0", 4.0)
+    cache = NeighbourRatings(store)  # type: ignore[arg-type]
+
+    async def scenario():
+        await cache.of(["u0"])
+        store.rate("u0", "i1", 2.0)  # another writer: ver 2, the cache not told
+        store.rate("u0", "i2", 3.0)  # ours: ver 3
+        cache.advance({"u0": 3}, {"u0": {"i2": 3.0}})
+        store.read.clear()
+        got = await cache.of(["u0"])
+        assert store.read == ["u0"]
+        assert dict(zip(got["u0"].items, got["u0"].values.tolist(), strict=True)) == {
+            "i0": 4.0,
+            "i1": 2.0,
+            "i2": 3.0,
+        }
+
+    asyncio.run(scenario())

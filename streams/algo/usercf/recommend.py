@@ -11,7 +11,7 @@ no positively similar rater of i gets their own mean.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,32 @@ class RatedItems:
         items = list(ratings)
         values = np.fromiter(ratings.values(), float, len(ratings))
         return cls(items, values, None if catalogue is None else catalogue.index(items))
+
+    def moved(
+        self, changes: Mapping[str, float | None], catalogue: LocalIds[str] | None = None
+    ) -> RatedItems:
+        """These ratings after ``changes`` (item → new rating, None: deleted); set, not
+        added, so applying a change twice is applying it once."""
+        at = {item: k for k, item in enumerate(self.items)}
+        keep = np.ones(len(self.items), dtype=bool)
+        values = self.values.copy()
+        new = {}
+        for item, value in changes.items():
+            k = at.get(item)
+            if k is not None:
+                if value is None:
+                    keep[k] = False
+                else:
+                    values[k] = value
+            elif value is not None:
+                new[item] = value
+        items = [i for i, kept in zip(self.items, keep.tolist(), strict=True) if kept]
+        items += new
+        values = np.concatenate([values[keep], np.fromiter(new.values(), float, len(new))])
+        if catalogue is None or self.codes is None:
+            return RatedItems(items, values)
+        codes = np.concatenate([self.codes[keep], catalogue.index(new)])
+        return RatedItems(items, values, codes)
 
 
 @dataclass(frozen=True)
