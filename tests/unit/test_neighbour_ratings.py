@@ -22,11 +22,17 @@ class Versioned:
         self.read: list[str] = []
 
     def rate(self, user: str, item: str, value: float | None) -> None:
+        self.apply(user, {item: value})
+
+    def apply(self, user: str, changes: dict[str, float | None]) -> None:
+        """One apply_user.lua call: the ratings it sets (none: only pair sums moved),
+        ``ver`` + 1."""
         mine = self.ratings.setdefault(user, {})
-        if value is None:
-            mine.pop(item, None)
-        else:
-            mine[item] = value
+        for item, value in changes.items():
+            if value is None:
+                mine.pop(item, None)
+            else:
+                mine[item] = value
         self.ver[user] = self.ver.get(user, 0) + 1
 
     async def versions(self, users):
@@ -113,14 +119,8 @@ def test_rows_moved_forward_by_our_batches_equal_the_store_and_are_not_read(roun
 
     async def scenario():
         for touched, ours, asked in rounds:
-            for user, changes in touched.items():  # one script call per user: ver + 1
-                for item, value in changes.items():
-                    mine = store.ratings.setdefault(user, {})
-                    if value is None:
-                        mine.pop(item, None)
-                    else:
-                        mine[item] = value
-                store.ver[user] = store.ver.get(user, 0) + 1
+            for user, changes in touched.items():
+                store.apply(user, changes)
             kept = {u: cache.rows[u][0] for u in cache.rows}
             if ours:
                 cache.advance({u: store.ver[u] for u in touched}, touched)
