@@ -58,9 +58,11 @@ def _stale_lists(
     ``converged`` a convergence sweep not yet finished (counted as one), or None while Redis
     cannot say (down, or still loading its data after a restart: LOADING). The client
     does not retry on its own, so an unanswered check costs one poll, never a hidden
-    back-off past the deadline. Without ``converged``, a sweep begun since the last batch
-    that moved a mean stands for empty refresher and fuser queues: it began only once they
-    had drained and no round was in progress, and what they hold since is its own."""
+    back-off past the deadline. Without ``converged``, a sweep that began at the current
+    mean changes and stale marks (``streams.worker.sweep``: only once nothing was stale,
+    due or in a round) owns the stale queue and the refresher's rounds: they are not
+    counted then; the lists due to be fused and the fuser's rounds always are (other
+    paths queue those without a mark)."""
     try:
         changed, seen, depth = client.hmget(keys.served_popular(), ["at", "seen", "depth"])
         if seen is not None and depth is not None:  # a popular change the fuser has not seen
@@ -71,23 +73,26 @@ def _stale_lists(
         # its writes, so work is always in a queue or busy at the instant of the reads
         with client.pipeline(transaction=True) as pipe:
             pipe.zcard(keys.stale_users())
+            pipe.zrangebyscore(keys.lists_busy(), f"({time.time()!r}", "+inf")
             pipe.zcard(keys.served_due())
-            pipe.zcount(keys.lists_busy(), f"({time.time()!r}", "+inf")
             for kind in kinds:  # similar lists their pace put off, or taken and unwritten
                 pipe.zcard(keys.similar_due(kind))
                 pipe.zcard(keys.similar_taken(kind))
             if changed is not None:  # lists fused before it are due again
                 pipe.zcount(keys.served_times(), "-inf", f"({float(changed)!r}")
-            # in the same MULTI: the sweep records sweep_began, then queues its first page
-            pipe.hmget(keys.stream_stats(), ["mean_changes", "swept", "sweep_began"])
-            replies = pipe.execute()
-        *counts, (changes, swept, began) = replies
-        changes = int(changes or 0)
+            # in the same MULTI: the sweep records where it began, then queues a page
+            fields = ["mean_changes", "swept", "sweep_began", "stale_marks", "sweep_marks"]
+            pipe.hmget(keys.stream_stats(), fields)
+            stale, rounds, *counts, stats = pipe.execute()
+        changes, swept, began, marks, began_marks = (int(v) if v else None for v in stats)
+        pending = sum(int(n) for n in counts)
         if converged:  # the sweep queues its last page, then records swept
-            return sum(int(n) for n in counts) + int(int(swept or 0) < changes)
-        if began is not None and int(began) >= changes:
-            counts = counts[3:]  # the refresher's and fuser's queues and rounds: the sweep's
-        return sum(int(n) for n in counts)
+            return pending + int(stale) + len(rounds) + int((swept or 0) < (changes or 0))
+        sweeping = began is not None and began >= (changes or 0)
+        if sweeping and began_marks is not None and began_marks >= (marks or 0):
+            refresh = keys.REFRESH_ROUND.encode() + b":"
+            return pending + sum(not r.startswith(refresh) for r in rounds)
+        return pending + int(stale) + len(rounds)
     except redis.RedisError:
         return None
 

@@ -96,7 +96,9 @@ class NeighbourRatings:
     def advance(
         self, versions: Mapping[str, int], changes: Mapping[str, Mapping[str, float | None]]
     ) -> None:
-        """A batch this worker applied: each touched user's ``ver`` after it, and the
+        """A batch this worker applied: the ``ver`` its own script call moved each user
+        to (never a user whose portions were all applied before: a redo after another
+        worker's crash, whose ``ver`` may carry portions this batch does not), and the
         ratings it set. A kept row one version behind moves forward with them (``ver``
         also moves for a batch that only changed a user's pair sums, which made heavy
         raters be read whole after nearly every batch); any other ``ver`` means another
@@ -181,7 +183,8 @@ class Engine:
         for _p, _e, deltas in expanded:
             for user, rated in deltas.ratings.items():
                 set_ratings.setdefault(user, {}).update(rated)
-        self.neighbours.advance({u: o.ver for u, o in outcomes.items()}, set_ratings)
+        bumped = {u: o.ver for u, o in outcomes.items() if o.applied > 0}  # by this call
+        self.neighbours.advance(bumped, set_ratings)
         by_partition: dict[int, dict[str, ItemRaters]] = {}
         for portion in portions:
             owned = by_partition.setdefault(portion.partition, {})

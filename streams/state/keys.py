@@ -229,10 +229,14 @@ def stale_users() -> str:
     return f"{NAMESPACE}:{{g}}:stale"
 
 
+REFRESH_ROUND = "refresh"  # the kind a refresher round's busy member starts with
+
+
 def lists_busy() -> str:
-    """Sorted set: a refresher or fuser round in progress → when it stops counting (its
-    process may die mid-round). Marked before the round pops its users and cleared after
-    its writes, so ``wait-idle`` never sees an empty queue while popped work is pending."""
+    """Sorted set: a refresher or fuser round in progress ("<kind>:<pid>:<uuid>", kind
+    ``REFRESH_ROUND`` or "fuse") → when it stops counting (its process may die
+    mid-round). Marked before the round pops its users and cleared after its writes, so
+    ``wait-idle`` never sees an empty queue while popped work is pending."""
     return f"{NAMESPACE}:{{g}}:lists:busy"
 
 
@@ -281,10 +285,11 @@ def popular() -> str:
 def stream_stats() -> str:
     """Hash: events (ratings applied so far), lists (lists written), stale_marks (users
     marked stale so far, re-marks included: the refresher's sign that the stream runs),
-    mean_changes (batches that moved users' means), sweep_began (the mean_changes at
-    which the last convergence sweep began: the stream's stale and due lists had drained)
-    and swept (the mean_changes at which the last finished sweep began: lists have
-    converged when it is reached and no list is stale)."""
+    mean_changes (batches that moved users' means), sweep_began and sweep_marks (the
+    mean_changes and stale_marks at which the last convergence sweep began: the stream's
+    stale and due lists had drained) and swept (the mean_changes at which the last
+    finished sweep began: lists have converged when it is reached and no list is
+    stale)."""
     return f"{NAMESPACE}:{{g}}:stats"
 
 

@@ -77,6 +77,7 @@ class UserOutcome:
     total: float
     stale: bool  # a non-rating user whose lists a partner's change can reach
     ver: int = 0  # the user's version when count and total were read
+    applied: int = 0  # portions this batch's call applied (0: all were applied before)
 
     @property
     def mean(self) -> float | None:
@@ -210,7 +211,7 @@ class Store(ProgressStore, UserLists):
             again = dict(zip(redo, done, strict=True))
             results = [again.get(u, r) for u, r in zip(users, results, strict=True)]
         return {
-            user: UserOutcome(float(r[1]), float(r[2]), bool(int(r[4])), int(r[3]))
+            user: UserOutcome(float(r[1]), float(r[2]), bool(int(r[4])), int(r[3]), int(r[0]))
             for user, r in zip(users, results, strict=True)
         }
 

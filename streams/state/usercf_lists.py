@@ -166,27 +166,31 @@ class UserLists:
         cursor, page = await self.redis.hscan(keys.user_means(), cursor, count=count)
         return int(cursor), [text(user) for user in page]
 
-    async def backlog(self) -> int:
-        """Lists the stream left to do: users stale or due to be fused, and rounds of
-        the refresher or fuser in progress (one MULTI, as ``wait-idle`` reads them)."""
+    async def backlog(self) -> tuple[int, int]:
+        """(lists the stream left to do: users stale or due to be fused, and rounds of
+        the refresher or fuser in progress; the stale marks so far), one MULTI, as
+        ``wait-idle`` reads them."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zcard(keys.stale_users())
             pipe.zcard(keys.served_due())
             pipe.zcount(keys.lists_busy(), f"({time.time()!r}", "+inf")
-            counts = await pipe.execute()
-        return sum(int(n) for n in counts)
+            pipe.hget(keys.stream_stats(), "stale_marks")
+            *counts, marks = await pipe.execute()
+        return sum(int(n) for n in counts), int(marks or 0)
 
     async def queue_for_sweep(
-        self, users: list[str], swept: int | None = None, began: int | None = None
+        self, users: list[str], swept: int | None = None, began: tuple[int, int] | None = None
     ) -> None:
         """Queue ``users`` for the refresher without counting them as stale marks (those
-        tell the refresher that the stream runs). With ``began``, record first that a
-        sweep begins at that count (the stream's backlog had drained); with ``swept``,
+        tell the refresher that the stream runs). With ``began`` (mean changes, stale
+        marks), record first that a sweep begins there (the stream's backlog had
+        drained at those marks: any later mark is the stream's again); with ``swept``,
         record after them that the sweep begun at that count has queued every user (one
         slot, in order: whoever reads ``swept`` finds the users queued)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             if began is not None:
-                pipe.hset(keys.stream_stats(), "sweep_began", began)
+                pipe.hset(keys.stream_stats(), "sweep_began", began[0])
+                pipe.hset(keys.stream_stats(), "sweep_marks", began[1])
             if users:
                 pipe.zadd(keys.stale_users(), dict.fromkeys(users, time.time()), nx=True)
             if swept is not None:

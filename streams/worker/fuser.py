@@ -53,7 +53,7 @@ class LocalReport:
 async def fuse_due(store: ServedStore, fuser: Fuser, round_max: int, report: FuseReport) -> int:
     """One round: pop, fuse, store; returns how many users it took. A failed round puts
     its users back on the queue under their old times."""
-    async with Busy(store.redis):
+    async with Busy(store.redis, "fuse"):
         due = await store.pop_due(round_max)
         if not due:
             return 0

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from streams import metrics
 from streams.engines.usercf import Engine
 from streams.settings import RefreshSettings, WorkerSettings
+from streams.state import keys
 from streams.state.toolkit import Busy
 from streams.worker.inflight import QuietSince
 from streams.worker.sweep import Sweep
@@ -143,7 +144,7 @@ class _Queue:
         self.store = engine.store
 
     def busy(self) -> Busy:
-        return Busy(self.store.redis)
+        return Busy(self.store.redis, keys.REFRESH_ROUND)
 
     async def pop_stale(self, budget: int) -> list[str]:
         return await self.store.pop_stale(budget)

@@ -7,9 +7,10 @@ the others kept a similarity computed with the old mean until their own next eve
 worker counts the batches that moved a mean (``mean_changes``); when that count has not
 moved for a tick and no list waits (stale, or due to be fused), the sweep queues the
 users a page per tick (HSCAN of the means), behind the stale ones; it records the count it
-began at with its first page (``sweep_began``: the stream's own backlog had drained, what
-``wait-idle --skip-sweep`` and ``make demo`` wait for) and again with its last
-(``swept``: what ``wait-idle`` waits for).
+began at with its first page (``sweep_began``, with ``sweep_marks``: the stale marks seen
+when the stream's own backlog was empty, so ``wait-idle --skip-sweep`` and ``make demo``
+can tell the sweep's queue from the stream's) and again with its last (``swept``: what
+``wait-idle`` waits for).
 A stream that starts again restarts the sweep once it stops.
 """
 
@@ -24,12 +25,12 @@ PAGE = 200  # users queued per quiet tick: about what the refresher takes in one
 class SweepStore(Protocol):
     async def convergence(self) -> tuple[int, int]: ...
 
-    async def backlog(self) -> int: ...
+    async def backlog(self) -> tuple[int, int]: ...
 
     async def users_page(self, cursor: int, count: int) -> tuple[int, list[str]]: ...
 
     async def queue_for_sweep(
-        self, users: list[str], swept: int | None = None, began: int | None = None
+        self, users: list[str], swept: int | None = None, began: tuple[int, int] | None = None
     ) -> None: ...
 
 
@@ -52,14 +53,15 @@ class Sweep:
             return 0
         if self.began_at is None and swept >= changes:
             return 0
-        was_drained, self.drained = self.drained, not await store.backlog()
+        pending, marks = await store.backlog()
+        was_drained, self.drained = self.drained, not pending
         if not self.drained:
             return 0  # the stale and due lists first
         began = None
         if self.began_at is None:
             if not was_drained:  # a tick with nothing stale first: the stale backlog's
                 return 0  # end stays visible (``wait-idle``, the benchmarks) before this
-            self.began_at, self.cursor, began = changes, 0, changes
+            self.began_at, self.cursor, began = changes, 0, (changes, marks)
         self.cursor, users = await store.users_page(self.cursor, self.page)
         last = self.began_at if self.cursor == 0 else None  # the last page: all queued
         await store.queue_for_sweep(users, swept=last, began=began)

@@ -69,15 +69,20 @@ def test_skipping_the_sweep_leaves_its_queue_out_once_it_began_at_the_current_co
 ):
     client = redis.Redis.from_url(private_redis.url)
     client.flushdb()
-    client.hset(keys.stream_stats(), mapping={"mean_changes": 4, "swept": 2})
+    stats = {"mean_changes": 4, "swept": 2, "stale_marks": 30}
+    client.hset(keys.stream_stats(), mapping=stats)
     client.zadd(keys.stale_users(), {"u1": 1.0, "u2": 2.0})
-    client.zadd(keys.served_due(), {"u3": 1.0})
-    client.zadd(keys.lists_busy(), {"round": 1e12})
-    assert _stale_lists(client) == 4  # the stream's own backlog
-    client.hset(keys.stream_stats(), "sweep_began", 3)  # an older sweep: no proof
-    assert _stale_lists(client) == 4
+    client.zadd(keys.lists_busy(), {f"{keys.REFRESH_ROUND}:1:a": 1e12})
+    assert _stale_lists(client) == 3  # the stream's own backlog
+    client.hset(keys.stream_stats(), mapping={"sweep_began": 3, "sweep_marks": 30})
+    assert _stale_lists(client) == 3  # an older sweep: no proof
     client.hset(keys.stream_stats(), "sweep_began", 4)  # it began once they had drained
-    assert _stale_lists(client) == 0
-    assert _stale_lists(client, converged=True) == 5  # the full wait still waits for it
-    client.zadd(keys.similar_due("cf"), {"i1": 1.0})  # a pace's list is still the stream's
-    assert _stale_lists(client) == 1
+    assert _stale_lists(client) == 0  # the stale queue and refresh rounds are the sweep's
+    assert _stale_lists(client, converged=True) == 4  # the full wait still waits for it
+    client.hincrby(keys.stream_stats(), "stale_marks", 1)  # the stream marked a user since
+    assert _stale_lists(client) == 3
+    client.hset(keys.stream_stats(), "sweep_marks", 31)
+    client.zadd(keys.served_due(), {"u3": 1.0})  # another path's list, due without a mark
+    client.zadd(keys.lists_busy(), {"fuse:1:b": 1e12})  # and a fuser round
+    client.zadd(keys.similar_due("cf"), {"i1": 1.0})  # a pace's list is the stream's too
+    assert _stale_lists(client) == 3

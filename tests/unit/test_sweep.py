@@ -18,15 +18,16 @@ class FakeStore:
     def __init__(self, users: int) -> None:
         self.users = [f"u{k}" for k in range(users)]
         self.changes, self.swept = 0, 0
-        self.began: int | None = None
+        self.began: tuple[int, int] | None = None
+        self.marks = 0
         self.queued: list[str] = []
         self.stale = self.due = 0
 
     async def convergence(self) -> tuple[int, int]:
         return self.changes, self.swept
 
-    async def backlog(self) -> int:
-        return self.stale + self.due
+    async def backlog(self) -> tuple[int, int]:
+        return self.stale + self.due, self.marks
 
     async def users_page(self, cursor: int, count: int) -> tuple[int, list[str]]:
         page = self.users[cursor : cursor + count]
@@ -34,7 +35,7 @@ class FakeStore:
         return (0 if end >= len(self.users) else end), page
 
     async def queue_for_sweep(
-        self, users: list[str], swept: int | None = None, began: int | None = None
+        self, users: list[str], swept: int | None = None, began: tuple[int, int] | None = None
     ) -> None:
         if began is not None:
             assert not self.stale and not self.due  # the stream's backlog had drained
@@ -84,10 +85,10 @@ def test_nothing_is_queued_while_stale_lists_wait_or_the_stream_runs():
 
 def test_a_sweep_records_the_count_it_began_at_not_a_later_one():
     store, sweep = FakeStore(6), Sweep(page=3)
-    store.changes = 5
+    store.changes, store.marks = 5, 17
     run(sweep, store, ticks=2)  # a tick with nothing stale, then the first page
     assert store.queued == store.users[:3]
-    assert sweep.began_at == 5 and store.began == 5  # recorded with the first page
+    assert sweep.began_at == 5 and store.began == (5, 17)  # recorded with the first page
     assert store.swept == 0
     asyncio.run(sweep.step(store))  # the last page
     assert store.swept == 5 and sweep.began_at is None
