@@ -117,6 +117,7 @@ def _applied(settings: WorkerSettings, client: redis.Redis) -> dict[str, int]:
 def _follow_paths(
     settings: WorkerSettings,
     workers: list[subprocess.Popen],
+    client: redis.Redis,
     total: int,
     started: float,
     before: dict[str, int],
@@ -125,7 +126,6 @@ def _follow_paths(
     it had applied when this replay began: a second demo on the same state starts at 0,
     not full), until every path has applied every event; then a line per path with the
     second it finished."""
-    client = sync_client(settings.redis)
     paths = _paths(settings)
     bars = {
         p: tqdm(total=total, unit="ev", desc=f"{p:>17}", position=k) for k, p in enumerate(paths)
@@ -160,21 +160,22 @@ def run(settings: WorkerSettings, user: str, exit_after: bool, port: int = 8080)
         print(f"live page: http://127.0.0.1:{port}/  (API docs: http://127.0.0.1:{port}/docs)")
     try:
         events = movielens.load_ratings(folder)
-        before = _applied(settings, sync_client(settings.redis))
+        client = sync_client(settings.redis)
+        before = _applied(settings, client)
         started = time.perf_counter()
         with EventProducer(settings.kafka) as producer:
             for item in movielens.load_items(folder):
                 producer.send_item(settings.topics.items, item)
             for event in tqdm(events, unit="ev", desc="produce ML-100K"):
                 producer.send_rating(settings.topics.ratings, event)
-        if not _follow_paths(settings, workers, len(events), started, before):
+        if not _follow_paths(settings, workers, client, len(events), started, before):
             return 1
         # the top-10 once the stale lists are done; the convergence sweep that follows
         # (every user refreshed once, ~10 s on ML-100K) goes on behind the printout
         wait_idle(settings, timeout=600, converged=False)
         seconds = time.perf_counter() - started
         print(f"replayed {len(events):,} events end to end in {seconds:.1f}s")
-        print_top(sync_client(settings.redis), user)
+        print_top(client, user)
         if exit_after:
             return 0
         if reader is not None and reader.poll() is None:

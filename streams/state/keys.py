@@ -229,12 +229,12 @@ def stale_users() -> str:
     return f"{NAMESPACE}:{{g}}:stale"
 
 
-REFRESH_ROUND = "refresh"  # the kind a refresher round's busy member starts with
+REFRESH_ROUND, FUSE_ROUND = "refresh", "fuse"  # what a round's busy member starts with
 
 
 def lists_busy() -> str:
     """Sorted set: a refresher or fuser round in progress ("<kind>:<pid>:<uuid>", kind
-    ``REFRESH_ROUND`` or "fuse") → when it stops counting (its process may die
+    ``REFRESH_ROUND`` or ``FUSE_ROUND``) → when it stops counting (its process may die
     mid-round). Marked before the round pops its users and cleared after its writes, so
     ``wait-idle`` never sees an empty queue while popped work is pending."""
     return f"{NAMESPACE}:{{g}}:lists:busy"

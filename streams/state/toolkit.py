@@ -125,9 +125,10 @@ class Busy:
     # round's, else a failover would hold wait-idle for BUSY_FOR_S
     left_behind: ClassVar[set[str]] = set()
 
-    def __init__(self, client: aioredis.Redis, kind: str = "lists") -> None:
+    def __init__(self, client: aioredis.Redis, kind: str) -> None:
         self.redis = client
-        # the kind first ("refresh" or "fuse"): wait-idle tells the sweep's rounds apart
+        # the kind first (keys.REFRESH_ROUND, keys.FUSE_ROUND): wait-idle tells the
+        # sweep's rounds apart
         self.token = f"{kind}:{os.getpid()}:{uuid.uuid4().hex}"
 
     async def __aenter__(self) -> Busy:

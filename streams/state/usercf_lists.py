@@ -189,8 +189,8 @@ class UserLists:
         slot, in order: whoever reads ``swept`` finds the users queued)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             if began is not None:
-                pipe.hset(keys.stream_stats(), "sweep_began", began[0])
-                pipe.hset(keys.stream_stats(), "sweep_marks", began[1])
+                fields: list[str | int] = ["sweep_began", began[0], "sweep_marks", began[1]]
+                pipe.hset(keys.stream_stats(), items=fields)
             if users:
                 pipe.zadd(keys.stale_users(), dict.fromkeys(users, time.time()), nx=True)
             if swept is not None:

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from streams import metrics
 from streams.engines.served import Fuser
 from streams.settings import ServedSettings
+from streams.state import keys
 from streams.state.served import ServedStore
 from streams.state.toolkit import Busy
 
@@ -53,7 +54,7 @@ class LocalReport:
 async def fuse_due(store: ServedStore, fuser: Fuser, round_max: int, report: FuseReport) -> int:
     """One round: pop, fuse, store; returns how many users it took. A failed round puts
     its users back on the queue under their old times."""
-    async with Busy(store.redis, "fuse"):
+    async with Busy(store.redis, keys.FUSE_ROUND):
         due = await store.pop_due(round_max)
         if not due:
             return 0

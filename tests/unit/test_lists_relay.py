@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.settings import ServedSettings, WorkerSettings
+from streams.state import keys
 from streams.worker.lists_process import RelayReport, refresh_engine, replay
 
 
@@ -137,11 +138,11 @@ def test_a_busy_mark_left_by_a_failed_round_is_cleared_by_the_next():
     async def scenario() -> None:
         redis = Flaky()
         with pytest.raises(RedisConnectionError):
-            async with Busy(redis):  # type: ignore[arg-type]
+            async with Busy(redis, keys.FUSE_ROUND):  # type: ignore[arg-type]
                 redis.down = True
         assert len(redis.marks) == 1
         redis.down = False
-        async with Busy(redis):  # type: ignore[arg-type]
+        async with Busy(redis, keys.FUSE_ROUND):  # type: ignore[arg-type]
             assert len(redis.marks) == 2
         assert redis.marks == {}
 
